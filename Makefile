@@ -1,0 +1,47 @@
+# rkt: a thin Makefile. Every recipe is a command you could type by hand.
+GO       ?= go
+VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo 0.0.0-dev)
+LDFLAGS  := -s -w -X github.com/rkt/rkt/internal/cli.version=$(VERSION)
+export GOTOOLCHAIN := local
+export PATH := $(PATH):/usr/local/go/bin
+
+.PHONY: build deps test-deps demo test check-format check-tidy vet unit e2e bench-fetch clean
+
+build:
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o bin/rkt ./cmd/rkt
+
+# Debian packages rkt's demo needs (root; skips what is installed).
+deps:
+	scripts/install-deps.sh demo
+
+# Debian packages the test suite needs.
+test-deps:
+	scripts/install-deps.sh test
+
+demo: deps build
+	scripts/demo.sh
+
+test: test-deps build check-format check-tidy vet unit e2e
+
+check-format:
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+
+check-tidy:
+	$(GO) mod tidy -diff
+
+vet:
+	$(GO) vet ./...
+
+# Unit tests: no root needed, race detector on, random order.
+unit:
+	$(GO) test -race -shuffle=on ./internal/... ./cmd/...
+
+# End-to-end tests drive bin/rkt as a user would (root, real registry).
+e2e: build
+	RKT_BINARY=$(CURDIR)/bin/rkt $(GO) test -count=1 -timeout 20m ./test/e2e/...
+
+bench-fetch: build
+	bench/fetch.sh
+
+clean:
+	rm -rf bin

@@ -1,0 +1,134 @@
+package cli
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/spf13/cobra"
+
+	"github.com/rkt/rkt/internal/errdefs"
+	"github.com/rkt/rkt/internal/fetch"
+	"github.com/rkt/rkt/internal/store"
+)
+
+// pullPolicyFlag registers --pull-policy and its deprecated aliases.
+type pullPolicyFlag struct {
+	value    string
+	noStore  bool
+	storeOnl bool
+}
+
+func (p *pullPolicyFlag) register(cmd *cobra.Command, def fetch.PullPolicy) {
+	cmd.Flags().StringVar(&p.value, "pull-policy", string(def), "when to fetch an image: new (only if missing from the store), update (ask the remote for a newer one), never (store only)")
+	cmd.Flags().BoolVar(&p.noStore, "no-store", false, "fetch images, ignoring the local store (deprecated: --pull-policy=update)")
+	cmd.Flags().BoolVar(&p.storeOnl, "store-only", false, "use only the local store (deprecated: --pull-policy=never)")
+	_ = cmd.Flags().MarkDeprecated("no-store", "use --pull-policy=update")
+	_ = cmd.Flags().MarkDeprecated("store-only", "use --pull-policy=never")
+}
+
+func (p *pullPolicyFlag) policy(cmd *cobra.Command) (fetch.PullPolicy, error) {
+	if p.noStore && p.storeOnl {
+		return "", errdefs.InvalidArgument(errors.New("--no-store and --store-only cannot be used together"))
+	}
+	if (p.noStore || p.storeOnl) && cmd.Flags().Changed("pull-policy") {
+		return "", errdefs.InvalidArgument(errors.New("--pull-policy cannot be used with --no-store or --store-only"))
+	}
+	switch {
+	case p.noStore:
+		return fetch.PullUpdate, nil
+	case p.storeOnl:
+		return fetch.PullNever, nil
+	}
+	return fetch.ParsePullPolicy(p.value)
+}
+
+// fetcher builds a Fetcher on an open store with the global options.
+func (a *app) fetcher(s *store.Store, policy fetch.PullPolicy) *fetch.Fetcher {
+	f := &fetch.Fetcher{
+		Store:      s,
+		Config:     a.cfg,
+		Insecure:   fetch.Insecure{HTTP: a.insecure.has("http"), TLS: a.insecure.has("tls"), Image: a.insecure.has("image")},
+		PullPolicy: policy,
+		UserAgent:  "rkt/" + version,
+		Warnf: func(format string, args ...any) {
+			fmt.Fprintf(a.stderr, "image: warning: "+format+"\n", args...)
+		},
+	}
+	if a.debug {
+		f.Debugf = a.debugf
+	}
+	return f
+}
+
+func (a *app) fetchCommand() *cobra.Command {
+	var (
+		pull      pullPolicyFlag
+		full      bool
+		signature string
+	)
+	cmd := &cobra.Command{
+		Use:   "fetch IMAGE...",
+		Short: "Fetch image(s) and store them in the local store",
+		Long: `Fetch images into the local store and print the ID of each.
+
+IMAGE is one of:
+  docker://[REGISTRY/]REPO[:TAG|@DIGEST]  a registry (Docker Registry v2 / OCI distribution)
+  oci:DIR[:REF]                           an OCI image layout directory
+  oci-archive:FILE[:REF]                  a tar of an OCI image layout
+  docker-archive:FILE[:TAG]               an archive written by 'docker save'
+  sha256-ID or NAME                       an image already in the store
+
+Layers download in parallel, are checked against their digests while they
+stream, and are unpacked once into the store, shared by every image that
+has them. Signed OCI images are not supported yet, so fetching an image
+needs --insecure-options=image.`,
+		Example: `  rkt --insecure-options=image fetch docker://127.0.0.1:5000/busybox:latest
+  rkt --insecure-options=image,http fetch --pull-policy=new docker://localhost:5000/app@sha256:…
+  rkt --insecure-options=image fetch oci-archive:busybox.tar`,
+		Args: cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if signature != "" {
+				return errdefs.InvalidArgument(errors.New("--signature applies to ACI images, which are not supported yet"))
+			}
+			policy, err := pull.policy(cmd)
+			if err != nil {
+				return err
+			}
+			s, err := a.openStore(store.Shared)
+			if err != nil {
+				return err
+			}
+			defer s.Close()
+			f := a.fetcher(s, policy)
+			if a.insecure.has("image") {
+				fmt.Fprintln(a.stderr, "image: warning: image signature verification has been disabled")
+			}
+			if isTerminal(a.stderr) && !a.debug {
+				d := newProgressDisplay(a.stderr)
+				defer d.Close()
+				f.Progress = d
+			}
+			for _, in := range args {
+				img, err := f.Fetch(cmd.Context(), in)
+				if err != nil {
+					return err
+				}
+				a.printID(img, full)
+			}
+			return nil
+		},
+	}
+	pull.register(cmd, fetch.PullUpdate)
+	cmd.Flags().BoolVar(&full, "full", false, "print the image's full ID")
+	cmd.Flags().StringVar(&signature, "signature", "", "local signature file for an ACI image")
+	return cmd
+}
+
+// printID prints an image ID as rkt fetch does: short, or whole with --full.
+func (a *app) printID(img *store.Image, full bool) {
+	if full {
+		fmt.Fprintln(a.stdout, store.FormatID(img.ID))
+		return
+	}
+	fmt.Fprintln(a.stdout, store.ShortID(img.ID, 32))
+}

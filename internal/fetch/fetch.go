@@ -1,0 +1,415 @@
+package fetch
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/opencontainers/go-digest"
+
+	"github.com/rkt/rkt/internal/config"
+	"github.com/rkt/rkt/internal/errdefs"
+	"github.com/rkt/rkt/internal/image"
+	"github.com/rkt/rkt/internal/rootfs"
+	"github.com/rkt/rkt/internal/store"
+)
+
+// PullPolicy says when to reach the image's origin.
+type PullPolicy string
+
+// The pull policies of rkt 1.x.
+const (
+	// PullNew uses the stored image and fetches only when it is missing.
+	PullNew PullPolicy = "new"
+	// PullUpdate asks the origin and fetches what changed.
+	PullUpdate PullPolicy = "update"
+	// PullNever uses the store only.
+	PullNever PullPolicy = "never"
+)
+
+// ParsePullPolicy validates a --pull-policy value.
+func ParsePullPolicy(s string) (PullPolicy, error) {
+	switch p := PullPolicy(s); p {
+	case PullNew, PullUpdate, PullNever:
+		return p, nil
+	}
+	return "", errdefs.InvalidArgument(fmt.Errorf("invalid pull policy %q (want new, update or never)", s))
+}
+
+// Insecure are the fetch-side --insecure-options.
+type Insecure struct {
+	HTTP  bool
+	TLS   bool
+	Image bool
+}
+
+// Progress receives per-layer progress. Implementations must be safe for
+// concurrent use.
+type Progress interface {
+	// Layer starts the display of one layer of total bytes.
+	Layer(id string, total int64) LayerProgress
+}
+
+// LayerProgress is one layer's line of progress.
+type LayerProgress interface {
+	// Phase names what is happening ("downloading", "unpacking", "exists").
+	Phase(p string)
+	// Bytes sets the bytes done so far.
+	Bytes(n int64)
+	// Done ends the line.
+	Done(err error)
+}
+
+// Fetcher fetches images into a store.
+type Fetcher struct {
+	Store      *store.Store
+	Config     *config.Config
+	Insecure   Insecure
+	PullPolicy PullPolicy
+	// Progress may be nil.
+	Progress Progress
+	// Debugf receives diagnostic lines (rkt --debug); may be nil.
+	Debugf func(format string, args ...any)
+	// Warnf receives warnings the user should see; may be nil.
+	Warnf func(format string, args ...any)
+	// Jobs is how many layers download at once (default 4).
+	Jobs int
+	// Limits bound layer rendering.
+	Limits rootfs.Limits
+	// UserAgent is sent to registries.
+	UserAgent string
+}
+
+func (f *Fetcher) debugf(format string, args ...any) {
+	if f.Debugf != nil {
+		f.Debugf(format, args...)
+	}
+}
+
+// Fetch makes the image named by input present and rendered in the store,
+// and returns its record.
+func (f *Fetcher) Fetch(ctx context.Context, input string) (*store.Image, error) {
+	start := time.Now()
+	ref, err := image.ParseReference(input)
+	if err != nil {
+		return nil, err
+	}
+	var img *store.Image
+	tx := &added{}
+	switch ref.Transport {
+	case image.Stored:
+		img, err = f.fromStore(ref)
+	case image.Docker:
+		img, err = f.fetchRemote(ctx, tx, ref)
+	default:
+		img, err = f.fetchLocal(ctx, tx, ref)
+	}
+	if err == nil {
+		err = f.ensureRendered(ctx, tx, img)
+	}
+	if err != nil {
+		// A failed fetch leaves the store as it was, when no other rkt
+		// is using it; otherwise image gc collects the leftovers.
+		if cleaned, derr := f.Store.Discard(tx.blobs, tx.layers); derr != nil {
+			f.debugf("image: discard leftovers of %s: %v", input, derr)
+		} else if !cleaned {
+			f.debugf("image: store busy: leftovers of %s stay for image gc", input)
+		}
+		return nil, err
+	}
+	f.debugf("image: %s is %s (%v)", input, store.FormatID(img.ID), time.Since(start).Round(time.Millisecond))
+	return img, nil
+}
+
+// fromStore finds a stored image by ID prefix or by name.
+func (f *Fetcher) fromStore(ref *image.Reference) (*store.Image, error) {
+	if ref.ID != "" {
+		img, err := f.Store.LookupID(ref.ID)
+		if err == nil {
+			f.debugf("image: using image from local store for image ID %s", ref.Input)
+		}
+		return img, err
+	}
+	for _, n := range image.NormalizeName(ref.Name) {
+		if img, err := f.Store.LookupName(n); err == nil {
+			f.debugf("image: using image from local store for image name %s", n)
+			return img, nil
+		}
+	}
+	return nil, errdefs.NotFound(fmt.Errorf("image %q is not in the store: fetch it with a transport (docker://%s, oci:DIR, ...); appc image discovery is not supported yet", ref.Input, ref.Input))
+}
+
+func (f *Fetcher) checkUnsigned(ref *image.Reference) error {
+	if f.Insecure.Image {
+		return nil
+	}
+	return errdefs.WithKind(errdefs.KindPermission, fmt.Errorf("image %q: signature verification of %s images is not supported yet; fetch it unverified with --insecure-options=image", ref.Input, ref.Transport))
+}
+
+// added records what a fetch put in the store, to take it back if the
+// fetch fails.
+type added struct {
+	mu     sync.Mutex
+	blobs  []digest.Digest
+	layers []digest.Digest
+}
+
+func (a *added) blob(s *store.Store, d digest.Digest) {
+	if s.HasBlob(d) {
+		return
+	}
+	a.mu.Lock()
+	a.blobs = append(a.blobs, d)
+	a.mu.Unlock()
+}
+
+func (a *added) layer(s *store.Store, d digest.Digest) {
+	if s.HasLayer(d) {
+		return
+	}
+	a.mu.Lock()
+	a.layers = append(a.layers, d)
+	a.mu.Unlock()
+}
+
+func (f *Fetcher) fetchRemote(ctx context.Context, tx *added, ref *image.Reference) (*store.Image, error) {
+	storeName := ref.StoreName()
+	if f.PullPolicy != PullUpdate {
+		var img *store.Image
+		var err error
+		if d, ok := ref.Docker.(name.Digest); ok {
+			img, err = f.Store.Image(digest.Digest(d.DigestStr()))
+		} else {
+			img, err = f.Store.LookupName(storeName)
+		}
+		if err == nil {
+			f.debugf("image: using image from local store for image name %s", storeName)
+			return img, f.Store.Touch(img.ID)
+		}
+		if !errdefs.Is(err, errdefs.KindNotFound) {
+			return nil, err
+		}
+		if f.PullPolicy == PullNever {
+			return nil, errdefs.NotFound(fmt.Errorf("image %q is not in the store (--pull-policy=never)", ref.Input))
+		}
+	}
+	if err := f.checkUnsigned(ref); err != nil {
+		return nil, err
+	}
+	f.debugf("image: remote fetching from %s", ref.Docker)
+	src, err := image.NewRemote(ctx, ref, image.RemoteOptions{
+		AllowHTTP:     f.Insecure.HTTP,
+		SkipTLSVerify: f.Insecure.TLS,
+		Keychain:      image.Keychain(f.Config),
+		UserAgent:     f.UserAgent,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("fetch %s: %w", ref.Input, err)
+	}
+	defer src.Close()
+	tag := ""
+	if t, ok := ref.Docker.(name.Tag); ok {
+		tag = t.TagStr()
+	}
+	return f.importImage(ctx, tx, ref, src, tag == "latest")
+}
+
+func (f *Fetcher) fetchLocal(ctx context.Context, tx *added, ref *image.Reference) (*store.Image, error) {
+	if f.PullPolicy == PullNever {
+		f.debugf("image: %s is a local file: reading it despite --pull-policy=never", ref.Input)
+	}
+	if err := f.checkUnsigned(ref); err != nil {
+		return nil, err
+	}
+	f.debugf("image: using image from file %s", ref.Path)
+	src, err := image.NewLocal(ref)
+	if err != nil {
+		return nil, err
+	}
+	defer src.Close()
+	return f.importImage(ctx, tx, ref, src, ref.Ref == "" || ref.Ref == "latest")
+}
+
+// importImage stores a resolved image: manifest and config, then every
+// layer blob (in parallel, each rendered as soon as it is stored), then the
+// record, which commits it.
+func (f *Fetcher) importImage(ctx context.Context, tx *added, ref *image.Reference, src image.Source, latest bool) (*store.Image, error) {
+	t0 := time.Now()
+	r, err := src.Resolve(ctx)
+	if err != nil {
+		return nil, err
+	}
+	f.debugf("image: resolved %s to manifest %s (%v)", ref.Input, r.Digest, time.Since(t0).Round(time.Millisecond))
+	tx.blob(f.Store, r.Digest)
+	if err := f.Store.PutBlobBytes(r.Digest, r.Manifest); err != nil {
+		return nil, fmt.Errorf("fetch %s: %w", ref.Input, err)
+	}
+	tx.blob(f.Store, r.ConfigDigest)
+	if err := f.Store.PutBlobBytes(r.ConfigDigest, r.Config); err != nil {
+		return nil, fmt.Errorf("fetch %s: %w", ref.Input, err)
+	}
+	layers := make([]store.LayerRecord, len(r.Layers))
+	for i, l := range r.Layers {
+		layers[i] = store.LayerRecord{Digest: l.Digest, Size: l.Size, MediaType: string(l.MediaType), DiffID: l.DiffID}
+	}
+	if err := f.fetchLayers(ctx, tx, src, layers); err != nil {
+		return nil, fmt.Errorf("fetch %s: %w", ref.Input, err)
+	}
+	now := time.Now()
+	img := &store.Image{
+		ID:           r.Digest,
+		Name:         r.Name,
+		MediaType:    string(r.MediaType),
+		Config:       r.ConfigDigest,
+		ConfigSize:   int64(len(r.Config)),
+		Layers:       layers,
+		ManifestSize: int64(len(r.Manifest)),
+		Index:        r.Index,
+		Source:       ref.Input,
+		ImportTime:   now,
+		LastUsed:     now,
+		Latest:       latest,
+	}
+	if err := f.Store.PutImage(img); err != nil {
+		return nil, err
+	}
+	f.debugf("image: stored %s as %s (%v)", ref.Input, store.FormatID(img.ID), time.Since(t0).Round(time.Millisecond))
+	return img, nil
+}
+
+// fetchLayers downloads and renders layers, f.Jobs at a time. The first
+// error cancels the rest.
+func (f *Fetcher) fetchLayers(ctx context.Context, tx *added, src image.Source, layers []store.LayerRecord) error {
+	jobs := f.Jobs
+	if jobs <= 0 {
+		jobs = 4
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	sem := make(chan struct{}, jobs)
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var first error
+	seen := map[digest.Digest]bool{}
+	for _, l := range layers {
+		// An image may list the same layer twice; fetch it once.
+		if seen[l.Digest] {
+			continue
+		}
+		seen[l.Digest] = true
+		wg.Add(1)
+		go func(l store.LayerRecord) {
+			defer wg.Done()
+			select {
+			case sem <- struct{}{}:
+			case <-ctx.Done():
+				return
+			}
+			defer func() { <-sem }()
+			if err := f.fetchLayer(ctx, tx, src, l); err != nil {
+				mu.Lock()
+				if first == nil {
+					first = err
+					cancel()
+				}
+				mu.Unlock()
+			}
+		}(l)
+	}
+	wg.Wait()
+	if first == nil {
+		first = ctx.Err()
+	}
+	return first
+}
+
+func (f *Fetcher) fetchLayer(ctx context.Context, tx *added, src image.Source, l store.LayerRecord) (err error) {
+	var bar LayerProgress = nopBar{}
+	if f.Progress != nil {
+		bar = f.Progress.Layer(shortDigest(l.Digest), l.Size)
+	}
+	defer func() { bar.Done(err) }()
+	t0 := time.Now()
+	if f.Store.HasBlob(l.Digest) {
+		bar.Phase("exists")
+	} else {
+		tx.blob(f.Store, l.Digest)
+		bar.Phase("downloading")
+	}
+	got, err := f.Store.PutBlob(ctx, l.Digest, l.Size, func(ctx context.Context) (io.ReadCloser, error) {
+		return src.OpenBlob(ctx, l.Digest, l.Size)
+	}, bar.Bytes)
+	if err != nil {
+		return fmt.Errorf("layer %s: %w", l.Digest, err)
+	}
+	if got {
+		f.debugf("image: downloaded layer %s (%d bytes) in %v", l.Digest, l.Size, time.Since(t0).Round(time.Millisecond))
+	}
+	t1 := time.Now()
+	bar.Phase("unpacking")
+	tx.layer(f.Store, l.DiffID)
+	rendered, err := f.Store.RenderLayer(ctx, l, store.RenderOptions{Limits: f.Limits})
+	if err != nil {
+		return fmt.Errorf("layer %s: %w", l.Digest, err)
+	}
+	if rendered {
+		f.debugf("image: rendered layer %s in %v", store.FormatID(l.DiffID), time.Since(t1).Round(time.Millisecond))
+	}
+	return nil
+}
+
+// ensureRendered renders any layer of a stored image whose rendered tree is
+// missing (removed by gc or by verify).
+func (f *Fetcher) ensureRendered(ctx context.Context, tx *added, img *store.Image) error {
+	for _, l := range img.Layers {
+		if f.Store.HasLayer(l.DiffID) {
+			continue
+		}
+		if !f.Store.HasBlob(l.Digest) {
+			return errdefs.NotFound(fmt.Errorf("image %s: layer blob %s is missing from the store: fetch the image again", store.FormatID(img.ID), l.Digest))
+		}
+		tx.layer(f.Store, l.DiffID)
+		if _, err := f.Store.RenderLayer(ctx, l, store.RenderOptions{Limits: f.Limits}); err != nil {
+			return fmt.Errorf("image %s: %w", store.FormatID(img.ID), err)
+		}
+	}
+	return nil
+}
+
+func shortDigest(d digest.Digest) string {
+	e := d.Encoded()
+	if len(e) > 12 {
+		e = e[:12]
+	}
+	return e
+}
+
+type nopBar struct{}
+
+func (nopBar) Phase(string) {}
+func (nopBar) Bytes(int64)  {}
+func (nopBar) Done(error)   {}
+
+// errNothing is returned when no image input is given.
+var errNothing = errors.New("no image given")
+
+// FetchAll fetches each input in order and stops at the first failure.
+func (f *Fetcher) FetchAll(ctx context.Context, inputs []string) ([]*store.Image, error) {
+	if len(inputs) == 0 {
+		return nil, errdefs.InvalidArgument(errNothing)
+	}
+	out := make([]*store.Image, 0, len(inputs))
+	for _, in := range inputs {
+		img, err := f.Fetch(ctx, strings.TrimSpace(in))
+		if err != nil {
+			return out, err
+		}
+		out = append(out, img)
+	}
+	return out, nil
+}

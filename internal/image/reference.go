@@ -1,0 +1,176 @@
+package image
+
+import (
+	"errors"
+	"fmt"
+	"path/filepath"
+	"regexp"
+	"strings"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/opencontainers/go-digest"
+
+	"github.com/rkt/rkt/internal/errdefs"
+)
+
+// Transport is how an image is reached.
+type Transport string
+
+// The transports.
+const (
+	// Docker is a registry speaking the Docker Registry v2 / OCI
+	// distribution API: docker://[registry/]repo[:tag|@digest].
+	Docker Transport = "docker"
+	// OCILayout is an OCI image layout directory: oci:DIR[:ref].
+	OCILayout Transport = "oci"
+	// OCIArchive is a tar of an OCI image layout: oci-archive:FILE[:ref].
+	OCIArchive Transport = "oci-archive"
+	// DockerArchive is the format `docker save` writes: docker-archive:FILE[:ref].
+	DockerArchive Transport = "docker-archive"
+	// Stored is an image already in the store, by ID prefix or by name.
+	Stored Transport = "store"
+)
+
+// Reference is a parsed image input.
+type Reference struct {
+	Transport Transport
+	// Input is what the user typed.
+	Input string
+	// Docker is set for the Docker transport.
+	Docker name.Reference
+	// Path is the layout directory or archive file for the local transports.
+	Path string
+	// Ref selects an image inside a layout or archive; empty when not given.
+	Ref string
+	// ID is a full or partial image ID ("sha256:abc…") for Stored by ID.
+	ID string
+	// Name is the image name for Stored by name.
+	Name string
+}
+
+// idRE matches image IDs as rkt prints them (sha256-hex) and digests
+// (sha256:hex), full or a prefix of at least 2 hex digits.
+var idRE = regexp.MustCompile(`^(sha256|sha512)[-:]([a-f0-9]{2,128})$`)
+
+// knownTransports lists the prefixes that name a transport.
+var knownTransports = []Transport{Docker, OCIArchive, OCILayout, DockerArchive}
+
+// ParseReference parses one image input as `rkt fetch` and `rkt run` take it.
+func ParseReference(s string) (*Reference, error) {
+	if s == "" {
+		return nil, errdefs.InvalidArgument(errors.New("empty image reference"))
+	}
+	if len(s) > 4096 {
+		return nil, errdefs.InvalidArgument(fmt.Errorf("image reference is longer than 4096 bytes"))
+	}
+	for _, t := range knownTransports {
+		p := string(t) + ":"
+		if !strings.HasPrefix(s, p) {
+			continue
+		}
+		rest := strings.TrimPrefix(s, p)
+		switch t {
+		case Docker:
+			return parseDocker(s, rest)
+		default:
+			return parseLocal(s, t, rest)
+		}
+	}
+	if m := idRE.FindStringSubmatch(s); m != nil {
+		return &Reference{Transport: Stored, Input: s, ID: m[1] + ":" + m[2]}, nil
+	}
+	if i := strings.Index(s, "://"); i > 0 {
+		scheme := s[:i]
+		switch scheme {
+		case "http", "https", "file":
+			return nil, errdefs.InvalidArgument(fmt.Errorf("image %q: ACI images (%s://) are not supported yet", s, scheme))
+		}
+		return nil, errdefs.InvalidArgument(fmt.Errorf("image %q: unknown transport %q (want docker://, oci:, oci-archive:, docker-archive:, or a stored image ID or name)", s, scheme))
+	}
+	if strings.HasSuffix(s, ".aci") {
+		return nil, errdefs.InvalidArgument(fmt.Errorf("image %q: ACI images are not supported yet", s))
+	}
+	if strings.ContainsAny(s, " \t\n\x00") {
+		return nil, errdefs.InvalidArgument(fmt.Errorf("image %q: not a valid image name", s))
+	}
+	return &Reference{Transport: Stored, Input: s, Name: s}, nil
+}
+
+func parseDocker(input, rest string) (*Reference, error) {
+	rest = strings.TrimPrefix(rest, "//")
+	if rest == "" {
+		return nil, errdefs.InvalidArgument(fmt.Errorf("image %q: missing repository", input))
+	}
+	if i := strings.LastIndex(rest, "@"); i >= 0 {
+		if _, err := digest.Parse(rest[i+1:]); err != nil {
+			return nil, errdefs.InvalidArgument(fmt.Errorf("image %q: %q is not a valid digest: %w", input, rest[i+1:], err))
+		}
+	}
+	ref, err := name.ParseReference(rest, name.StrictValidation)
+	if err != nil {
+		// Accept the short forms docker accepts (busybox, library/busybox).
+		ref, err = name.ParseReference(rest)
+	}
+	if err != nil {
+		return nil, errdefs.InvalidArgument(fmt.Errorf("image %q: %w", input, err))
+	}
+	return &Reference{Transport: Docker, Input: input, Docker: ref}, nil
+}
+
+func parseLocal(input string, t Transport, rest string) (*Reference, error) {
+	path, ref := rest, ""
+	// The ref follows the last colon after the last slash, so paths with
+	// colons in directory names still work.
+	slash := strings.LastIndex(rest, "/")
+	if i := strings.LastIndex(rest, ":"); i > slash {
+		path, ref = rest[:i], rest[i+1:]
+	}
+	if path == "" {
+		return nil, errdefs.InvalidArgument(fmt.Errorf("image %q: missing path", input))
+	}
+	if t == OCILayout || t == OCIArchive {
+		if ref != "" && !refNameRE.MatchString(ref) {
+			return nil, errdefs.InvalidArgument(fmt.Errorf("image %q: invalid reference name %q", input, ref))
+		}
+	}
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return nil, fmt.Errorf("image %q: %w", input, err)
+	}
+	return &Reference{Transport: t, Input: input, Path: abs, Ref: ref}, nil
+}
+
+// refNameRE is the grammar of org.opencontainers.image.ref.name values
+// (OCI image layout spec), loosened to what tools write in practice.
+var refNameRE = regexp.MustCompile(`^[A-Za-z0-9._\-/+@]{1,255}$`)
+
+// StoreName is the name an image fetched by ref is recorded under: the fully
+// qualified docker reference for registries (`index.docker.io/library/busybox:latest`).
+func (r *Reference) StoreName() string {
+	switch r.Transport {
+	case Docker:
+		return r.Docker.Name()
+	case Stored:
+		return r.Name
+	}
+	return ""
+}
+
+// NormalizeName returns the candidate store names a user-typed name may
+// refer to: the name itself, and its fully qualified docker form.
+func NormalizeName(s string) []string {
+	out := []string{s}
+	ref, err := name.ParseReference(s)
+	if err == nil && ref.Name() != s {
+		out = append(out, ref.Name())
+	}
+	return out
+}
+
+// String returns the input as typed.
+func (r *Reference) String() string { return r.Input }
+
+var (
+	tagRE        = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$`)
+	nonRepoChars = regexp.MustCompile(`[^a-zA-Z0-9._-]+`)
+)
