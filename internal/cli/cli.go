@@ -11,7 +11,6 @@ import (
 	"runtime"
 	"runtime/pprof"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -64,7 +63,7 @@ func Main(args []string) int {
 func (a *app) run(args []string) int {
 	root := a.rootCommand()
 	root.SetArgs(args)
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, unix.SIGTERM)
 	defer stop()
 	cmd, err := root.ExecuteContextC(ctx)
 	if a.memProfile != "" {
@@ -212,7 +211,7 @@ func (a *app) setup(cmd *cobra.Command, _ []string) error {
 		if err := pprof.StartCPUProfile(f); err != nil {
 			return fmt.Errorf("cpu profile: %w", err)
 		}
-		cobra.OnFinalize(func() { pprof.StopCPUProfile(); f.Close() })
+		cobra.OnFinalize(func() { pprof.StopCPUProfile(); _ = f.Close() })
 	}
 	return nil
 }

@@ -82,9 +82,17 @@ func Is(err error, k Kind) bool {
 	return false
 }
 
-// Convenience constructors.
-func NotFound(err error) error        { return WithKind(KindNotFound, err) }
+// NotFound marks err as KindNotFound.
+func NotFound(err error) error { return WithKind(KindNotFound, err) }
+
+// InvalidArgument marks err as KindInvalidArgument.
 func InvalidArgument(err error) error { return WithKind(KindInvalidArgument, err) }
-func DigestMismatch(err error) error  { return WithKind(KindDigestMismatch, err) }
-func TooLarge(err error) error        { return WithKind(KindTooLarge, err) }
-func Unsafe(err error) error          { return WithKind(KindUnsafe, err) }
+
+// DigestMismatch marks err as KindDigestMismatch.
+func DigestMismatch(err error) error { return WithKind(KindDigestMismatch, err) }
+
+// TooLarge marks err as KindTooLarge.
+func TooLarge(err error) error { return WithKind(KindTooLarge, err) }
+
+// Unsafe marks err as KindUnsafe.
+func Unsafe(err error) error { return WithKind(KindUnsafe, err) }

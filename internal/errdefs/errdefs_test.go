@@ -93,8 +93,8 @@ func TestKinds(t *testing.T) {
 			unwrapTo: fs.ErrPermission,
 		},
 		{
-			name:   "%v does not wrap",
-			err:    fmt.Errorf("lost: %v", NotFound(base)),
+			name:   "a message copy does not wrap",
+			err:    errors.New("lost: " + NotFound(base).Error()),
 			kindOf: KindUnknown,
 			isNot:  []Kind{KindNotFound},
 		},

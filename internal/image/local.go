@@ -18,6 +18,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 	"github.com/opencontainers/go-digest"
+	"golang.org/x/sys/unix"
 
 	"github.com/rkt/rkt/internal/errdefs"
 )
@@ -35,7 +36,9 @@ type files interface {
 type dirFiles struct{ root string }
 
 func (d dirFiles) open(p string) (io.ReadCloser, int64, error) {
-	f, err := os.Open(filepath.Join(d.root, filepath.FromSlash(p)))
+	// O_NONBLOCK so that a FIFO planted in the layout cannot hang the
+	// open; it is then refused as not a regular file.
+	f, err := os.OpenFile(filepath.Join(d.root, filepath.FromSlash(p)), os.O_RDONLY|unix.O_NONBLOCK, 0)
 	if err != nil {
 		return nil, 0, err
 	}
@@ -76,7 +79,7 @@ func openTarFiles(file string) (*tarFiles, error) {
 	tr := tar.NewReader(f)
 	for n := 0; ; n++ {
 		h, err := tr.Next()
-		if err == io.EOF {
+		if errors.Is(err, io.EOF) {
 			break
 		}
 		if err != nil {
@@ -259,7 +262,7 @@ func (l *layoutSource) resolveLayout() (*Resolved, error) {
 // ref name when that is a full image reference, else localhost/<file>:<ref>.
 func (l *layoutSource) localName(refName string) string {
 	if strings.Contains(refName, "/") {
-		if r, err := name.ParseReference(refName); err == nil {
+		if r, err := name.ParseReference(refName); err == nil && checkDockerRef(r) == nil {
 			return r.Name()
 		}
 	}
@@ -351,7 +354,7 @@ func (l *layoutSource) resolveDockerArchive() (*Resolved, error) {
 	}
 	storeName := ""
 	if len(pick.RepoTags) > 0 {
-		if r, err := name.ParseReference(pick.RepoTags[0]); err == nil {
+		if r, err := name.ParseReference(pick.RepoTags[0]); err == nil && checkDockerRef(r) == nil {
 			storeName = r.Name()
 		}
 	}

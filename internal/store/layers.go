@@ -115,7 +115,7 @@ func (s *Store) renderLayer(ctx context.Context, l LayerRecord, opts RenderOptio
 		}
 	}()
 	root := filepath.Join(tmp, "rootfs")
-	if err := os.Mkdir(root, 0o755); err != nil {
+	if err := os.Mkdir(root, 0o755); err != nil { //nolint:gosec // G301: the rootfs of a layer; layers/ itself is 0700
 		return err
 	}
 	res, err := rootfs.Apply(ctx, root, blob, l.Size, rootfs.Options{

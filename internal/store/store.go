@@ -59,16 +59,30 @@ func Open(dir string, mode LockMode) (*Store, error) {
 	if err := os.MkdirAll(dir, 0o750); err != nil {
 		return nil, fmt.Errorf("open store %s: %w", dir, err)
 	}
-	lf, err := os.OpenFile(filepath.Join(dir, "lock"), os.O_RDWR|os.O_CREATE, 0o640)
+	lf, err := os.OpenFile(filepath.Join(dir, "lock"), os.O_RDWR|os.O_CREATE, 0o640) //nolint:gosec // G302: rkt-group readers lock the store too
 	if err != nil {
 		return nil, fmt.Errorf("open store %s: %w", dir, err)
 	}
 	s := &Store{dir: dir, lock: lf, mode: mode}
-	// Creating and migrating need the lock exclusively; take it that way
-	// first, then settle on the mode asked for.
-	if err := s.flock(Exclusive); err != nil {
+	// Most opens find a current store: check it under the lock mode asked
+	// for. Creating and migrating need the lock exclusively.
+	if err := s.flock(mode); err != nil {
 		lf.Close()
 		return nil, err
+	}
+	current, err := s.current()
+	if err != nil {
+		lf.Close()
+		return nil, fmt.Errorf("open store %s: %w", dir, err)
+	}
+	if current {
+		return s, nil
+	}
+	if mode == Shared {
+		if err := s.flock(Exclusive); err != nil {
+			lf.Close()
+			return nil, err
+		}
 	}
 	if err := s.init(); err != nil {
 		lf.Close()
@@ -100,6 +114,34 @@ func (s *Store) flock(mode LockMode) error {
 	}
 }
 
+// current reports whether the store exists at this rkt's version. A newer
+// version is an error.
+func (s *Store) current() (bool, error) {
+	raw, err := os.ReadFile(filepath.Join(s.dir, "version"))
+	if errors.Is(err, fs.ErrNotExist) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	v, err := parseVersion(raw)
+	if err != nil {
+		return false, err
+	}
+	return v == Version, nil
+}
+
+func parseVersion(raw []byte) (int, error) {
+	v, err := strconv.Atoi(strings.TrimSpace(string(raw)))
+	if err != nil {
+		return 0, fmt.Errorf("version file: %q is not a version", strings.TrimSpace(string(raw)))
+	}
+	if v > Version {
+		return 0, errdefs.InvalidArgument(fmt.Errorf("store version %d is newer than this rkt supports (%d): use a newer rkt", v, Version))
+	}
+	return v, nil
+}
+
 // init creates the layout or checks and migrates an existing one. It runs
 // under the exclusive lock.
 func (s *Store) init() error {
@@ -117,12 +159,9 @@ func (s *Store) init() error {
 	case err != nil:
 		return err
 	}
-	v, err := strconv.Atoi(strings.TrimSpace(string(raw)))
+	v, err := parseVersion(raw)
 	if err != nil {
-		return fmt.Errorf("version file: %q is not a version", strings.TrimSpace(string(raw)))
-	}
-	if v > Version {
-		return errdefs.InvalidArgument(fmt.Errorf("store version %d is newer than this rkt supports (%d): use a newer rkt", v, Version))
+		return err
 	}
 	for ; v < Version; v++ {
 		m, ok := migrations[v]
@@ -203,7 +242,7 @@ func writeFileAtomic(path string, data []byte, mode os.FileMode) error {
 // returns the unlock function. Per-object locks let concurrent fetches
 // share the work: the second waits, then finds the object present.
 func (s *Store) lockFile(key string) (func(), error) {
-	f, err := os.OpenFile(s.path("locks", key), os.O_RDWR|os.O_CREATE, 0o640)
+	f, err := os.OpenFile(s.path("locks", key), os.O_RDWR|os.O_CREATE, 0o640) //nolint:gosec // G302: lock files hold no data
 	if err != nil {
 		return nil, fmt.Errorf("lock %s: %w", key, err)
 	}
@@ -217,5 +256,5 @@ func (s *Store) lockFile(key string) (func(), error) {
 		f.Close()
 		return nil, fmt.Errorf("lock %s: %w", key, err)
 	}
-	return func() { f.Close() }, nil
+	return func() { _ = f.Close() }, nil
 }
