@@ -137,7 +137,7 @@ var layerMediaTypes = map[types.MediaType]bool{
 func parseManifest(raw []byte) (*v1.Manifest, digest.Digest, []Layer, error) {
 	m, err := v1.ParseManifest(bytes.NewReader(raw))
 	if err != nil {
-		return nil, "", nil, fmt.Errorf("parse manifest: %w", err)
+		return nil, "", nil, fmt.Errorf("parse manifest: %w", namedDigestError(raw, err))
 	}
 	if !m.Config.MediaType.IsConfig() && m.Config.MediaType != "" {
 		return nil, "", nil, errdefs.InvalidArgument(fmt.Errorf("unsupported config media type %q (not a container image)", m.Config.MediaType))
@@ -193,11 +193,51 @@ func parseConfig(raw []byte, layers []Layer) (*v1.ConfigFile, error) {
 	return cf, nil
 }
 
+// namedDigestError returns err, or, when a descriptor of the manifest or
+// index raw has a malformed digest (which ggcr's parser rejects without
+// naming it), an error that names the descriptor and the digest.
+func namedDigestError(raw []byte, err error) error {
+	type desc struct {
+		Digest *string `json:"digest"`
+	}
+	var probe struct {
+		Config    desc   `json:"config"`
+		Layers    []desc `json:"layers"`
+		Manifests []desc `json:"manifests"`
+	}
+	if json.Unmarshal(raw, &probe) != nil {
+		return err
+	}
+	check := func(what string, d desc) error {
+		if d.Digest == nil {
+			return nil
+		}
+		if _, perr := digest.Parse(*d.Digest); perr != nil {
+			return fmt.Errorf("%s: invalid digest %q: %w", what, *d.Digest, perr)
+		}
+		return nil
+	}
+	if e := check("config", probe.Config); e != nil {
+		return e
+	}
+	for i, l := range probe.Layers {
+		if e := check(fmt.Sprintf("layer %d", i), l); e != nil {
+			return e
+		}
+	}
+	for i, m := range probe.Manifests {
+		if e := check(fmt.Sprintf("manifest %d", i), m); e != nil {
+			return e
+		}
+	}
+	return err
+}
+
 // pickPlatform picks this platform's manifest from an index.
 func pickPlatform(raw []byte) (v1.Descriptor, error) {
 	idx, err := v1.ParseIndexManifest(bytes.NewReader(raw))
 	if err != nil {
-		return v1.Descriptor{}, fmt.Errorf("parse index: %w", err)
+		return v1.Descriptor{}, fmt.Errorf("parse index: %w", namedDigestError(raw, err))
 	}
 	if len(idx.Manifests) > MaxIndexEntries {
 		return v1.Descriptor{}, errdefs.TooLarge(fmt.Errorf("index has %d entries, more than %d", len(idx.Manifests), MaxIndexEntries))

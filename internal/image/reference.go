@@ -114,8 +114,29 @@ func parseDocker(input, rest string) (*Reference, error) {
 	if err != nil {
 		return nil, errdefs.InvalidArgument(fmt.Errorf("image %q: %w", input, err))
 	}
+	if err := checkDockerRef(ref); err != nil {
+		return nil, errdefs.InvalidArgument(fmt.Errorf("image %q: %w", input, err))
+	}
 	return &Reference{Transport: Docker, Input: input, Docker: ref}, nil
 }
+
+// checkDockerRef rejects what ggcr's parser takes but the reference grammar
+// does not: ggcr checks only the characters of the repository path and tag,
+// so it takes "docker:///", "docker:.", "example.com/../x" or "busybox:..".
+func checkDockerRef(ref name.Reference) error {
+	if repo := ref.Context().RepositoryStr(); !repoPathRE.MatchString(repo) {
+		return fmt.Errorf("invalid repository name %q", repo)
+	}
+	if tag, ok := ref.(name.Tag); ok && !tagRE.MatchString(tag.TagStr()) {
+		return fmt.Errorf("invalid tag %q", tag.TagStr())
+	}
+	return nil
+}
+
+// repoPathRE is a repository path in the distribution reference grammar:
+// slash-separated components of lowercase alphanumerics joined by ".", "_",
+// "__" or dashes.
+var repoPathRE = regexp.MustCompile(`^[a-z0-9]+(?:(?:[._]|__|[-]+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|[-]+)[a-z0-9]+)*)*$`)
 
 func parseLocal(input string, t Transport, rest string) (*Reference, error) {
 	path, ref := rest, ""

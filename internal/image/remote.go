@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 
@@ -144,13 +145,25 @@ func (s *remoteSource) get(ctx context.Context, url, accept string, expect ...in
 	}
 	resp, err := s.client.Do(req)
 	if err != nil {
-		return nil, registryError(err)
+		return nil, registryError(redactURLError(err))
 	}
 	if err := transport.CheckError(resp, expect...); err != nil {
 		resp.Body.Close()
 		return nil, registryError(err)
 	}
 	return resp, nil
+}
+
+// redactURLError hides the password of the URL in a *url.Error: net/http
+// puts the Location of a redirect that CheckRedirect refused there as sent.
+func redactURLError(err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		if u, perr := url.Parse(ue.URL); perr == nil {
+			ue.URL = u.Redacted()
+		}
+	}
+	return err
 }
 
 // readLimited reads a whole body of at most limit bytes.
@@ -181,12 +194,23 @@ func (s *remoteSource) Resolve(ctx context.Context) (*Resolved, error) {
 		return nil, fmt.Errorf("get manifest %s: %w", s.ref, err)
 	}
 	ct := resp.Header.Get("Content-Type")
+	sent := resp.Header.Get("Docker-Content-Digest")
 	raw, err := readLimited("manifest "+s.ref.String(), resp, MaxManifestSize)
 	if err != nil {
 		return nil, err
 	}
 	if known != "" {
 		if err := verify("manifest "+s.ref.String(), known, raw); err != nil {
+			return nil, err
+		}
+	} else if sent != "" {
+		// By tag, the registry's Docker-Content-Digest is the only digest
+		// the manifest can be checked against.
+		d, err := digest.Parse(sent)
+		if err != nil {
+			return nil, fmt.Errorf("manifest %s: invalid Docker-Content-Digest %q: %w", s.ref, sent, err)
+		}
+		if err := verify("manifest "+s.ref.String()+" (Docker-Content-Digest)", d, raw); err != nil {
 			return nil, err
 		}
 	}
