@@ -12,8 +12,10 @@ type configKeychain struct{ cfg *config.Config }
 
 func (k configKeychain) Resolve(r authn.Resource) (authn.Authenticator, error) {
 	host := r.RegistryStr()
-	if a, ok := k.cfg.DockerAuth[host]; ok {
-		return &authn.Basic{Username: a.Credentials.User, Password: a.Credentials.Password}, nil
+	for _, h := range registryAliases(host) {
+		if a, ok := k.cfg.DockerAuth[h]; ok {
+			return &authn.Basic{Username: a.Credentials.User, Password: a.Credentials.Password}, nil
+		}
 	}
 	// auth.d entries name domains, without a port.
 	for _, h := range []string{host, r.String(), hostOnly(host)} {
@@ -27,6 +29,20 @@ func (k configKeychain) Resolve(r authn.Resource) (authn.Authenticator, error) {
 		return &authn.Basic{Username: a.Credentials.User, Password: a.Credentials.Password}, nil
 	}
 	return authn.Anonymous, nil
+}
+
+// dockerHubNames are the names Docker Hub goes by: rkt 1.x wrote
+// registry-1.docker.io in dockerAuth files, go-containerregistry says
+// index.docker.io.
+var dockerHubNames = []string{"index.docker.io", "registry-1.docker.io", "docker.io"}
+
+func registryAliases(host string) []string {
+	for _, n := range dockerHubNames {
+		if host == n {
+			return dockerHubNames
+		}
+	}
+	return []string{host}
 }
 
 func hostOnly(hostport string) string {

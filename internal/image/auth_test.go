@@ -145,3 +145,28 @@ func TestKeychain(t *testing.T) {
 		t.Errorf("none.test: %v, %v; want anonymous", a, err)
 	}
 }
+
+func TestConfigKeychainDockerHubAliases(t *testing.T) {
+	// rkt 1.x dockerAuth files name Docker Hub registry-1.docker.io;
+	// go-containerregistry calls it index.docker.io.
+	cfg := &config.Config{DockerAuth: map[string]config.DockerAuth{
+		"registry-1.docker.io": {Registry: "registry-1.docker.io", Credentials: config.Credentials{User: "u", Password: "p"}},
+	}}
+	reg, err := name.NewRegistry("docker.io")
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := configKeychain{cfg: cfg}.Resolve(reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ac, err := a.Authorization()
+	if err != nil || ac.Username != "u" || ac.Password != "p" {
+		t.Fatalf("credentials for %s = %+v, %v", reg.RegistryStr(), ac, err)
+	}
+	other, _ := name.NewRegistry("quay.io")
+	a, _ = configKeychain{cfg: cfg}.Resolve(other)
+	if ac, _ := a.Authorization(); ac.Username != "" {
+		t.Fatalf("Docker Hub credentials offered to quay.io: %+v", ac)
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"path"
+	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -109,8 +110,10 @@ func appFromConfig(c v1.Config) (*types.App, error) {
 	user, group := "0", "0"
 	if c.User != "" {
 		u, g, hasGroup := strings.Cut(c.User, ":")
-		user = u
-		if hasGroup {
+		if u != "" {
+			user = u
+		}
+		if hasGroup && g != "" {
 			group = g
 		}
 	}
@@ -120,7 +123,9 @@ func appFromConfig(c v1.Config) (*types.App, error) {
 	}
 	for _, kv := range c.Env {
 		k, v, ok := strings.Cut(kv, "=")
-		if !ok || k == "" {
+		if !ok || !envNameRE.MatchString(k) {
+			// appc names are C identifiers; images rarely carry
+			// others, and an ImageManifest with one cannot be written.
 			continue
 		}
 		app.Environment.Set(k, v)
@@ -151,6 +156,9 @@ func appFromConfig(c v1.Config) (*types.App, error) {
 	}
 	return app, nil
 }
+
+// envNameRE matches the environment variable names appc accepts.
+var envNameRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 
 // parsePort maps an OCI exposed port ("80/tcp", "53/udp", "8080") onto an
 // appc port named "80-tcp", as rkt did.

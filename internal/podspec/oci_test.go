@@ -361,3 +361,37 @@ func TestImageManifestFromOCIBadName(t *testing.T) {
 		t.Errorf("bad port: err = %v", err)
 	}
 }
+
+func TestImageManifestFromOCIOddConfigStillMarshals(t *testing.T) {
+	for _, tc := range []struct {
+		name        string
+		cfg         v1.Config
+		user, group string
+		env         []string
+	}{
+		{"bad env names skipped", v1.Config{Env: []string{"A B=1", "1X=2", "GOOD_1=3", "=4"}}, "0", "0", []string{"GOOD_1"}},
+		{"group only", v1.Config{User: ":42"}, "0", "42", nil},
+		{"user only with colon", v1.Config{User: "7:"}, "7", "0", nil},
+		{"name and group", v1.Config{User: "app:staff"}, "app", "staff", nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			im, err := ImageManifestFromOCI(ImageRef{Repository: "example.com/x", Tag: "1"}, &v1.ConfigFile{OS: "linux", Architecture: "amd64", Config: tc.cfg})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := json.Marshal(im); err != nil {
+				t.Fatalf("manifest does not marshal: %v", err)
+			}
+			if im.App.User != tc.user || im.App.Group != tc.group {
+				t.Errorf("user:group = %s:%s, want %s:%s", im.App.User, im.App.Group, tc.user, tc.group)
+			}
+			var names []string
+			for _, ev := range im.App.Environment {
+				names = append(names, ev.Name)
+			}
+			if tc.env != nil && strings.Join(names, ",") != strings.Join(tc.env, ",") {
+				t.Errorf("env names = %v, want %v", names, tc.env)
+			}
+		})
+	}
+}
