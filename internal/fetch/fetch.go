@@ -129,7 +129,7 @@ func (f *Fetcher) Fetch(ctx context.Context, input string) (*store.Image, error)
 // fromStore finds a stored image by ID prefix or by name.
 func (f *Fetcher) fromStore(ref *image.Reference) (*store.Image, error) {
 	if ref.ID != "" {
-		img, err := f.Store.LookupID(ref.ID)
+		img, err := f.Store.LookupID(ref.Input) // the input as typed, so errors name it
 		if err == nil {
 			f.debugf("image: using image from local store for image ID %s", ref.Input)
 		}
@@ -184,6 +184,11 @@ func (f *Fetcher) fetchRemote(ctx context.Context, tx *added, ref *image.Referen
 		var err error
 		if d, ok := ref.Docker.(name.Digest); ok {
 			img, err = f.Store.Image(digest.Digest(d.DigestStr()))
+			if errdefs.Is(err, errdefs.KindNotFound) {
+				// The digest may be that of the multi-arch index the
+				// stored image was picked from.
+				img, err = f.storedFromIndex(digest.Digest(d.DigestStr()), err)
+			}
 		} else {
 			img, err = f.Store.LookupName(storeName)
 		}
@@ -207,6 +212,7 @@ func (f *Fetcher) fetchRemote(ctx context.Context, tx *added, ref *image.Referen
 		SkipTLSVerify: f.Insecure.TLS,
 		Keychain:      image.Keychain(f.Config),
 		UserAgent:     f.UserAgent,
+		Stored:        f.storedBlob,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("fetch %s: %w", ref.Input, err)
@@ -217,6 +223,36 @@ func (f *Fetcher) fetchRemote(ctx context.Context, tx *added, ref *image.Referen
 		tag = t.TagStr()
 	}
 	return f.importImage(ctx, tx, ref, src, tag == "latest")
+}
+
+// storedBlob returns blob d from the store when it is there, intact and at
+// most limit bytes, so that a re-fetch does not download it again.
+func (f *Fetcher) storedBlob(d digest.Digest, limit int64) ([]byte, bool) {
+	rc, err := f.Store.OpenBlob(d)
+	if err != nil {
+		return nil, false
+	}
+	defer rc.Close()
+	b, err := io.ReadAll(io.LimitReader(rc, limit+1))
+	if err != nil || int64(len(b)) > limit || d.Algorithm().FromBytes(b) != d {
+		return nil, false
+	}
+	return b, true
+}
+
+// storedFromIndex returns the stored image that was picked from index d,
+// or notFound.
+func (f *Fetcher) storedFromIndex(d digest.Digest, notFound error) (*store.Image, error) {
+	imgs, err := f.Store.Images()
+	if err != nil {
+		return nil, err
+	}
+	for _, img := range imgs {
+		if img.Index == d {
+			return img, nil
+		}
+	}
+	return nil, notFound
 }
 
 func (f *Fetcher) fetchLocal(ctx context.Context, tx *added, ref *image.Reference) (*store.Image, error) {

@@ -31,6 +31,11 @@ type RemoteOptions struct {
 	Keychain authn.Keychain
 	// UserAgent is sent with every request.
 	UserAgent string
+	// Stored, when set, returns a manifest or config blob the caller
+	// already has (at most limit bytes), so that it is not downloaded
+	// again. What it returns is checked against the digest like a
+	// download.
+	Stored func(d digest.Digest, limit int64) ([]byte, bool)
 }
 
 // manifestAccept lists the manifest types rkt understands, best first.
@@ -216,6 +221,11 @@ func (s *remoteSource) Resolve(ctx context.Context) (*Resolved, error) {
 	}
 	name := s.ref.Name()
 	r, err := resolve(name, ct, raw, known, func(d v1.Descriptor, limit int64) ([]byte, error) {
+		if s.opts.Stored != nil {
+			if b, ok := s.opts.Stored(digest.Digest(d.Digest.String()), min(limit, d.Size)); ok {
+				return b, nil
+			}
+		}
 		kind := "blobs"
 		if d.MediaType.IsImage() || d.MediaType.IsIndex() {
 			kind = "manifests"

@@ -1,0 +1,216 @@
+package e2e
+
+import (
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"golang.org/x/sys/unix"
+
+	"github.com/rkt/rkt/internal/testutil"
+)
+
+// TestConcurrentFetchSharedLayer starts two rkt fetch processes at once,
+// for two images that share a large layer: both must succeed, and the
+// shared blob must be downloaded (and rendered) exactly once. The fetches
+// must really overlap (a store lock that serialized them would make the
+// test meaningless): both must have asked for their manifest before the
+// shared blob was downloaded. Process start-up is not under our control, so
+// up to three rounds (each with a fresh store) are tried for an overlap.
+func TestConcurrentFetchSharedLayer(t *testing.T) {
+	t.Parallel()
+	requireRoot(t)
+	evil := testutil.StartEvilRegistry(t, testutil.EvilOptions{}) // FaultNone: a faithful registry that counts requests
+	shared := randomLayer(t, "shared.bin", 20<<20)
+	mk := func(seed string) v1.Image {
+		return testutil.Image(t, v1.Config{Cmd: []string{"/bin/" + seed}},
+			shared,
+			testutil.Layer(t, []testutil.TarEntry{testutil.File("own-"+seed, 0o644, seed)}, testutil.Gzip),
+		)
+	}
+	a, b := mk("a"), mk("b")
+	refA := evil.Seed(t, "race/a", "v1", a)
+	refB := evil.Seed(t, "race/b", "v1", b)
+	sharedDigest, err := shared.Digest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	sharedDiffID, err := shared.DiffID()
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	for round := 1; ; round++ {
+		e := newEnv(t)
+		initStore(t, e)
+		first := len(evil.Requests())
+		runs := fetchAtOnce(t, e, []string{"docker://" + refA, "docker://" + refB})
+		reqs := evil.Requests()[first:]
+		for i, img := range []v1.Image{a, b} {
+			r := runs[i]
+			if r.code != 0 {
+				t.Fatalf("concurrent fetch failed:\n%s", r)
+			}
+			if got, want := r.singleID(t), shortID(digestOf(t, img)); got != want {
+				t.Errorf("concurrent fetch printed %s, want %s", got, want)
+			}
+		}
+		if n := countRequests(reqs, "GET", "/blobs/"+sharedDigest.String()); n != 1 {
+			t.Errorf("the shared layer blob was downloaded %d times, want once; requests:\n%v", n, reqs)
+		}
+		for _, img := range []v1.Image{a, b} {
+			for _, d := range layerDigests(t, img)[1:] {
+				if n := countRequests(reqs, "GET", "/blobs/"+d.String()); n != 1 {
+					t.Errorf("layer blob %s was downloaded %d times, want once", d, n)
+				}
+			}
+		}
+		// One rendered copy of the shared layer, complete.
+		st, err := os.Stat(filepath.Join(e.store(), "layers", "sha256-"+sharedDiffID.Hex, "rootfs", "shared.bin"))
+		if err != nil || st.Size() != 20<<20 {
+			t.Errorf("rendered shared layer: %v, %v", st, err)
+		}
+		storeDirEmpty(t, e, "tmp")
+		for _, img := range []v1.Image{a, b} {
+			rkt(t, e, "image", "verify", shortID(digestOf(t, img))).ok(t)
+		}
+		if t.Failed() {
+			return
+		}
+
+		sharedAt, manifests := -1, 0
+		for i, r := range reqs {
+			if strings.HasPrefix(r, "GET ") && strings.Contains(r, "/blobs/"+sharedDigest.String()) {
+				sharedAt = i
+				break
+			}
+			if strings.HasPrefix(r, "GET ") && strings.Contains(r, "/manifests/") {
+				manifests++
+			}
+		}
+		if manifests == 2 && sharedAt >= 0 {
+			t.Logf("round %d: the fetches overlapped: %v", round, reqs)
+			return
+		}
+		if round == 3 {
+			t.Fatalf("in %d rounds the two fetches never overlapped (the second asked for its manifest only after the first downloaded the shared layer): is the store lock serializing fetches? Last requests:\n%v", round, reqs)
+		}
+		t.Logf("round %d: the fetches did not overlap, trying again: %v", round, reqs)
+	}
+}
+
+// fetchAtOnce starts one `rkt fetch` process per input at the same time and
+// returns their results in order.
+func fetchAtOnce(t *testing.T, e *env, inputs []string) []result {
+	t.Helper()
+	runs := make([]result, len(inputs))
+	var wg sync.WaitGroup
+	for i, in := range inputs {
+		args := append(e.globalFlags(), insecureImageHTTP, "fetch", in)
+		cmd, stdout, stderr, cancel := rktCommand(e, args...)
+		if err := cmd.Start(); err != nil {
+			cancel()
+			t.Fatalf("start rkt: %v", err)
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer cancel()
+			err := cmd.Wait()
+			runs[i] = finishNoFatal(args, err, stdout.String(), stderr.String())
+		}()
+	}
+	wg.Wait()
+	return runs
+}
+
+// finishNoFatal is finish for use off the test goroutine.
+func finishNoFatal(args []string, err error, stdout, stderr string) result {
+	res := result{args: args, stdout: stdout, stderr: stderr}
+	var ee *exec.ExitError
+	switch {
+	case err == nil:
+	case errors.As(err, &ee) && ee.Exited():
+		res.code = ee.ExitCode()
+	default:
+		res.code = -1
+		res.stderr += "\n(e2e: " + err.Error() + ")"
+	}
+	return res
+}
+
+// TestConcurrentFetchSameImage fetches one image from three processes at
+// once: all print its ID, and each blob is downloaded once.
+func TestConcurrentFetchSameImage(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	evil := testutil.StartEvilRegistry(t, testutil.EvilOptions{})
+	img := testutil.Image(t, v1.Config{Cmd: []string{"/x"}}, randomLayer(t, "big.bin", 4<<20), randomLayer(t, "small.bin", 64<<10))
+	ref := "docker://" + evil.Seed(t, "same/app", "v1", img)
+	initStore(t, e)
+	want := shortID(digestOf(t, img))
+	for _, r := range fetchAtOnce(t, e, []string{ref, ref, ref}) {
+		if r.code != 0 {
+			t.Fatalf("concurrent fetch failed:\n%s", r)
+		}
+		if got := r.singleID(t); got != want {
+			t.Errorf("concurrent fetch printed %s, want %s", got, want)
+		}
+	}
+	for _, d := range layerDigests(t, img) {
+		if n := countRequests(evil.Requests(), "GET", "/blobs/"+d.String()); n != 1 {
+			t.Errorf("layer blob %s was downloaded %d times, want once", d, n)
+		}
+	}
+	if js := listImages(t, e); len(js) != 1 {
+		t.Errorf("image list after concurrent fetches of one image: %+v", js)
+	}
+	storeDirEmpty(t, e, "tmp")
+	rkt(t, e, "image", "verify", want).ok(t)
+}
+
+// TestFetchKilled kills rkt fetch with SIGKILL at several moments: the
+// store must never show a partial image, the next fetch must succeed, and
+// image gc must clear what the killed fetch left (SECURITY.md rule 6).
+func TestFetchKilled(t *testing.T) {
+	t.Parallel()
+	requireRoot(t)
+	evil := testutil.StartEvilRegistry(t, testutil.EvilOptions{})
+	img := testutil.Image(t, v1.Config{Cmd: []string{"/x"}}, randomLayer(t, "big.bin", 16<<20), randomLayer(t, "other.bin", 1<<20))
+	ref := "docker://" + evil.Seed(t, "killed/app", "v1", img)
+	want := shortID(digestOf(t, img))
+	for _, delay := range []time.Duration{5 * time.Millisecond, 20 * time.Millisecond, 40 * time.Millisecond, 80 * time.Millisecond, 160 * time.Millisecond} {
+		t.Run(delay.String(), func(t *testing.T) {
+			e := newEnv(t)
+			initStore(t, e)
+			args := append(e.globalFlags(), insecureImageHTTP, "fetch", ref)
+			cmd, _, _, cancel := rktCommand(e, args...)
+			defer cancel()
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			time.Sleep(delay)
+			_ = cmd.Process.Signal(unix.SIGKILL)
+			_ = cmd.Wait()
+
+			// Whatever is listed is complete.
+			for _, j := range listImages(t, e) {
+				rkt(t, e, "image", "verify", j.ID).ok(t)
+			}
+			if got := mustFetch(t, e, ref); got != want {
+				t.Errorf("fetch after a killed fetch printed %s, want %s", got, want)
+			}
+			rkt(t, e, "image", "verify", want).ok(t)
+			rkt(t, e, "image", "gc", "--grace-period=24h").ok(t)
+			storeDirEmpty(t, e, "tmp")
+			storeDirEmpty(t, e, "locks")
+			rkt(t, e, "image", "verify", want).ok(t)
+		})
+	}
+}
