@@ -12,6 +12,7 @@ import (
 	"runtime/pprof"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/spf13/cobra"
 	"golang.org/x/sys/unix"
@@ -106,8 +107,27 @@ func (a *app) printError(cmd *cobra.Command, err error) {
 	fmt.Fprintf(a.stderr, "%s: %s\n", prefix, errorTree(err))
 }
 
+// oneLine folds s onto one line and escapes control characters: error
+// text quotes registry answers and image content, which must not be able
+// to move the terminal's cursor or fake further lines.
 func oneLine(s string) string {
-	return strings.Join(strings.Fields(strings.ReplaceAll(s, "\n", " ")), " ")
+	return sanitize(strings.Join(strings.Fields(s), " "))
+}
+
+// sanitize escapes control characters (C0, DEL, C1) and invalid UTF-8.
+func sanitize(s string) string {
+	var sb strings.Builder
+	for i, r := range s {
+		switch {
+		case r == utf8.RuneError && !strings.HasPrefix(s[i:], "\uFFFD"):
+			fmt.Fprintf(&sb, "\\x%02x", s[i])
+		case r < 0x20 || (r >= 0x7f && r < 0xa0):
+			fmt.Fprintf(&sb, "\\x%02x", r)
+		default:
+			sb.WriteRune(r)
+		}
+	}
+	return sb.String()
 }
 
 // errorTree renders the chain of wrapped errors, one level a line, the way
@@ -128,7 +148,7 @@ func errorTree(err error) string {
 		if len(levels) > 0 && levels[len(levels)-1] == msg {
 			continue
 		}
-		levels = append(levels, msg)
+		levels = append(levels, oneLine(msg))
 	}
 	var sb strings.Builder
 	for i, l := range levels {

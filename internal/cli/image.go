@@ -12,13 +12,12 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/opencontainers/go-digest"
 	"github.com/spf13/cobra"
 
 	"github.com/rkt/rkt/internal/errdefs"
-	"github.com/rkt/rkt/internal/image"
+	"github.com/rkt/rkt/internal/fetch"
 	"github.com/rkt/rkt/internal/podspec"
 	"github.com/rkt/rkt/internal/rootfs"
 	"github.com/rkt/rkt/internal/store"
@@ -53,28 +52,7 @@ func (a *app) imageCommand() *cobra.Command {
 
 // findImage finds a stored image by ID prefix, name, or docker:// reference.
 func findImage(s *store.Store, arg string) (*store.Image, error) {
-	ref, err := image.ParseReference(arg)
-	if err != nil {
-		return nil, err
-	}
-	switch ref.Transport {
-	case image.Stored:
-		if ref.ID != "" {
-			return s.LookupID(ref.Input) // the input as typed, so errors name it
-		}
-		for _, n := range image.NormalizeName(ref.Name) {
-			if img, err := s.LookupName(n); err == nil {
-				return img, nil
-			}
-		}
-		return nil, errdefs.NotFound(fmt.Errorf("no image %q in the store", arg))
-	case image.Docker:
-		if d, ok := ref.Docker.(name.Digest); ok {
-			return s.Image(digest.Digest(d.DigestStr()))
-		}
-		return s.LookupName(ref.StoreName())
-	}
-	return nil, errdefs.InvalidArgument(fmt.Errorf("%q is not a stored image (give an image ID or name)", arg))
+	return fetch.Lookup(s, arg)
 }
 
 // --- image list

@@ -18,7 +18,7 @@ var (
 	insecureGroups  = map[string][]string{
 		"all-fetch": {"image", "tls", "http"},
 		"all-run":   {"capabilities", "paths", "seccomp"},
-		"all":       {"http", "image", "tls", "ondisk", "pubkey", "capabilities", "paths", "seccomp"},
+		"all":       {"http", "image", "tls", "pubkey", "capabilities", "paths", "seccomp"},
 	}
 )
 

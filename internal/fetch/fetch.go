@@ -128,20 +128,47 @@ func (f *Fetcher) Fetch(ctx context.Context, input string) (*store.Image, error)
 
 // fromStore finds a stored image by ID prefix or by name.
 func (f *Fetcher) fromStore(ref *image.Reference) (*store.Image, error) {
-	if ref.ID != "" {
-		img, err := f.Store.LookupID(ref.Input) // the input as typed, so errors name it
-		if err == nil {
-			f.debugf("image: using image from local store for image ID %s", ref.Input)
-		}
-		return img, err
+	img, err := lookup(f.Store, ref)
+	if err == nil {
+		f.debugf("image: using image from local store for %s", ref.Input)
+		return img, nil
 	}
-	for _, n := range image.NormalizeName(ref.Name) {
-		if img, err := f.Store.LookupName(n); err == nil {
-			f.debugf("image: using image from local store for image name %s", n)
-			return img, nil
-		}
+	if errdefs.Is(err, errdefs.KindNotFound) && ref.Name != "" {
+		return nil, errdefs.NotFound(fmt.Errorf("image %q is not in the store: fetch it with a transport (docker://%s, oci:DIR, ...); appc image discovery is not supported yet", ref.Input, ref.Input))
 	}
-	return nil, errdefs.NotFound(fmt.Errorf("image %q is not in the store: fetch it with a transport (docker://%s, oci:DIR, ...); appc image discovery is not supported yet", ref.Input, ref.Input))
+	return nil, err
+}
+
+// Lookup finds a stored image the way the image commands name one: by ID
+// prefix (sha256-ab…), by name, or by docker:// reference (a tag, or the
+// digest of its manifest or of the index it was picked from).
+func Lookup(s *store.Store, input string) (*store.Image, error) {
+	ref, err := image.ParseReference(input)
+	if err != nil {
+		return nil, err
+	}
+	return lookup(s, ref)
+}
+
+func lookup(s *store.Store, ref *image.Reference) (*store.Image, error) {
+	switch ref.Transport {
+	case image.Stored:
+		if ref.ID != "" {
+			return s.LookupID(ref.Input) // the input as typed, so errors name it
+		}
+		for _, n := range image.NormalizeName(ref.Name) {
+			if img, err := s.LookupName(n); err == nil {
+				return img, nil
+			}
+		}
+		return nil, errdefs.NotFound(fmt.Errorf("no image %q in the store", ref.Input))
+	case image.Docker:
+		if d, ok := ref.Docker.(name.Digest); ok {
+			return s.LookupDigest(digest.Digest(d.DigestStr()))
+		}
+		return s.LookupName(ref.StoreName())
+	}
+	return nil, errdefs.InvalidArgument(fmt.Errorf("%q is not a stored image (give an image ID, a name or a docker:// reference)", ref.Input))
 }
 
 func (f *Fetcher) checkUnsigned(ref *image.Reference) error {
@@ -180,18 +207,7 @@ func (a *added) layer(s *store.Store, d digest.Digest) {
 func (f *Fetcher) fetchRemote(ctx context.Context, tx *added, ref *image.Reference) (*store.Image, error) {
 	storeName := ref.StoreName()
 	if f.PullPolicy != PullUpdate {
-		var img *store.Image
-		var err error
-		if d, ok := ref.Docker.(name.Digest); ok {
-			img, err = f.Store.Image(digest.Digest(d.DigestStr()))
-			if errdefs.Is(err, errdefs.KindNotFound) {
-				// The digest may be that of the multi-arch index the
-				// stored image was picked from.
-				img, err = f.storedFromIndex(digest.Digest(d.DigestStr()), err)
-			}
-		} else {
-			img, err = f.Store.LookupName(storeName)
-		}
+		img, err := lookup(f.Store, ref)
 		if err == nil {
 			f.debugf("image: using image from local store for image name %s", storeName)
 			return img, f.Store.Touch(img.ID)
@@ -215,7 +231,7 @@ func (f *Fetcher) fetchRemote(ctx context.Context, tx *added, ref *image.Referen
 		Stored:        f.storedBlob,
 	})
 	if err != nil {
-		return nil, fmt.Errorf("fetch %s: %w", ref.Input, err)
+		return nil, fmt.Errorf("%s: %w", ref.Input, err)
 	}
 	defer src.Close()
 	tag := ""
@@ -238,21 +254,6 @@ func (f *Fetcher) storedBlob(d digest.Digest, limit int64) ([]byte, bool) {
 		return nil, false
 	}
 	return b, true
-}
-
-// storedFromIndex returns the stored image that was picked from index d,
-// or notFound.
-func (f *Fetcher) storedFromIndex(d digest.Digest, notFound error) (*store.Image, error) {
-	imgs, err := f.Store.Images()
-	if err != nil {
-		return nil, err
-	}
-	for _, img := range imgs {
-		if img.Index == d {
-			return img, nil
-		}
-	}
-	return nil, notFound
 }
 
 func (f *Fetcher) fetchLocal(ctx context.Context, tx *added, ref *image.Reference) (*store.Image, error) {
@@ -283,18 +284,18 @@ func (f *Fetcher) importImage(ctx context.Context, tx *added, ref *image.Referen
 	f.debugf("image: resolved %s to manifest %s (%v)", ref.Input, r.Digest, time.Since(t0).Round(time.Millisecond))
 	tx.blob(f.Store, r.Digest)
 	if err := f.Store.PutBlobBytes(r.Digest, r.Manifest); err != nil {
-		return nil, fmt.Errorf("fetch %s: %w", ref.Input, err)
+		return nil, fmt.Errorf("%s: %w", ref.Input, err)
 	}
 	tx.blob(f.Store, r.ConfigDigest)
 	if err := f.Store.PutBlobBytes(r.ConfigDigest, r.Config); err != nil {
-		return nil, fmt.Errorf("fetch %s: %w", ref.Input, err)
+		return nil, fmt.Errorf("%s: %w", ref.Input, err)
 	}
 	layers := make([]store.LayerRecord, len(r.Layers))
 	for i, l := range r.Layers {
 		layers[i] = store.LayerRecord{Digest: l.Digest, Size: l.Size, MediaType: string(l.MediaType), DiffID: l.DiffID}
 	}
 	if err := f.fetchLayers(ctx, tx, src, layers); err != nil {
-		return nil, fmt.Errorf("fetch %s: %w", ref.Input, err)
+		return nil, fmt.Errorf("%s: %w", ref.Input, err)
 	}
 	now := time.Now()
 	img := &store.Image{

@@ -223,6 +223,25 @@ func (s *Store) LookupName(name string) (*Image, error) {
 	return img, nil
 }
 
+// LookupDigest returns the image whose manifest digest is d, or the one
+// picked from the multi-arch index whose digest is d.
+func (s *Store) LookupDigest(d digest.Digest) (*Image, error) {
+	img, err := s.Image(d)
+	if !errdefs.Is(err, errdefs.KindNotFound) {
+		return img, err
+	}
+	imgs, lerr := s.Images()
+	if lerr != nil {
+		return nil, lerr
+	}
+	for _, img := range imgs {
+		if img.Index == d {
+			return img, nil
+		}
+	}
+	return nil, err
+}
+
 // LookupID returns the image whose ID starts with prefix ("sha256:ab…" or
 // "sha256-ab…"), with rkt's errors for no match and for several.
 func (s *Store) LookupID(prefix string) (*Image, error) {
