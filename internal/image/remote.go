@@ -3,6 +3,7 @@ package image
 import (
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -123,6 +124,18 @@ func NewRemote(ctx context.Context, ref *Reference, opts RemoteOptions) (Source,
 
 // registryError classifies transport errors for the CLI.
 func registryError(err error) error {
+	var unknownCA x509.UnknownAuthorityError
+	var hostname x509.HostnameError
+	var invalid x509.CertificateInvalidError
+	if errors.As(err, &unknownCA) || errors.As(err, &hostname) || errors.As(err, &invalid) {
+		// The plain-HTTP fallback error that comes with it would only
+		// mislead: say what is wrong with TLS.
+		var verr *tls.CertificateVerificationError
+		if errors.As(err, &verr) {
+			err = verr
+		}
+		return errdefs.WithKind(errdefs.KindPermission, fmt.Errorf("%w (trust the registry's CA, e.g. with SSL_CERT_FILE, or use --insecure-options=tls)", err))
+	}
 	var te *transport.Error
 	if errors.As(err, &te) {
 		switch te.StatusCode {

@@ -80,7 +80,11 @@ func TestFetchTLS(t *testing.T) {
 		initStore(t, e)
 		before := storeSnapshot(t, e.dir)
 		r := rkt(t, e, insecureImage, "fetch", "docker://"+ref)
-		mentions(t, "error", r.errorLine(t, "fetch: "), reg.Addr, "certificate")
+		line := r.errorLine(t, "fetch: ")
+		mentions(t, "error", line, reg.Addr, "certificate", "--insecure-options=tls")
+		if strings.Contains(line, "--insecure-options=http") {
+			t.Errorf("a TLS failure suggests plain HTTP: %s", line)
+		}
 		sameStore(t, e, before)
 		// http does not turn off certificate checks.
 		r = rkt(t, e, insecureImageHTTP, "fetch", "docker://"+ref)
