@@ -5,7 +5,9 @@ LDFLAGS  := -s -w -X github.com/rkt/rkt/internal/cli.version=$(VERSION)
 export GOTOOLCHAIN := local
 export PATH := $(PATH):/usr/local/go/bin
 
-.PHONY: build deps test-deps demo test check-format check-tidy vet unit e2e bench-fetch clean
+FUZZTIME ?= 30s
+
+.PHONY: build deps test-deps demo test check-format check-tidy lint unit e2e fuzz cover bench-fetch clean
 
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o bin/rkt ./cmd/rkt
@@ -21,16 +23,19 @@ test-deps:
 demo: deps build
 	scripts/demo.sh
 
-test: test-deps build check-format check-tidy vet unit e2e
+# The whole suite, as CI runs it.
+test: test-deps build check-format check-tidy lint unit e2e
 
 check-format:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 
 check-tidy:
 	$(GO) mod tidy -diff
+	cd tools/lint && $(GO) mod tidy -diff
 
-vet:
-	$(GO) vet ./...
+# go vet plus the pinned golangci-lint (built from tools/lint on first use).
+lint:
+	scripts/lint.sh
 
 # Unit tests: no root needed, race detector on, random order.
 unit:
@@ -39,6 +44,14 @@ unit:
 # End-to-end tests drive bin/rkt as a user would (root, real registry).
 e2e: build
 	RKT_BINARY=$(CURDIR)/bin/rkt $(GO) test -count=1 -timeout 20m ./test/e2e/...
+
+# Every fuzz target for FUZZTIME each; make test runs their seed corpora.
+fuzz:
+	FUZZTIME=$(FUZZTIME) scripts/fuzz.sh
+
+# Coverage of unit and end-to-end tests together, per package.
+cover:
+	scripts/cover.sh
 
 bench-fetch: build
 	bench/fetch.sh

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"slices"
 	"strings"
 	"time"
@@ -21,12 +22,12 @@ import (
 type WhiteoutMode int
 
 const (
-	// WhiteoutOverlay: the layer is extracted into its own empty directory
-	// that will be used as an overlayfs lowerdir: `.wh.NAME` becomes a 0/0
+	// WhiteoutOverlay extracts the layer into its own empty directory that
+	// will be used as an overlayfs lowerdir: `.wh.NAME` becomes a 0/0
 	// character device NAME, `.wh..wh..opq` sets the xattr
 	// trusted.overlay.opaque=y on its directory.
 	WhiteoutOverlay WhiteoutMode = iota
-	// WhiteoutApply: layers are applied one over another into one tree
+	// WhiteoutApply applies layers one over another into one tree
 	// (flattening, `rkt image render`): `.wh.NAME` removes NAME
 	// (recursively, never crossing a mount), `.wh..wh..opq` removes the
 	// directory's existing children (those from earlier layers; not ones
@@ -78,7 +79,9 @@ const copyBufSize = 1 << 20
 // Every path is resolved by file descriptor below dir (openat2 with
 // RESOLVE_IN_ROOT); entries that climb out of the root are refused with an
 // errdefs.Unsafe error, limits are enforced with errdefs.TooLarge errors.
-// On error, what was written so far stays under dir: the caller discards it.
+// On error, what was written so far stays under dir: the caller discards it
+// (RemoveAll). If ctx is canceled while a read from r blocks, Apply returns
+// without waiting for that read; the caller should then close r.
 func Apply(ctx context.Context, dir string, r io.Reader, compressedSize int64, opts Options) (*Result, error) {
 	opts.Limits = opts.Limits.withDefaults()
 	a, err := newApplier(dir, opts)
@@ -160,11 +163,12 @@ type applier struct {
 	cache      *parentDir // the most recently used parent directory, never the root
 	cacheDirty bool       // something was removed: drop cache before the next lookup
 
-	pending map[string]*pendingDir // directories whose metadata is set at the end
-	touched map[string]struct{}    // WhiteoutApply: paths this layer wrote, with their ancestors
-	records map[string][32]byte    // WhiteoutOverlay: streamed tree hash records; nil once it must walk
-	content int64                  // sum of the regular files' sizes
-	rm      *remover
+	pending      map[string]*pendingDir // directories whose metadata is set at the end
+	touched      map[string]struct{}    // WhiteoutApply: paths this layer wrote, with their ancestors
+	pendingOrder []string               // keys of pending, in insertion order
+	records      *treeRecords           // WhiteoutOverlay: streamed tree hash records; nil once it must walk
+	content      int64                  // sum of the regular files' sizes
+	rm           *remover
 }
 
 // parentDir is an open directory that entries are created in.
@@ -180,10 +184,31 @@ type parentDir struct {
 // dirMeta is the metadata of a directory entry, applied at the end.
 type dirMeta struct {
 	perm     uint32
-	uid, gid int
+	owned    bool // from an entry: owner and times apply (not to missing parents)
+	uid, gid uint32
 	times    [2]unix.Timespec
 	xattrs   []xattr
 	name     string // the entry's name, for messages
+}
+
+// headerIDs returns the uid and gid of hdr, which entry has checked to be
+// in [0, 2^32-2].
+func headerIDs(hdr *tar.Header) (uid, gid uint32) {
+	return uint32(hdr.Uid), uint32(hdr.Gid) //nolint:gosec // G115: entry refused ids outside [0, 2^32-2]
+}
+
+// headerPerm returns the permission bits of hdr, with setuid, setgid and
+// sticky.
+func headerPerm(hdr *tar.Header) uint32 {
+	return uint32(hdr.Mode & 0o7777)
+}
+
+// processID converts a uid or gid of this process.
+func processID(id int) uint32 {
+	if id < 0 || id > math.MaxUint32 {
+		return math.MaxUint32
+	}
+	return uint32(id)
 }
 
 // pendingDir is a directory whose metadata is set after all entries.
@@ -207,13 +232,14 @@ func newApplier(dir string, opts Options) (*applier, error) {
 		dir:     dir,
 		root:    root,
 		rootMnt: mountOf(&stx),
-		euid:    uint32(unix.Geteuid()),
-		egid:    uint32(unix.Getegid()),
+		euid:    processID(unix.Geteuid()),
+		egid:    processID(unix.Getegid()),
 		umask:   processUmask(),
 		buf:     make([]byte, copyBufSize),
-		pending: map[string]*pendingDir{"": {id: idOf(&stx)}},
+		pending: make(map[string]*pendingDir),
 		rm:      newRemover(mountOf(&stx)),
 	}
+	a.setPending("", &pendingDir{id: idOf(&stx)})
 	a.rootPar = parentDir{fd: root, setgid: stx.Mode&unix.S_ISGID != 0, gid: stx.Gid, defaultACL: hasDefaultACL(root)}
 	switch opts.Whiteouts {
 	case WhiteoutOverlay:
@@ -223,7 +249,7 @@ func newApplier(dir string, opts Options) (*applier, error) {
 			return nil, fmt.Errorf("apply layer to %q: read directory: %w", dir, err)
 		}
 		if len(ents) == 0 {
-			a.records = make(map[string][32]byte)
+			a.records = newTreeRecords()
 		}
 	case WhiteoutApply:
 		a.touched = make(map[string]struct{})
@@ -248,6 +274,14 @@ func (a *applier) debugf(format string, args ...any) {
 	}
 }
 
+// setPending records a directory whose metadata is set at the end.
+func (a *applier) setPending(p string, pd *pendingDir) {
+	if _, ok := a.pending[p]; !ok {
+		a.pendingOrder = append(a.pendingOrder, p)
+	}
+	a.pending[p] = pd
+}
+
 // noStream gives up the streamed tree hash: it is computed by walking the
 // tree at the end.
 func (a *applier) noStream() { a.records = nil }
@@ -255,7 +289,7 @@ func (a *applier) noStream() { a.records = nil }
 // record stores the tree hash digest of p.
 func (a *applier) record(p string, d [32]byte) {
 	if a.records != nil {
-		a.records[recordKey(p)] = d
+		a.records.set(recordKey(p), d)
 	}
 }
 
@@ -435,16 +469,8 @@ func hasDefaultACL(fd int) bool {
 // finishDirs sets the metadata of the directories, children before parents,
 // now that no entry will modify them anymore.
 func (a *applier) finishDirs() error {
-	paths := make([]string, 0, len(a.pending))
-	for p := range a.pending {
-		paths = append(paths, p)
-	}
-	slices.SortFunc(paths, func(x, y string) int {
-		if dx, dy := depthOf(x), depthOf(y); dx != dy {
-			return dy - dx
-		}
-		return strings.Compare(x, y)
-	})
+	paths := slices.Clone(a.pendingOrder)
+	slices.SortStableFunc(paths, func(x, y string) int { return depthOf(y) - depthOf(x) })
 	for _, p := range paths {
 		if err := a.finishDir(p, a.pending[p]); err != nil {
 			return err
@@ -498,10 +524,10 @@ func (a *applier) setDirMeta(fd int, p string, pd *pendingDir, stx *unix.Statx_t
 		if p == "" {
 			return nil // the root keeps what the caller gave it
 		}
-		m = &dirMeta{perm: 0o755, uid: -1, name: p}
+		m = &dirMeta{perm: 0o755, name: p}
 	}
-	if m.uid >= 0 && a.opts.Chown && (stx.Uid != uint32(m.uid) || stx.Gid != uint32(m.gid)) {
-		if err := unix.Fchown(fd, m.uid, m.gid); err != nil {
+	if m.owned && a.opts.Chown && (stx.Uid != m.uid || stx.Gid != m.gid) {
+		if err := unix.Fchown(fd, int(m.uid), int(m.gid)); err != nil {
 			return entryError(m.name, "chown", err)
 		}
 		if err := statxFd(fd, stx); err != nil {
@@ -516,7 +542,7 @@ func (a *applier) setDirMeta(fd int, p string, pd *pendingDir, stx *unix.Statx_t
 	if err := a.setXattrs(fd, m.xattrs, m.name); err != nil {
 		return err
 	}
-	if m.uid < 0 {
+	if !m.owned {
 		return nil
 	}
 	if err := futimens(fd, &m.times); err != nil {

@@ -49,7 +49,27 @@ func capNetBindService() []byte {
 	return b
 }
 
-func TestApplyBasic(t *testing.T) {
+// TestApply covers the entry types, whiteouts and replacements.
+func TestApply(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		f    func(*testing.T)
+	}{
+		{"basic", testApplyBasic},
+		{"no-chown", testApplyNoChown},
+		{"whiteouts/overlay", testWhiteoutOverlay},
+		{"whiteouts/apply", testWhiteoutApply},
+		{"replace", testApplyReplace},
+		{"replace-same-layer", testApplySameLayerReplace},
+		{"root-entry", testApplyRootEntry},
+		{"missing-dir", testApplyMissingDir},
+		{"setgid-parent", testApplySetgidParent},
+	} {
+		t.Run(c.name, c.f)
+	}
+}
+
+func testApplyBasic(t *testing.T) {
 	needRoot(t)
 	plain := buildTar(t, basicLayer())
 	sum := sha256.Sum256(plain)
@@ -81,13 +101,7 @@ func TestApplyBasic(t *testing.T) {
 					t.Errorf("no debug line for etc/sda: %v", log.lines)
 				}
 				if mode == WhiteoutOverlay {
-					th, err := TreeHash(d.root)
-					if err != nil {
-						t.Fatal(err)
-					}
-					if res.TreeHash == "" || res.TreeHash != th {
-						t.Errorf("TreeHash = %q, TreeHash(dir) = %q", res.TreeHash, th)
-					}
+					checkTreeHash(t, d.root, res.TreeHash)
 				} else if res.TreeHash != "" {
 					t.Errorf("TreeHash = %q in apply mode", res.TreeHash)
 				}
@@ -175,7 +189,7 @@ func checkBasic(t *testing.T, root string) {
 	}
 }
 
-func TestApplyNoChown(t *testing.T) {
+func testApplyNoChown(t *testing.T) {
 	d := newDirs(t)
 	var log debugLog
 	plain := buildTar(t, []tentry{
@@ -193,12 +207,10 @@ func TestApplyNoChown(t *testing.T) {
 	if !log.has("dev/null") {
 		t.Errorf("no debug line for the skipped device: %v", log.lines)
 	}
-	if th, _ := TreeHash(d.root); th != res.TreeHash {
-		t.Errorf("tree hash %s != %s", res.TreeHash, th)
-	}
+	checkTreeHash(t, d.root, res.TreeHash)
 }
 
-func TestWhiteoutOverlay(t *testing.T) {
+func testWhiteoutOverlay(t *testing.T) {
 	needRoot(t)
 	d := newDirs(t)
 	plain := buildTar(t, []tentry{
@@ -231,12 +243,10 @@ func TestWhiteoutOverlay(t *testing.T) {
 			t.Errorf("%s exists", p)
 		}
 	}
-	if th, _ := TreeHash(d.root); th != res.TreeHash {
-		t.Errorf("tree hash %s != %s", res.TreeHash, th)
-	}
+	checkTreeHash(t, d.root, res.TreeHash)
 }
 
-func TestWhiteoutApply(t *testing.T) {
+func testWhiteoutApply(t *testing.T) {
 	d := newDirs(t)
 	mustApply(t, d.root, buildTar(t, []tentry{
 		dir("a/"), reg("a/gone", "g"), reg("a/keep", "k"),
@@ -280,7 +290,7 @@ func TestWhiteoutApply(t *testing.T) {
 	}
 }
 
-func TestApplyReplace(t *testing.T) {
+func testApplyReplace(t *testing.T) {
 	d := newDirs(t)
 	mustApply(t, d.root, buildTar(t, []tentry{
 		{name: "d/", typ: tar.TypeDir, mode: 0o700},
@@ -314,7 +324,7 @@ func TestApplyReplace(t *testing.T) {
 	}
 }
 
-func TestApplySameLayerReplace(t *testing.T) {
+func testApplySameLayerReplace(t *testing.T) {
 	// Entries replacing entries of the same layer: the tree hash falls back
 	// to walking and must still agree.
 	d := newDirs(t)
@@ -332,12 +342,10 @@ func TestApplySameLayerReplace(t *testing.T) {
 	if got := readFile(t, filepath.Join(d.root, "c/y")); got != "y" {
 		t.Errorf("c/y = %q", got)
 	}
-	if th, _ := TreeHash(d.root); th != res.TreeHash {
-		t.Errorf("tree hash %s != %s", res.TreeHash, th)
-	}
+	checkTreeHash(t, d.root, res.TreeHash)
 }
 
-func TestApplyRootEntry(t *testing.T) {
+func testApplyRootEntry(t *testing.T) {
 	d := newDirs(t)
 	mustApply(t, d.root, buildTar(t, []tentry{{name: ".", typ: tar.TypeDir, mode: 0o750}, {name: "/", typ: tar.TypeDir, mode: 0o751}}), Options{})
 	if st := lstat(t, d.root); st.Mode&0o7777 != 0o751 {
@@ -349,14 +357,14 @@ func TestApplyRootEntry(t *testing.T) {
 	}
 }
 
-func TestApplyMissingDir(t *testing.T) {
+func testApplyMissingDir(t *testing.T) {
 	_, err := applyBytes(t, filepath.Join(t.TempDir(), "nope"), buildTar(t, []tentry{reg("a", "a")}), Options{})
 	if err == nil {
 		t.Fatal("no error for a missing directory")
 	}
 }
 
-func TestApplySetgidParent(t *testing.T) {
+func testApplySetgidParent(t *testing.T) {
 	needRoot(t)
 	d := newDirs(t)
 	mustApply(t, d.root, buildTar(t, []tentry{

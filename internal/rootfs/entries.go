@@ -54,10 +54,12 @@ func (a *applier) removeExisting(par *parentDir, base, p string) error {
 
 // mkdir applies a directory entry. Its metadata is set at the end.
 func (a *applier) mkdir(hdr *tar.Header, p string) error {
+	uid, gid := headerIDs(hdr)
 	meta := &dirMeta{
-		perm:   uint32(hdr.Mode) & 0o7777,
-		uid:    hdr.Uid,
-		gid:    hdr.Gid,
+		perm:   headerPerm(hdr),
+		owned:  true,
+		uid:    uid,
+		gid:    gid,
 		times:  headerTimes(hdr),
 		xattrs: a.headerXattrs(hdr, true),
 		name:   hdr.Name,
@@ -88,7 +90,7 @@ func (a *applier) mkdir(hdr *tar.Header, p string) error {
 			if pd := a.pending[p]; pd != nil && pd.id == idOf(&stx) {
 				pd.meta = meta
 			} else {
-				a.pending[p] = &pendingDir{id: idOf(&stx), meta: meta}
+				a.setPending(p, &pendingDir{id: idOf(&stx), meta: meta})
 			}
 			return nil
 		}
@@ -111,7 +113,7 @@ func (a *applier) madeDir(hdr *tar.Header, par *parentDir, base, p string, meta 
 		unix.Close(fd)
 		return entryError(hdr.Name, "stat", err)
 	}
-	a.pending[p] = &pendingDir{id: idOf(&stx), meta: meta}
+	a.setPending(p, &pendingDir{id: idOf(&stx), meta: meta})
 	next := &parentDir{
 		path:       p,
 		fd:         fd,
@@ -142,7 +144,7 @@ func (a *applier) file(hdr *tar.Header, p string, r io.Reader) error {
 	if err != nil {
 		return err
 	}
-	perm := uint32(hdr.Mode) & 0o7777
+	perm := headerPerm(hdr)
 	fd := -1
 	err = a.create(par, base, p, func() error {
 		var err error
@@ -163,7 +165,8 @@ func (a *applier) file(hdr *tar.Header, p string, r io.Reader) error {
 		}
 		return entryError(hdr.Name, "write", err)
 	}
-	if err := a.setFileMeta(fd, hdr, perm, par); err != nil {
+	xattrs := a.headerXattrs(hdr, false)
+	if err := a.setFileMeta(fd, hdr, perm, par, xattrs); err != nil {
 		return err
 	}
 	a.touch(p)
@@ -174,13 +177,16 @@ func (a *applier) file(hdr *tar.Header, p string, r io.Reader) error {
 	if err := statxFd(fd, &stx); err != nil {
 		return entryError(hdr.Name, "stat", err)
 	}
-	var sum [32]byte
-	h.Sum(sum[:0])
-	d, err := fdDigest(fd, &stx, &sum)
-	if err != nil {
-		return entryError(hdr.Name, "read xattrs", err)
+	m := metaFromStatx(&stx)
+	h.Sum(m.content[:0])
+	if len(xattrs) > 0 {
+		// Read back what the kernel kept: it converts some capabilities.
+		// A new file has no other xattr in the hashed namespaces.
+		if m.xattrs, err = readXattrs(fd); err != nil {
+			return entryError(hdr.Name, "read xattrs", err)
+		}
 	}
-	a.record(p, d)
+	a.record(p, m.digest())
 	return nil
 }
 
@@ -209,14 +215,14 @@ func (a *applier) copyContent(fd int, r io.Reader, h hash.Hash) error {
 // setFileMeta sets owner, mode, xattrs and times of a regular file just
 // written, skipping the calls that would change nothing. Order matters:
 // chown clears setuid/setgid and file capabilities, so it comes first.
-func (a *applier) setFileMeta(fd int, hdr *tar.Header, perm uint32, par *parentDir) error {
+func (a *applier) setFileMeta(fd int, hdr *tar.Header, perm uint32, par *parentDir, xattrs []xattr) error {
 	chowned := false
 	if a.opts.Chown {
 		gid := a.egid
 		if par.setgid {
 			gid = par.gid
 		}
-		if uint32(hdr.Uid) != a.euid || uint32(hdr.Gid) != gid {
+		if uid, hgid := headerIDs(hdr); uid != a.euid || hgid != gid {
 			if err := unix.Fchown(fd, hdr.Uid, hdr.Gid); err != nil {
 				return entryError(hdr.Name, "chown", err)
 			}
@@ -228,7 +234,7 @@ func (a *applier) setFileMeta(fd int, hdr *tar.Header, perm uint32, par *parentD
 			return entryError(hdr.Name, "chmod", err)
 		}
 	}
-	if err := a.setXattrs(fd, a.headerXattrs(hdr, false), hdr.Name); err != nil {
+	if err := a.setXattrs(fd, xattrs, hdr.Name); err != nil {
 		return err
 	}
 	ts := headerTimes(hdr)
@@ -241,7 +247,7 @@ func (a *applier) setFileMeta(fd int, hdr *tar.Header, perm uint32, par *parentD
 // setNodeMeta sets owner, mode and times of a symlink, device or FIFO
 // without following it.
 func (a *applier) setNodeMeta(hdr *tar.Header, par *parentDir, base string, perm uint32, created uint32) error {
-	if a.opts.Chown && (uint32(hdr.Uid) != a.euid || uint32(hdr.Gid) != a.egid || par.setgid) {
+	if uid, gid := headerIDs(hdr); a.opts.Chown && (uid != a.euid || gid != a.egid || par.setgid) {
 		err := unix.Fchownat(par.fd, base, hdr.Uid, hdr.Gid, unix.AT_SYMLINK_NOFOLLOW)
 		if err != nil {
 			return entryError(hdr.Name, "chown", err)
@@ -338,8 +344,16 @@ func (a *applier) hardlink(hdr *tar.Header, p string) error {
 		}
 		return entryError(hdr.Name, fmt.Sprintf("hardlink target %q", shortName(hdr.Linkname)), err)
 	}
-	if stx.Mode&unix.S_IFMT == unix.S_IFDIR {
+	switch stx.Mode & unix.S_IFMT {
+	case unix.S_IFDIR:
 		return errdefs.Unsafe(entryError(hdr.Name, "hardlink", fmt.Errorf("target %q is a directory", shortName(hdr.Linkname))))
+	case unix.S_IFCHR, unix.S_IFBLK:
+		// A second name would take a device node out of /dev, where the
+		// runtime's own /dev does not hide it. A 0/0 whiteout is harmless.
+		if !strings.HasPrefix(p, "dev/") && (stx.Rdev_major != 0 || stx.Rdev_minor != 0) {
+			a.debugf("skip layer entry %q: hardlink to a device node outside /dev", shortName(hdr.Name))
+			return nil
+		}
 	}
 	par, base, err := a.entryParent(hdr, p)
 	if err != nil {
@@ -350,7 +364,7 @@ func (a *applier) hardlink(hdr *tar.Header, p string) error {
 	}
 	a.touch(p)
 	if a.records != nil {
-		d, ok := a.records[tp]
+		d, ok := a.records.get(tp)
 		if tvia || !ok {
 			a.noStream()
 		} else {
@@ -403,7 +417,8 @@ func (a *applier) fifo(hdr *tar.Header, p string) error {
 
 // node creates a device or FIFO.
 func (a *applier) node(hdr *tar.Header, par *parentDir, base, p string, typ uint32, dev uint64) error {
-	perm := uint32(hdr.Mode) & 0o7777
+	perm := headerPerm(hdr)
+	//nolint:gosec // G115: dev < 2^44 (major < 2^12 and minor < 2^20 were checked)
 	err := a.create(par, base, p, func() error { return unix.Mknodat(par.fd, base, typ|perm&0o777, int(dev)) })
 	if err != nil {
 		return entryError(hdr.Name, "mknod", err)
@@ -440,7 +455,7 @@ func (a *applier) whiteout(hdr *tar.Header, dir, name string) error {
 	if err != nil {
 		return entryError(hdr.Name, "create whiteout", err)
 	}
-	if a.opts.Chown && (uint32(hdr.Uid) != a.euid || uint32(hdr.Gid) != a.egid || par.setgid) {
+	if uid, gid := headerIDs(hdr); a.opts.Chown && (uid != a.euid || gid != a.egid || par.setgid) {
 		if err := unix.Fchownat(par.fd, name, hdr.Uid, hdr.Gid, unix.AT_SYMLINK_NOFOLLOW); err != nil {
 			return entryError(hdr.Name, "chown", err)
 		}

@@ -4,6 +4,7 @@ import (
 	"archive/tar"
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -29,7 +30,6 @@ type tentry struct {
 	xattrs   map[string]string
 	major    int64
 	minor    int64
-	size     int64 // overrides len(body) in the header when not 0
 }
 
 var testTime = time.Unix(1600000000, 0)
@@ -134,7 +134,30 @@ func newDirs(t testing.TB) testDirs {
 	if err := os.WriteFile(filepath.Join(d.host, "victim"), []byte(victimData), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	// Layers make read-only and 0000 directories that t.TempDir's cleanup
+	// cannot remove without root; RemoveAll makes them writable.
+	t.Cleanup(func() {
+		if err := RemoveAll(d.root); err != nil {
+			t.Logf("cleanup: %v", err)
+		}
+	})
 	return d
+}
+
+// checkTreeHash fails the test unless TreeHash(root) is want. Without root,
+// a layer may leave files TreeHash cannot read: that is not checked.
+func checkTreeHash(t testing.TB, root, want string) {
+	t.Helper()
+	th, err := TreeHash(root)
+	if err != nil && os.Geteuid() != 0 && errors.Is(err, unix.EACCES) {
+		return
+	}
+	if err != nil {
+		t.Fatalf("TreeHash: %v", err)
+	}
+	if want == "" || th != want {
+		t.Fatalf("Apply tree hash %q != TreeHash(dir) %q", want, th)
+	}
 }
 
 // checkHost fails the test if the host directory changed or anything

@@ -47,7 +47,9 @@ func RemoveAll(path string) error {
 	if err != nil {
 		return fmt.Errorf("remove %q: %w", path, err)
 	}
-	full := filepath.Join(parent, base)
+	// A host path, not image content: the mount points below it are
+	// matched against mountinfo's canonical paths.
+	full := strings.TrimSuffix(parent, "/") + "/" + base
 	if err := unmountUnder(full); err != nil {
 		return fmt.Errorf("remove %q: %w", path, err)
 	}
@@ -59,12 +61,12 @@ func RemoveAll(path string) error {
 		return fmt.Errorf("remove %q: open parent: %w", path, err)
 	}
 	defer unix.Close(pfd)
+	// Everything at or below path is unmounted now: it must all be on the
+	// parent's mount. Measuring the walk against the parent (not path)
+	// also refuses path itself if it still is a mount point.
 	var stx unix.Statx_t
-	if err := statxAt(pfd, base, &stx); err != nil {
-		if errors.Is(err, unix.ENOENT) {
-			return nil
-		}
-		return fmt.Errorf("remove %q: stat: %w", path, err)
+	if err := statxFd(pfd, &stx); err != nil {
+		return fmt.Errorf("remove %q: stat parent: %w", path, err)
 	}
 	rm := newRemover(mountOf(&stx))
 	if err := rm.removeEntry(pfd, base, full); err != nil {
@@ -123,6 +125,8 @@ func (rm *remover) removeDir(dirfd int, name, p string) error {
 func (rm *remover) openDir(dirfd int, name, p string) (int, error) {
 	fd, err := openat(dirfd, name, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW, 0)
 	if errors.Is(err, unix.EACCES) {
+		// Either name is not readable or dirfd is not searchable.
+		rm.makeWritable(dirfd)
 		if cerr := fchmodatNoFollow(dirfd, name, 0o700); cerr == nil {
 			fd, err = openat(dirfd, name, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW, 0)
 		}

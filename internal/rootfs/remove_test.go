@@ -254,6 +254,34 @@ func TestRemoveAllUnmounts(t *testing.T) {
 	d.checkHost(t)
 }
 
+func TestRemoveAllMountedPath(t *testing.T) {
+	d := newDirs(t)
+	tree := filepath.Join(d.base, "tree")
+	inMountNS(t, func() {
+		if err := os.Mkdir(tree, 0o755); err != nil {
+			t.Error(err)
+			return
+		}
+		if err := unix.Mount("tmpfs", tree, "tmpfs", 0, ""); err != nil {
+			t.Error(err)
+			return
+		}
+		if !mountHostish(t, d, tree) {
+			return
+		}
+		if err := RemoveAll(tree); err != nil {
+			t.Errorf("RemoveAll: %v", err)
+		}
+		if ms := mountsBelow(tree); len(ms) != 0 {
+			t.Errorf("mounts left: %v", ms)
+		}
+		if exists(tree) {
+			t.Errorf("tree still exists")
+		}
+	})
+	d.checkHost(t)
+}
+
 func TestRemoverRefusesToCrossMounts(t *testing.T) {
 	d := newDirs(t)
 	for _, sub := range []string{"a/bind", "e/file", "b/tmpfs"} {
@@ -379,7 +407,7 @@ func TestRemoveAllUnprivileged(t *testing.T) {
 		t.Fatal(err)
 	}
 	chownAll(t, tree, uid)
-	cmd := exec.Command(bin, "-test.run=^TestHelperRemoveAll$")
+	cmd := exec.CommandContext(t.Context(), bin, "-test.run=^TestHelperRemoveAll$")
 	cmd.Env = append(os.Environ(), "RKT_ROOTFS_REMOVE_HELPER="+tree)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uid, Gid: uid}}
 	out, err := cmd.CombinedOutput()

@@ -130,7 +130,7 @@ func (a *applier) mkdirIn(pfd int, base, dir string, hops int) (int, bool, error
 		unix.Close(fd)
 		return -1, false, err
 	}
-	a.pending[dir] = &pendingDir{id: idOf(&stx)}
+	a.setPending(dir, &pendingDir{id: idOf(&stx)})
 	return fd, hops > 0, nil
 }
 

@@ -43,8 +43,8 @@ func writeAll(fd int, b []byte) error {
 	return nil
 }
 
-// readFull reads from fd into b until b is full or EOF; it returns the number
-// of bytes read.
+// readFd is read(2) on fd, retried on EINTR; at EOF it returns 0 and no
+// error.
 func readFd(fd int, b []byte) (int, error) {
 	for {
 		n, err := unix.Read(fd, b)
@@ -90,6 +90,7 @@ func openat(dirfd int, p string, flags int, mode uint32) (int, error) {
 // futimens sets the times of the file open as fd (utimensat(fd, NULL, ts, 0)).
 func futimens(fd int, ts *[2]unix.Timespec) error {
 	return retryEINTR(func() error {
+		//nolint:gosec // G103: utimensat(fd, NULL, ts, 0) has no x/sys wrapper; ts outlives the call
 		_, _, e := unix.Syscall6(unix.SYS_UTIMENSAT, uintptr(fd), 0, uintptr(unsafe.Pointer(ts)), 0, 0, 0)
 		if e != 0 {
 			return e

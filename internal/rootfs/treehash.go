@@ -43,7 +43,7 @@ func TreeHash(dir string) (string, error) {
 }
 
 // hashTree returns the per-path digests of the tree open as rootFd.
-func hashTree(rootFd int) (map[string][32]byte, error) {
+func hashTree(rootFd int) (*treeRecords, error) {
 	var stx unix.Statx_t
 	if err := statxFd(rootFd, &stx); err != nil {
 		return nil, fmt.Errorf("stat: %w", err)
@@ -52,13 +52,13 @@ func hashTree(rootFd int) (map[string][32]byte, error) {
 		root: mountOf(&stx),
 		buf:  make([]byte, 1<<20),
 		dbuf: make([]byte, 64<<10),
-		recs: make(map[string][32]byte),
+		recs: newTreeRecords(),
 	}
 	d, err := fdDigest(rootFd, &stx, nil)
 	if err != nil {
 		return nil, fmt.Errorf("xattrs of the root: %w", err)
 	}
-	w.recs[rootKey] = d
+	w.recs.set(rootKey, d)
 	if err := w.walk(rootFd, "", 1); err != nil {
 		return nil, err
 	}
@@ -79,7 +79,7 @@ type treeWalker struct {
 	root mountID
 	buf  []byte
 	dbuf []byte
-	recs map[string][32]byte
+	recs *treeRecords
 }
 
 func (w *treeWalker) walk(dfd int, prefix string, depth int) error {
@@ -119,10 +119,10 @@ func (w *treeWalker) entry(dfd int, name, p string, depth int) error {
 		}
 		m := metaFromStatx(&stx)
 		m.target = target
-		w.recs[p] = m.digest()
+		w.recs.set(p, m.digest())
 	default:
 		m := metaFromStatx(&stx)
-		w.recs[p] = m.digest()
+		w.recs.set(p, m.digest())
 	}
 	return nil
 }
@@ -159,7 +159,7 @@ func (w *treeWalker) file(dfd int, name, p string, want *unix.Statx_t) error {
 	if err != nil {
 		return fmt.Errorf("%q: xattrs: %w", shortName(p), err)
 	}
-	w.recs[p] = d
+	w.recs.set(p, d)
 	return nil
 }
 
@@ -180,7 +180,7 @@ func (w *treeWalker) dir(dfd int, name, p string, want *unix.Statx_t, depth int)
 	if err != nil {
 		return fmt.Errorf("%q: xattrs: %w", shortName(p), err)
 	}
-	w.recs[p] = d
+	w.recs.set(p, d)
 	return w.walk(fd, p, depth+1)
 }
 
@@ -308,7 +308,7 @@ func getXattr(fd int, name string) ([]byte, error) {
 type entryMeta struct {
 	mode                 uint32 // S_IFMT and the 07777 bits
 	uid, gid             uint32
-	size                 int64 // regular files
+	size                 uint64 // regular files
 	content              [32]byte
 	mtime                int64 // regular files, seconds
 	target               string
@@ -324,7 +324,7 @@ func metaFromStatx(stx *unix.Statx_t) entryMeta {
 	}
 	switch m.mode & unix.S_IFMT {
 	case unix.S_IFREG:
-		m.size = int64(stx.Size)
+		m.size = stx.Size
 		m.mtime = stx.Mtime.Sec
 	case unix.S_IFCHR, unix.S_IFBLK:
 		m.rdevMajor, m.rdevMinor = stx.Rdev_major, stx.Rdev_minor
@@ -362,13 +362,13 @@ func (m *entryMeta) digest() [32]byte {
 	b = binary.BigEndian.AppendUint32(b, m.mode&0o7777)
 	b = binary.BigEndian.AppendUint32(b, m.uid)
 	b = binary.BigEndian.AppendUint32(b, m.gid)
-	b = binary.BigEndian.AppendUint64(b, uint64(m.size))
+	b = binary.BigEndian.AppendUint64(b, m.size)
 	b = append(b, m.content[:]...)
-	b = binary.BigEndian.AppendUint64(b, uint64(m.mtime))
+	b = binary.AppendVarint(b, m.mtime)
 	b = appendString(b, m.target)
 	b = binary.BigEndian.AppendUint32(b, m.rdevMajor)
 	b = binary.BigEndian.AppendUint32(b, m.rdevMinor)
-	b = binary.BigEndian.AppendUint32(b, uint32(len(m.xattrs)))
+	b = binary.AppendUvarint(b, uint64(len(m.xattrs)))
 	for _, x := range m.xattrs {
 		b = appendString(b, x.name)
 		b = appendString(b, string(x.value))
@@ -381,18 +381,36 @@ func appendString(b []byte, s string) []byte {
 	return append(b, s...)
 }
 
-// sumTree combines per-path digests, sorted by path, into the tree hash.
-func sumTree(recs map[string][32]byte) string {
-	keys := make([]string, 0, len(recs))
-	for k := range recs {
-		keys = append(keys, k)
+// treeRecords holds the entry digest of each path of a tree. keys keeps
+// the insertion order, so that sorting is deterministic (map order is not).
+type treeRecords struct {
+	m    map[string][32]byte
+	keys []string
+}
+
+func newTreeRecords() *treeRecords { return &treeRecords{m: make(map[string][32]byte)} }
+
+func (r *treeRecords) set(k string, d [32]byte) {
+	if _, ok := r.m[k]; !ok {
+		r.keys = append(r.keys, k)
 	}
+	r.m[k] = d
+}
+
+func (r *treeRecords) get(k string) ([32]byte, bool) {
+	d, ok := r.m[k]
+	return d, ok
+}
+
+// sumTree combines per-path digests, sorted by path, into the tree hash.
+func sumTree(recs *treeRecords) string {
+	keys := slices.Clone(recs.keys)
 	slices.Sort(keys)
 	h := sha256.New()
 	h.Write([]byte("rkt-tree-v1"))
 	var b []byte
 	for _, k := range keys {
-		d := recs[k]
+		d := recs.m[k]
 		b = appendString(b[:0], k)
 		b = append(b, d[:]...)
 		h.Write(b)
