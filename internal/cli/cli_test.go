@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/rkt/rkt/internal/errdefs"
+	"github.com/rkt/rkt/internal/testutil"
 )
 
 func TestOneLineEscapesControlCharacters(t *testing.T) {
@@ -127,5 +128,25 @@ func TestHumanFormats(t *testing.T) {
 		if got := humanBytes(n); got != want {
 			t.Errorf("humanBytes(%d) = %q, want %q", n, got, want)
 		}
+	}
+}
+
+// TestHelpGolden pins the help text of every command, so a changed flag or
+// default shows up in review.
+func TestHelpGolden(t *testing.T) {
+	for _, cmd := range [][]string{
+		{"help"},
+		{"fetch", "--help"},
+		{"image", "--help"},
+		{"image", "list", "--help"},
+		{"image", "render", "--help"},
+		{"image", "gc", "--help"},
+	} {
+		var stdout, stderr bytes.Buffer
+		a := &app{stdout: &stdout, stderr: &stderr, start: time.Now()}
+		if code := a.run(cmd); code != 0 {
+			t.Fatalf("rkt %v exited %d: %s", cmd, code, stderr.String())
+		}
+		testutil.Golden(t, "help-"+strings.Join(cmd, "-"), stdout.Bytes())
 	}
 }

@@ -395,3 +395,18 @@ func BenchmarkImages(b *testing.B) {
 		}
 	}
 }
+
+func BenchmarkGC(b *testing.B) {
+	for b.Loop() {
+		b.StopTimer()
+		s := openTest(b, Exclusive)
+		for range 200 {
+			putTestImage(b, s, "")
+		}
+		b.StartTimer()
+		res, err := s.GC(GCOptions{Now: time.Now().Add(time.Hour)})
+		if err != nil || len(res.Images) != 200 {
+			b.Fatal(err)
+		}
+	}
+}
