@@ -156,12 +156,16 @@ func (e *env) globalFlags() []string {
 }
 
 // environ is the whole environment of the rkt process: nothing is
-// inherited from the test but PATH.
+// inherited from the test but PATH, and GOCOVERDIR for a coverage build
+// (make cover).
 func (e *env) environ(extra ...string) []string {
 	vars := []string{
 		"PATH=" + os.Getenv("PATH"),
 		"HOME=" + e.home,
 		"DOCKER_CONFIG=" + e.dockerConfig,
+	}
+	if d := os.Getenv("GOCOVERDIR"); d != "" {
+		vars = append(vars, "GOCOVERDIR="+d)
 	}
 	vars = append(vars, e.vars...)
 	return append(vars, extra...)
