@@ -103,13 +103,18 @@ needs --insecure-options=image.`,
 			if a.insecure.has("image") {
 				fmt.Fprintln(a.stderr, "image: warning: image signature verification has been disabled")
 			}
-			if isTerminal(a.stderr) && !a.debug {
-				d := newProgressDisplay(a.stderr)
-				defer d.Close()
-				f.Progress = d
-			}
+			progress := isTerminal(a.stderr) && !a.debug
 			for _, in := range args {
+				var d *progressDisplay
+				if progress {
+					d = newProgressDisplay(a.stderr)
+					f.Progress = d
+				}
 				img, err := f.Fetch(cmd.Context(), in)
+				if d != nil {
+					// The final state is drawn before the ID is printed.
+					d.Close()
+				}
 				if err != nil {
 					return err
 				}

@@ -28,7 +28,7 @@ type progressBar struct {
 	total  int64
 	n      int64
 	phase  string
-	start  time.Time
+	start  time.Time // of the phase
 	end    time.Time
 	failed bool
 }
@@ -68,9 +68,10 @@ func (d *progressDisplay) Layer(id string, total int64) fetch.LayerProgress {
 	return b
 }
 
+// Phase starts a new phase: its byte count and rate start from zero.
 func (b *progressBar) Phase(p string) {
 	b.d.mu.Lock()
-	b.phase = p
+	b.phase, b.n, b.start = p, 0, time.Now()
 	b.d.mu.Unlock()
 }
 
@@ -86,7 +87,7 @@ func (b *progressBar) Done(err error) {
 	if err != nil {
 		b.phase, b.failed = "failed", true
 	} else {
-		b.phase = "done"
+		b.phase, b.n = "done", b.total
 	}
 	b.d.mu.Unlock()
 }

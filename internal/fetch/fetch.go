@@ -390,7 +390,7 @@ func (f *Fetcher) fetchLayer(ctx context.Context, tx *added, src image.Source, l
 	t1 := time.Now()
 	bar.Phase("unpacking")
 	tx.layer(f.Store, l.DiffID)
-	rendered, err := f.Store.RenderLayer(ctx, l, store.RenderOptions{Limits: f.Limits})
+	rendered, err := f.Store.RenderLayer(ctx, l, store.RenderOptions{Limits: f.Limits, Progress: bar.Bytes})
 	if err != nil {
 		return fmt.Errorf("layer %s: %w", l.Digest, err)
 	}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -30,6 +31,9 @@ type LayerInfo struct {
 // RenderOptions tune layer rendering.
 type RenderOptions struct {
 	Limits rootfs.Limits
+	// Progress, if not nil, receives the running count of blob bytes
+	// read while unpacking.
+	Progress func(int64)
 }
 
 func layerRel(diffID digest.Digest) []string {
@@ -118,7 +122,11 @@ func (s *Store) renderLayer(ctx context.Context, l LayerRecord, opts RenderOptio
 	if err := os.Mkdir(root, 0o755); err != nil { //nolint:gosec // G301: the rootfs of a layer; layers/ itself is 0700
 		return err
 	}
-	res, err := rootfs.Apply(ctx, root, blob, l.Size, rootfs.Options{
+	var r io.Reader = blob
+	if opts.Progress != nil {
+		r = io.TeeReader(blob, &progressWriter{fn: opts.Progress})
+	}
+	res, err := rootfs.Apply(ctx, root, r, l.Size, rootfs.Options{
 		Whiteouts: rootfs.WhiteoutOverlay,
 		Limits:    opts.Limits,
 		Chown:     os.Geteuid() == 0,
