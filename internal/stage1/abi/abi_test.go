@@ -1,0 +1,95 @@
+package abi
+
+import (
+	"reflect"
+	"testing"
+)
+
+const testUUID = "0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0"
+
+func TestRunArgsRoundTrip(t *testing.T) {
+	for _, a := range []RunArgs{
+		{UUID: testUUID},
+		{Debug: true, Net: "host", Interactive: true, Hostname: "h", IPC: "private", UUID: testUUID},
+		{Net: "default,mynet:IP=10.1.1.5", PrivateUsers: "65536:65536", MDSToken: "t", LocalConfig: "/etc/rkt",
+			DisableCapabilities: true, DisablePaths: true, DisableSeccomp: true, DNSConfMode: "resolv=host,hosts=default",
+			Mutable: true, IPC: "parent", UUID: testUUID},
+	} {
+		got, err := ParseRunArgs(a.Argv())
+		if err != nil {
+			t.Fatalf("ParseRunArgs(%q): %v", a.Argv(), err)
+		}
+		if !reflect.DeepEqual(got, a) {
+			t.Errorf("round trip of %+v gave %+v", a, got)
+		}
+	}
+}
+
+func TestParseErrors(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		parse func([]string) error
+		args  []string
+	}{
+		{"run no uuid", func(a []string) error { _, err := ParseRunArgs(a); return err }, []string{"--net=host"}},
+		{"run two uuids", func(a []string) error { _, err := ParseRunArgs(a); return err }, []string{testUUID, testUUID}},
+		{"run bad uuid", func(a []string) error { _, err := ParseRunArgs(a); return err }, []string{"../../etc"}},
+		{"run bad ipc", func(a []string) error { _, err := ParseRunArgs(a); return err }, []string{"--ipc=host", testUUID}},
+		{"run unknown flag", func(a []string) error { _, err := ParseRunArgs(a); return err }, []string{"--bogus", testUUID}},
+		{"enter no pid", func(a []string) error { _, err := ParseEnterArgs(a); return err }, []string{"--appname=a", "--", "sh"}},
+		{"enter no app", func(a []string) error { _, err := ParseEnterArgs(a); return err }, []string{"--pid=1", "--", "sh"}},
+		{"enter no cmd", func(a []string) error { _, err := ParseEnterArgs(a); return err }, []string{"--pid=1", "--appname=a", "--"}},
+		{"gc upper case uuid", func(a []string) error { _, err := ParseGCArgs(a); return err }, []string{"0F1E2D3C-4B5A-6978-8796-A5B4C3D2E1F0"}},
+		{"stop no uuid", func(a []string) error { _, err := ParseStopArgs(a); return err }, []string{"--force"}},
+	} {
+		if err := tc.parse(tc.args); err == nil {
+			t.Errorf("%s: %q parsed without error", tc.name, tc.args)
+		}
+	}
+}
+
+func TestOtherArgsRoundTrip(t *testing.T) {
+	e := EnterArgs{PID: 42, AppName: "web", Cmd: []string{"/bin/sh", "-c", "echo --pid=1"}}
+	if got, err := ParseEnterArgs(e.Argv()); err != nil || !reflect.DeepEqual(got, e) {
+		t.Errorf("enter round trip = %+v, %v", got, err)
+	}
+	g := GCArgs{Debug: true, LocalConfig: "/etc/rkt", UUID: testUUID}
+	if got, err := ParseGCArgs(g.Argv()); err != nil || got != g {
+		t.Errorf("gc round trip = %+v, %v", got, err)
+	}
+	s := StopArgs{Force: true, UUID: testUUID}
+	if got, err := ParseStopArgs(s.Argv()); err != nil || got != s {
+		t.Errorf("stop round trip = %+v, %v", got, err)
+	}
+}
+
+func FuzzParseRunArgs(f *testing.F) {
+	f.Add("--net=host\x00" + testUUID)
+	f.Add("--ipc=private\x00--hostname=x\x00" + testUUID)
+	f.Fuzz(func(t *testing.T, s string) {
+		args := splitNUL(s)
+		a, err := ParseRunArgs(args)
+		if err != nil {
+			return
+		}
+		if !validUUID(a.UUID) {
+			t.Fatalf("accepted UUID %q", a.UUID)
+		}
+		b, err := ParseRunArgs(a.Argv())
+		if err != nil || !reflect.DeepEqual(a, b) {
+			t.Fatalf("re-parse of %q = %+v, %v; want %+v", a.Argv(), b, err, a)
+		}
+	})
+}
+
+func splitNUL(s string) []string {
+	var out []string
+	start := 0
+	for i := 0; i < len(s); i++ {
+		if s[i] == 0 {
+			out = append(out, s[start:i])
+			start = i + 1
+		}
+	}
+	return append(out, s[start:])
+}
