@@ -18,6 +18,7 @@ import (
 
 	"github.com/rkt/rkt/internal/errdefs"
 	"github.com/rkt/rkt/internal/fetch"
+	"github.com/rkt/rkt/internal/image"
 	"github.com/rkt/rkt/internal/podspec"
 	"github.com/rkt/rkt/internal/rootfs"
 	"github.com/rkt/rkt/internal/store"
@@ -354,8 +355,30 @@ func (a *app) imageRmCommand() *cobra.Command {
 
 // --- image cat-manifest
 
+// aciManifestJSON is an ACI's own manifest, from its rendered tree.
+func aciManifestJSON(s *store.Store, img *store.Image, pretty bool) ([]byte, error) {
+	if len(img.Layers) != 1 {
+		return nil, fmt.Errorf("image %s: an ACI record must have one layer", store.FormatID(img.ID))
+	}
+	dir, err := s.LayerDir(img.Layers[0].DiffID)
+	if err != nil {
+		return nil, err
+	}
+	a, err := image.ReadACIManifestFile(filepath.Join(dir, "rootfs", "manifest"))
+	if err != nil {
+		return nil, fmt.Errorf("image %s: %w", store.FormatID(img.ID), err)
+	}
+	if pretty {
+		return json.MarshalIndent(a, "", "\t")
+	}
+	return json.Marshal(a)
+}
+
 // imageManifestJSON is the appc ImageManifest view of a stored image.
 func imageManifestJSON(s *store.Store, img *store.Image, pretty bool) ([]byte, error) {
+	if img.MediaType == image.MediaTypeACI {
+		return aciManifestJSON(s, img, pretty)
+	}
 	f, err := s.OpenBlob(img.Config)
 	if err != nil {
 		return nil, err
@@ -448,7 +471,12 @@ written as stored, so the export has the same manifest digest (image ID).`,
 				}
 			}()
 			_, tag := podspec.SplitName(img.Name)
-			if err := s.ExportOCIArchive(img.ID, refNameFor(img.Name, tag), tmp); err != nil {
+			export := func() error { return s.ExportOCIArchive(img.ID, refNameFor(img.Name, tag), tmp) }
+			if img.MediaType == image.MediaTypeACI {
+				// An ACI is exported as the very bytes it was imported from.
+				export = func() error { return s.CopyBlob(img.ID, tmp) }
+			}
+			if err := export(); err != nil {
 				return fmt.Errorf("export %s: %w", store.FormatID(img.ID), err)
 			}
 			if err := tmp.Chmod(0o644); err != nil {
@@ -529,6 +557,17 @@ func (a *app) extractImage(cmd *cobra.Command, s *store.Store, img *store.Image,
 		return err
 	}
 	root := tmp
+	if img.MediaType == image.MediaTypeACI {
+		// An ACI's tree is already manifest + rootfs/.
+		if err := s.RenderImage(cmd.Context(), img.ID, tmp, store.RenderOptions{}); err != nil {
+			return err
+		}
+		if rootfsOnly {
+			tmp, root = filepath.Join(tmp, "rootfs"), tmp
+			defer func() { _ = rootfs.RemoveAll(root) }()
+		}
+		return a.commitExtract(tmp, dir, overwrite, &ok)
+	}
 	if !rootfsOnly {
 		b, err := imageManifestJSON(s, img, true)
 		if err != nil {
@@ -545,6 +584,11 @@ func (a *app) extractImage(cmd *cobra.Command, s *store.Store, img *store.Image,
 	if err := s.RenderImage(cmd.Context(), img.ID, root, store.RenderOptions{}); err != nil {
 		return err
 	}
+	return a.commitExtract(tmp, dir, overwrite, &ok)
+}
+
+// commitExtract moves a finished tree into place.
+func (a *app) commitExtract(tmp, dir string, overwrite bool, ok *bool) error {
 	if overwrite {
 		if err := rootfs.RemoveAll(dir); err != nil {
 			return fmt.Errorf("remove %s: %w", dir, err)
@@ -553,7 +597,7 @@ func (a *app) extractImage(cmd *cobra.Command, s *store.Store, img *store.Image,
 	if err := os.Rename(tmp, dir); err != nil {
 		return err
 	}
-	ok = true
+	*ok = true
 	return nil
 }
 

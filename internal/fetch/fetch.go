@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"strings"
 	"sync"
 	"time"
@@ -449,4 +450,47 @@ func (f *Fetcher) FetchAll(ctx context.Context, inputs []string) ([]*store.Image
 		out = append(out, img)
 	}
 	return out, nil
+}
+
+// ImportACIFile stores a local ACI file as an image and renders it: the
+// stage1 images rkt builds and finds beside its binary. Such images are
+// trusted as rkt 1.x trusted its build's stage1 images (no signature); the
+// caller decides when that applies. The image's ID is the file's sha512.
+func (f *Fetcher) ImportACIFile(ctx context.Context, file string) (*store.Image, error) {
+	a, err := image.ReadACIFile(file)
+	if err != nil {
+		return nil, err
+	}
+	if img, err := f.Store.Image(a.Digest); err == nil {
+		if err := f.ensureRendered(ctx, &added{}, img); err != nil {
+			return nil, err
+		}
+		return img, nil
+	}
+	layer := store.LayerRecord{Digest: a.Digest, Size: a.Size, MediaType: image.MediaTypeACI, DiffID: a.DiffID}
+	tx := &added{}
+	tx.blob(f.Store, a.Digest)
+	_, err = f.Store.PutBlob(ctx, a.Digest, a.Size, func(context.Context) (io.ReadCloser, error) {
+		return os.Open(file)
+	}, nil)
+	if err == nil {
+		tx.layer(f.Store, a.DiffID)
+		_, err = f.Store.RenderLayer(ctx, layer, store.RenderOptions{Limits: f.Limits})
+	}
+	now := time.Now()
+	img := &store.Image{
+		ID: a.Digest, Name: image.ACIName(a.Manifest), MediaType: image.MediaTypeACI,
+		Layers: []store.LayerRecord{layer}, Source: file, ImportTime: now, LastUsed: now,
+	}
+	if err == nil {
+		err = f.Store.PutImage(img)
+	}
+	if err != nil {
+		if _, derr := f.Store.Discard(tx.blobs, tx.layers); derr != nil {
+			f.debugf("image: discard leftovers of %s: %v", file, derr)
+		}
+		return nil, fmt.Errorf("import %s: %w", file, err)
+	}
+	f.debugf("image: imported %s as %s", file, store.FormatID(img.ID))
+	return img, nil
 }

@@ -125,3 +125,20 @@ func (s *Store) applyBlob(ctx context.Context, l LayerRecord, dir string, opts R
 	}
 	return nil
 }
+
+// CopyBlob writes blob d to w, checking its digest on the way.
+func (s *Store) CopyBlob(d digest.Digest, w io.Writer) error {
+	f, err := s.OpenBlob(d)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	dg := d.Algorithm().Digester()
+	if _, err := io.CopyBuffer(io.MultiWriter(w, dg.Hash()), f, make([]byte, 1<<20)); err != nil {
+		return fmt.Errorf("copy blob %s: %w", d, err)
+	}
+	if dg.Digest() != d {
+		return fmt.Errorf("copy blob %s: stored blob is corrupt (run rkt image verify)", d)
+	}
+	return nil
+}

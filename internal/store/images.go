@@ -57,11 +57,17 @@ func (img *Image) BlobSize() int64 {
 	return n
 }
 
-// Blobs lists the digests of the image's blobs.
+// Blobs lists the digests of the image's blobs. An ACI is one blob: its
+// ID is its only layer's digest and it has no config.
 func (img *Image) Blobs() []digest.Digest {
-	out := []digest.Digest{img.ID, img.Config}
+	out := []digest.Digest{img.ID}
+	if img.Config != "" {
+		out = append(out, img.Config)
+	}
 	for _, l := range img.Layers {
-		out = append(out, l.Digest)
+		if l.Digest != img.ID {
+			out = append(out, l.Digest)
+		}
 	}
 	return out
 }

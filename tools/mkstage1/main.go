@@ -1,0 +1,138 @@
+// Command mkstage1 packs a stage1 flavor binary into a stage1 image (an
+// appc ACI: a tar of `manifest` and `rootfs/`), the form rkt loads stage1
+// images in. One binary serves every entrypoint: rootfs/run, enter, gc and
+// stop are symlinks to it, and it dispatches on the name it was run as.
+//
+//	go run ./tools/mkstage1 -flavor ns -binary bin/stage1-ns -version V -o bin/stage1-ns.aci
+package main
+
+import (
+	"archive/tar"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"runtime"
+	"strconv"
+	"time"
+
+	"github.com/rkt/rkt/internal/stage1/abi"
+)
+
+func main() {
+	if err := run(os.Args[1:]); err != nil {
+		fmt.Fprintln(os.Stderr, "mkstage1:", err)
+		os.Exit(1)
+	}
+}
+
+type kv struct {
+	Name  string `json:"name"`
+	Value string `json:"value"`
+}
+
+type manifest struct {
+	ACKind      string `json:"acKind"`
+	ACVersion   string `json:"acVersion"`
+	Name        string `json:"name"`
+	Labels      []kv   `json:"labels"`
+	Annotations []kv   `json:"annotations"`
+}
+
+// entrypoints are the abi entrypoints the flavor binary serves, by the
+// name of the symlink that runs it.
+var entrypoints = []struct{ annotation, name string }{
+	{abi.AnnotationRun, "run"},
+	{abi.AnnotationEnter, "enter"},
+	{abi.AnnotationGC, "gc"},
+	{abi.AnnotationStop, "stop"},
+}
+
+func run(args []string) error {
+	fs := flag.NewFlagSet("mkstage1", flag.ContinueOnError)
+	flavor := fs.String("flavor", "ns", "stage1 flavor name")
+	binary := fs.String("binary", "", "the flavor's static binary")
+	version := fs.String("version", "0.0.0-dev", "rkt version, the image's version label")
+	out := fs.String("o", "", "output ACI file")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *binary == "" || *out == "" {
+		return errors.New("-binary and -o are required")
+	}
+	m := manifest{
+		ACKind:    "ImageManifest",
+		ACVersion: "0.8.11",
+		Name:      "coreos.com/rkt/stage1-" + *flavor,
+		Labels: []kv{
+			{"version", *version},
+			{"os", "linux"},
+			{"arch", runtime.GOARCH},
+		},
+	}
+	for _, e := range entrypoints {
+		m.Annotations = append(m.Annotations, kv{e.annotation, "/" + e.name})
+	}
+	m.Annotations = append(m.Annotations, kv{abi.AnnotationInterfaceVersion, strconv.Itoa(abi.InterfaceVersion)})
+	mj, err := json.MarshalIndent(m, "", "  ")
+	if err != nil {
+		return err
+	}
+	bin, err := os.Open(*binary)
+	if err != nil {
+		return err
+	}
+	defer bin.Close()
+	st, err := bin.Stat()
+	if err != nil {
+		return err
+	}
+	tmp := *out + ".tmp"
+	f, err := os.Create(tmp)
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp)
+	if err := writeACI(f, mj, "stage1-"+*flavor, bin, st.Size()); err != nil {
+		f.Close()
+		return fmt.Errorf("write %s: %w", *out, err)
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp, *out)
+}
+
+// writeACI writes the image with fixed times and owners, so the same
+// binary always gives the same image ID.
+func writeACI(w io.Writer, manifest []byte, binName string, bin io.Reader, size int64) error {
+	tw := tar.NewWriter(w)
+	epoch := time.Unix(0, 0)
+	hdr := func(h *tar.Header) error {
+		h.ModTime, h.Format = epoch, tar.FormatPAX
+		return tw.WriteHeader(h)
+	}
+	if err := hdr(&tar.Header{Name: "manifest", Mode: 0o644, Size: int64(len(manifest)), Typeflag: tar.TypeReg}); err != nil {
+		return err
+	}
+	if _, err := tw.Write(manifest); err != nil {
+		return err
+	}
+	if err := hdr(&tar.Header{Name: "rootfs/", Mode: 0o755, Typeflag: tar.TypeDir}); err != nil {
+		return err
+	}
+	if err := hdr(&tar.Header{Name: "rootfs/" + binName, Mode: 0o755, Size: size, Typeflag: tar.TypeReg}); err != nil {
+		return err
+	}
+	if _, err := io.Copy(tw, bin); err != nil {
+		return err
+	}
+	for _, e := range entrypoints {
+		if err := hdr(&tar.Header{Name: "rootfs/" + e.name, Linkname: binName, Mode: 0o777, Typeflag: tar.TypeSymlink}); err != nil {
+			return err
+		}
+	}
+	return tw.Close()
+}
