@@ -1,0 +1,157 @@
+package podspec
+
+import (
+	"errors"
+	"fmt"
+	"path"
+	"strconv"
+	"strings"
+
+	"github.com/appc/spec/schema"
+	"github.com/appc/spec/schema/types"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+)
+
+// AppOptions are the per-app flags of rkt run and prepare.
+type AppOptions struct {
+	// Name names the app (--name); empty means the image's base name.
+	Name string
+	// Exec replaces the image's entrypoint (--exec) and drops its Cmd.
+	Exec []string
+	// Args replace the image's Cmd (after "--") when ArgsSet.
+	Args    []string
+	ArgsSet bool
+	// WorkingDir, User and Group override the image's (empty: keep).
+	WorkingDir string
+	User       string
+	Group      string
+	// SupplementaryGIDs replace the groups found in /etc/group when set.
+	SupplementaryGIDs []int
+	ReadOnlyRootFS    bool
+	// Environment (KEY=VALUE) is added over the image's environment.
+	Environment []string
+}
+
+// DefaultAppName is the app name rkt gives an image: the last component
+// of its repository, sanitized ("127.0.0.1:5000/lib/busybox" -> "busybox").
+func DefaultAppName(repository string) string {
+	base := path.Base(repository)
+	n, err := types.SanitizeACName(strings.ToLower(base))
+	if err != nil || n == "" {
+		return "app"
+	}
+	return n
+}
+
+// RuntimeAppFromOCI builds the pod manifest entry for an app of an OCI
+// image: exec from Entrypoint and Cmd (docker's override rules), user and
+// group resolved through the image's own accounts (acc may be empty),
+// environment, working directory, and the image's volumes as mount points.
+// image is the stored image's name and appc ID (sha512-…).
+func RuntimeAppFromOCI(ref ImageRef, appcID string, cfg *v1.ConfigFile, acc *Accounts, opts AppOptions) (*schema.RuntimeApp, error) {
+	app, err := appFromConfig(cfg.Config)
+	if err != nil {
+		return nil, err
+	}
+	entry, cmd := cfg.Config.Entrypoint, cfg.Config.Cmd
+	if opts.Exec != nil {
+		entry, cmd = opts.Exec, nil
+	}
+	if opts.ArgsSet {
+		cmd = opts.Args
+	}
+	app.Exec = append(append([]string{}, entry...), cmd...)
+	if len(app.Exec) == 0 || app.Exec[0] == "" {
+		return nil, errors.New("the image has no command to run: give one with --exec")
+	}
+	if opts.WorkingDir != "" {
+		if !path.IsAbs(opts.WorkingDir) {
+			return nil, fmt.Errorf("working directory %q is not absolute", opts.WorkingDir)
+		}
+		app.WorkingDirectory = path.Clean(opts.WorkingDir)
+	}
+	if err := resolveAccounts(app, cfg.Config.User, acc, opts); err != nil {
+		return nil, err
+	}
+	for _, kv := range opts.Environment {
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok || !envNameRE.MatchString(k) {
+			return nil, fmt.Errorf("environment %q is not NAME=VALUE", kv)
+		}
+		app.Environment.Set(k, v)
+	}
+	name := opts.Name
+	if name == "" {
+		name = DefaultAppName(ref.Repository)
+	}
+	acn, err := types.NewACName(name)
+	if err != nil {
+		return nil, fmt.Errorf("app name %q: %w", name, err)
+	}
+	id, err := types.NewHash(appcID)
+	if err != nil {
+		return nil, fmt.Errorf("image ID %q: %w", appcID, err)
+	}
+	ra := &schema.RuntimeApp{Name: *acn, App: app, ReadOnlyRootFS: opts.ReadOnlyRootFS}
+	ra.Image.ID = *id
+	if repo, err := types.SanitizeACIdentifier(strings.ToLower(ref.Repository)); err == nil {
+		if n, err := types.NewACIdentifier(repo); err == nil {
+			ra.Image.Name = n
+		}
+	}
+	if ref.Tag != "" {
+		ra.Image.Labels = types.Labels{{Name: "version", Value: ref.Tag}}
+	}
+	return ra, nil
+}
+
+// resolveAccounts sets the app's numeric user and group, supplementary
+// groups and HOME the way docker does for OCI images: the user from the
+// flag or the image (name or uid), the group from the flag, the image's
+// "user:group", or the user's primary group.
+func resolveAccounts(app *types.App, imageUser string, acc *Accounts, opts AppOptions) error {
+	if acc == nil {
+		acc = &Accounts{}
+	}
+	user, group := "0", ""
+	if imageUser != "" {
+		u, g, _ := strings.Cut(imageUser, ":")
+		if u != "" {
+			user = u
+		}
+		group = g
+	}
+	if opts.User != "" {
+		user = opts.User
+	}
+	if opts.Group != "" {
+		group = opts.Group
+	}
+	uid, primary, home, known, err := acc.ResolveUser(user)
+	if err != nil {
+		return err
+	}
+	gid := primary
+	if group != "" {
+		if gid, err = acc.ResolveGroup(group); err != nil {
+			return err
+		}
+	}
+	app.User, app.Group = strconv.FormatUint(uint64(uid), 10), strconv.FormatUint(uint64(gid), 10)
+	if opts.SupplementaryGIDs != nil {
+		app.SupplementaryGIDs = opts.SupplementaryGIDs
+	} else if known {
+		name := user
+		for _, u := range acc.Users {
+			if u.UID == uid {
+				name = u.Name
+				break
+			}
+		}
+		app.SupplementaryGIDs = acc.SupplementaryGIDs(name)
+	}
+	if _, ok := app.Environment.Get("HOME"); !ok && home != "" {
+		app.Environment.Set("HOME", home)
+	}
+	return nil
+}

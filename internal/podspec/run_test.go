@@ -1,0 +1,87 @@
+package podspec
+
+import (
+	"encoding/json"
+	"reflect"
+	"strings"
+	"testing"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+)
+
+const testAppcID = "sha512-0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+
+func TestRuntimeAppFromOCI(t *testing.T) {
+	acc := &Accounts{Users: ParsePasswd([]byte(testPasswd)), Groups: ParseGroup([]byte(testGroup))}
+	base := v1.Config{Entrypoint: []string{"/bin/app"}, Cmd: []string{"--serve"}, User: "app", Env: []string{"PATH=/bin"}, WorkingDir: "/srv"}
+	for _, tc := range []struct {
+		name        string
+		cfg         v1.Config
+		opts        AppOptions
+		exec        []string
+		user, group string
+		groups      []int
+		home        string
+		err         string
+	}{
+		{"image defaults", base, AppOptions{}, []string{"/bin/app", "--serve"}, "1000", "1001", []int{50, 10}, "/home/app", ""},
+		{"args replace cmd", base, AppOptions{Args: []string{"-x"}, ArgsSet: true}, []string{"/bin/app", "-x"}, "1000", "1001", []int{50, 10}, "/home/app", ""},
+		{"empty args drop cmd", base, AppOptions{ArgsSet: true}, []string{"/bin/app"}, "1000", "1001", []int{50, 10}, "/home/app", ""},
+		{"exec replaces entrypoint and cmd", base, AppOptions{Exec: []string{"/bin/sh"}}, []string{"/bin/sh"}, "1000", "1001", []int{50, 10}, "/home/app", ""},
+		{"user flag by uid", base, AppOptions{User: "0"}, []string{"/bin/app", "--serve"}, "0", "0", []int{10}, "/root", ""},
+		{"group flag by name", base, AppOptions{Group: "staff"}, []string{"/bin/app", "--serve"}, "1000", "50", []int{50, 10}, "/home/app", ""},
+		{"user:group in image", v1.Config{Cmd: []string{"x"}, User: "1000:wheel"}, AppOptions{}, []string{"x"}, "1000", "10", []int{50, 10}, "/home/app", ""},
+		{"unknown uid is fine", v1.Config{Cmd: []string{"x"}, User: "4242"}, AppOptions{}, []string{"x"}, "4242", "0", nil, "", ""},
+		{"explicit supplementary gids", base, AppOptions{SupplementaryGIDs: []int{7}}, []string{"/bin/app", "--serve"}, "1000", "1001", []int{7}, "/home/app", ""},
+		{"unknown user name", v1.Config{Cmd: []string{"x"}, User: "ghost"}, AppOptions{}, nil, "", "", nil, "", `user "ghost"`},
+		{"unknown group name", base, AppOptions{Group: "ghosts"}, nil, "", "", nil, "", `group "ghosts"`},
+		{"no command", v1.Config{}, AppOptions{}, nil, "", "", nil, "", "no command"},
+		{"relative workdir flag", base, AppOptions{WorkingDir: "srv"}, nil, "", "", nil, "", "not absolute"},
+		{"bad env flag", base, AppOptions{Environment: []string{"NOEQUALS"}}, nil, "", "", nil, "", "NAME=VALUE"},
+		{"bad name", base, AppOptions{Name: "Bad Name"}, nil, "", "", nil, "", "app name"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ra, err := RuntimeAppFromOCI(ImageRef{Repository: "127.0.0.1:5000/lib/web", Tag: "v1"}, testAppcID, &v1.ConfigFile{OS: "linux", Architecture: "amd64", Config: tc.cfg}, acc, tc.opts)
+			if tc.err != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.err) {
+					t.Fatalf("error = %v, want %q", err, tc.err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if ra.Name.String() != "web" {
+				t.Errorf("name = %s, want web", ra.Name)
+			}
+			if !reflect.DeepEqual([]string(ra.App.Exec), tc.exec) {
+				t.Errorf("exec = %q, want %q", ra.App.Exec, tc.exec)
+			}
+			if ra.App.User != tc.user || ra.App.Group != tc.group {
+				t.Errorf("user:group = %s:%s, want %s:%s", ra.App.User, ra.App.Group, tc.user, tc.group)
+			}
+			if !reflect.DeepEqual(ra.App.SupplementaryGIDs, tc.groups) {
+				t.Errorf("supplementary gids = %v, want %v", ra.App.SupplementaryGIDs, tc.groups)
+			}
+			if h, _ := ra.App.Environment.Get("HOME"); h != tc.home {
+				t.Errorf("HOME = %q, want %q", h, tc.home)
+			}
+			if _, err := json.Marshal(ra); err != nil {
+				t.Errorf("runtime app does not marshal: %v", err)
+			}
+		})
+	}
+}
+
+func TestDefaultAppName(t *testing.T) {
+	for in, want := range map[string]string{
+		"127.0.0.1:5000/lib/busybox":    "busybox",
+		"index.docker.io/library/Redis": "redis",
+		"localhost/my_app":              "my-app",
+		"":                              "app",
+	} {
+		if got := DefaultAppName(in); got != want {
+			t.Errorf("DefaultAppName(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
