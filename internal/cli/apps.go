@@ -1,0 +1,150 @@
+package cli
+
+import (
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/spf13/pflag"
+
+	"github.com/rkt/rkt/internal/errdefs"
+)
+
+// appArgs is one app of a run or prepare command line: its image and the
+// per-app flags that followed it.
+type appArgs struct {
+	image             string
+	name              string
+	exec              string
+	args              []string
+	argsSet           bool
+	workingDir        string
+	user              string
+	group             string
+	supplementaryGIDs []int
+	readOnlyRootFS    bool
+	environment       []string
+	mounts            []string
+}
+
+// appFlagValues holds what per-app flags given on the command line add.
+type appFlagValues struct {
+	sgids       string
+	environment []string
+	mounts      []string
+}
+
+// perAppFlags registers the per-app flags on fs. Scalar flags write into
+// a, keeping a's values as defaults; repeated flags collect into v and
+// are added to a's by merge.
+func perAppFlags(fs *pflag.FlagSet, a *appArgs) *appFlagValues {
+	v := &appFlagValues{}
+	fs.StringVar(&v.sgids, "supplementary-gids", "", "supplementary group IDs, comma-separated (replaces the image's)")
+	fs.StringVar(&a.name, "name", a.name, "name of the app (default: the image's base name)")
+	fs.StringVar(&a.exec, "exec", a.exec, "override the image's entrypoint")
+	fs.StringVar(&a.workingDir, "working-dir", a.workingDir, "override the image's working directory")
+	fs.StringVar(&a.user, "user", a.user, "user to run the app as: a uid or a name from the image's /etc/passwd")
+	fs.StringVar(&a.group, "group", a.group, "group to run the app as: a gid or a name from the image's /etc/group")
+	fs.BoolVar(&a.readOnlyRootFS, "readonly-rootfs", a.readOnlyRootFS, "mount the app's root filesystem read-only")
+	fs.StringArrayVar(&v.environment, "environment", nil, "set an environment variable for this app (NAME=VALUE)")
+	fs.StringArrayVar(&v.mounts, "mount", nil, "mount a volume into this app: volume=NAME,target=PATH")
+	return v
+}
+
+// merge adds the collected per-app values to a.
+func (v *appFlagValues) merge(fs *pflag.FlagSet, a *appArgs) error {
+	a.environment = append(append([]string(nil), a.environment...), v.environment...)
+	a.mounts = append(append([]string(nil), a.mounts...), v.mounts...)
+	return setSGIDs(a, v.sgids, fs.Changed("supplementary-gids"))
+}
+
+// parseApps splits the positional part of `rkt run` / `rkt prepare`:
+//
+//	IMAGE [per-app flags] [-- ARGS...] [--- IMAGE ...]
+//
+// Per-app flags before the first image apply to every app (defaults).
+func parseApps(args []string, defaults appArgs) ([]appArgs, error) {
+	var apps []appArgs
+	for len(args) > 0 {
+		a := defaults
+		if args[0] == "---" {
+			args = args[1:]
+			continue
+		}
+		if strings.HasPrefix(args[0], "-") {
+			return nil, errdefs.InvalidArgument(fmt.Errorf("expected an image, got flag %q", args[0]))
+		}
+		a.image, args = args[0], args[1:]
+		// The app's own flags run until "--", "---" or the next image.
+		end := len(args)
+		for i, s := range args {
+			if s == "--" || s == "---" || !strings.HasPrefix(s, "-") && (i == 0 || !flagTakesValue(args[i-1])) {
+				end = i
+				break
+			}
+		}
+		fs := pflag.NewFlagSet(a.image, pflag.ContinueOnError)
+		fs.SetOutput(discard{})
+		vals := perAppFlags(fs, &a)
+		if err := fs.Parse(args[:end]); err != nil {
+			return nil, errdefs.InvalidArgument(fmt.Errorf("image %s: %w", a.image, err))
+		}
+		if err := vals.merge(fs, &a); err != nil {
+			return nil, err
+		}
+		if fs.Changed("exec") && a.exec == "" {
+			return nil, errdefs.InvalidArgument(fmt.Errorf("image %s: --exec must not be empty", a.image))
+		}
+		args = args[end:]
+		if len(args) > 0 && args[0] == "--" {
+			args = args[1:]
+			a.argsSet = true
+			a.args = nil
+			for len(args) > 0 && args[0] != "---" {
+				a.args = append(a.args, args[0])
+				args = args[1:]
+			}
+		}
+		apps = append(apps, a)
+	}
+	if len(apps) == 0 {
+		return nil, errdefs.InvalidArgument(errors.New("no image given"))
+	}
+	return apps, nil
+}
+
+// flagTakesValue reports whether s is a per-app flag written without
+// "=value", whose value is the next argument.
+func flagTakesValue(s string) bool {
+	if strings.Contains(s, "=") {
+		return false
+	}
+	switch strings.TrimLeft(s, "-") {
+	case "name", "exec", "working-dir", "user", "group", "environment", "mount", "supplementary-gids":
+		return true
+	}
+	return false
+}
+
+func setSGIDs(a *appArgs, s string, changed bool) error {
+	if !changed {
+		return nil
+	}
+	a.supplementaryGIDs = []int{}
+	if s == "" {
+		return nil
+	}
+	for _, f := range strings.Split(s, ",") {
+		n, err := strconv.ParseUint(strings.TrimSpace(f), 10, 32)
+		if err != nil {
+			return errdefs.InvalidArgument(fmt.Errorf("image %s: --supplementary-gids: %q is not a group ID", a.image, f))
+		}
+		a.supplementaryGIDs = append(a.supplementaryGIDs, int(n))
+	}
+	return nil
+}
+
+type discard struct{}
+
+func (discard) Write(p []byte) (int, error) { return len(p), nil }
