@@ -9,8 +9,11 @@ FUZZTIME ?= 30s
 
 .PHONY: build deps test-deps demo test check-format check-tidy lint unit e2e fuzz cover bench-fetch clean
 
+# bin/rkt and, beside it, the default stage1 image bin/stage1-ns.aci.
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o bin/rkt ./cmd/rkt
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "-s -w" -o bin/stage1-ns ./cmd/stage1-ns
+	$(GO) run ./tools/mkstage1 -flavor ns -binary bin/stage1-ns -version $(VERSION) -o bin/stage1-ns.aci
 
 # Debian packages rkt's demo needs (root; skips what is installed).
 deps:

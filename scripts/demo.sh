@@ -31,5 +31,12 @@ run "${R[@]}" image cat-manifest "127.0.0.1:$port/demo/busybox:latest"
 run "${R[@]}" image render --rootfs-only "127.0.0.1:$port/demo/busybox:latest" "$work/rendered"
 say "ls $work/rendered/bin | head -5"; ls "$work/rendered/bin" | head -5
 run "${R[@]}" image verify "127.0.0.1:$port/demo/busybox:latest"
+
 echo
-echo "rkt run comes with the pods work; see README.md."
+echo "== running pods (rkt execs the stage1 in its own process: its exit code is the pod's)"
+run "${R[@]}" run --net=host "127.0.0.1:$port/demo/busybox:latest" --exec=/bin/sh -- -c 'echo "hello from pod $(hostname), pid $$"; exit 3' || echo "(rkt run exited $?)"
+uuid=$("${R[@]}" prepare --quiet "127.0.0.1:$port/demo/busybox:latest" --exec=/bin/true)
+run "${R[@]}" run-prepared --net=none "$uuid"
+run "${R[@]}" list
+run "${R[@]}" status "$uuid"
+run "${R[@]}" gc --grace-period=0s

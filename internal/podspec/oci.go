@@ -23,6 +23,11 @@ const (
 	AnnotationEntrypoint  = "appc.io/docker/entrypoint"
 	AnnotationCmd         = "appc.io/docker/cmd"
 	AnnotationManifest    = "oci.opencontainers.org/manifest-digest"
+	// AnnotationStoredID and AnnotationStoredName, on a pod's app, hold
+	// the stored image's ID (sha256-…) and name (registry/repo:tag), which
+	// appc's sha512 IDs and identifiers cannot carry.
+	AnnotationStoredID   = "rkt.dev/image-id"
+	AnnotationStoredName = "rkt.dev/image-name"
 )
 
 // ImageRef names an OCI image for the mapping: its repository with the

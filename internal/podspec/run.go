@@ -30,6 +30,9 @@ type AppOptions struct {
 	ReadOnlyRootFS    bool
 	// Environment (KEY=VALUE) is added over the image's environment.
 	Environment []string
+	// BaseEnvironment (KEY=VALUE) is under the image's: only names the
+	// image does not set are taken (rkt run --inherit-env).
+	BaseEnvironment []string
 }
 
 // DefaultAppName is the app name rkt gives an image: the last component
@@ -72,6 +75,15 @@ func RuntimeAppFromOCI(ref ImageRef, appcID string, cfg *v1.ConfigFile, acc *Acc
 	}
 	if err := resolveAccounts(app, cfg.Config.User, acc, opts); err != nil {
 		return nil, err
+	}
+	for _, kv := range opts.BaseEnvironment {
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok || !envNameRE.MatchString(k) {
+			continue
+		}
+		if _, set := app.Environment.Get(k); !set {
+			app.Environment.Set(k, v)
+		}
 	}
 	for _, kv := range opts.Environment {
 		k, v, ok := strings.Cut(kv, "=")

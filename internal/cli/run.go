@@ -1,0 +1,324 @@
+package cli
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/rkt/rkt/internal/errdefs"
+	"github.com/rkt/rkt/internal/fetch"
+	"github.com/rkt/rkt/internal/pod"
+	"github.com/rkt/rkt/internal/podspec"
+	"github.com/rkt/rkt/internal/stage0"
+	"github.com/rkt/rkt/internal/stage1/abi"
+	"github.com/rkt/rkt/internal/store"
+)
+
+// podFlags are the flags shared by run and prepare.
+type podFlags struct {
+	pull        pullPolicyFlag
+	defaults    appArgs
+	defaultVals *appFlagValues
+	volumes     []string
+	setEnv      []string
+	setEnvFile  []string
+	inheritEnv  bool
+	stage1      stage0.Stage1Selection
+	uuidFile    string
+}
+
+func (pf *podFlags) register(cmd *cobra.Command) {
+	fs := cmd.Flags()
+	fs.SetInterspersed(false)
+	pf.pull.register(cmd, fetch.PullNew)
+	pf.defaultVals = perAppFlags(fs, &pf.defaults)
+	fs.StringArrayVar(&pf.volumes, "volume", nil, "volumes to make available in the pod: NAME,kind=host,source=PATH[,readOnly=true][,recursive=true] or NAME,kind=empty[,mode=0755,uid=0,gid=0]")
+	fs.StringArrayVar(&pf.setEnv, "set-env", nil, "an environment variable for every app: NAME=VALUE")
+	fs.StringArrayVar(&pf.setEnvFile, "set-env-file", nil, "a file of NAME=VALUE lines for every app's environment")
+	fs.BoolVar(&pf.inheritEnv, "inherit-env", false, "apps inherit rkt's environment (under the image's)")
+	fs.StringVar(&pf.stage1.Path, "stage1-path", "", "a stage1 image file (absolute path)")
+	fs.StringVar(&pf.stage1.URL, "stage1-url", "", "a stage1 image URL (file://)")
+	fs.StringVar(&pf.stage1.Name, "stage1-name", "", "a stored stage1 image, by name")
+	fs.StringVar(&pf.stage1.Hash, "stage1-hash", "", "a stored stage1 image, by ID")
+	fs.StringVar(&pf.stage1.FromDir, "stage1-from-dir", "", "a stage1 image file name in the stage1 images directory")
+	fs.StringVar(&pf.uuidFile, "uuid-file-save", "", "write the pod's UUID to this file")
+	cmd.MarkFlagsMutuallyExclusive("stage1-path", "stage1-url", "stage1-name", "stage1-hash", "stage1-from-dir")
+}
+
+// prepareOptions turns the command line into stage0's options.
+func (a *app) prepareOptions(cmd *cobra.Command, pf *podFlags, args []string) (stage0.PrepareOptions, error) {
+	if err := pf.defaultVals.merge(cmd.Flags(), &pf.defaults); err != nil {
+		return stage0.PrepareOptions{}, err
+	}
+	apps, err := parseApps(args, pf.defaults)
+	if err != nil {
+		return stage0.PrepareOptions{}, err
+	}
+	opts := stage0.PrepareOptions{
+		Volumes:    pf.volumes,
+		Mounts:     nil,
+		InheritEnv: pf.inheritEnv,
+		SetEnv:     pf.setEnv,
+		SetEnvFile: pf.setEnvFile,
+		Stage1:     pf.stage1,
+		Stage1Dirs: a.stage1Dirs(),
+	}
+	// --mount before the first image is a pod-wide mount.
+	opts.Mounts = pf.defaults.mounts
+	for _, ap := range apps {
+		o := podspec.AppOptions{
+			Name:              ap.name,
+			Args:              ap.args,
+			ArgsSet:           ap.argsSet,
+			WorkingDir:        ap.workingDir,
+			User:              ap.user,
+			Group:             ap.group,
+			SupplementaryGIDs: ap.supplementaryGIDs,
+			ReadOnlyRootFS:    ap.readOnlyRootFS,
+			Environment:       ap.environment,
+		}
+		if ap.exec != "" {
+			o.Exec = []string{ap.exec}
+		}
+		opts.Apps = append(opts.Apps, stage0.AppSpec{Image: ap.image, Options: o, Mounts: ap.mounts[len(pf.defaults.mounts):]})
+	}
+	return opts, nil
+}
+
+// stage1Dirs are where the default stage1 image is looked for: beside the
+// rkt binary, then the configured stage1 images directory.
+func (a *app) stage1Dirs() stage0.Stage1Dirs {
+	d := stage0.Stage1Dirs{ImagesDir: a.cfg.Paths.Stage1Images}
+	if d.ImagesDir == "" {
+		d.ImagesDir = filepath.Join(defaultSystemConfig, "stage1-images")
+	}
+	if exe, err := os.Executable(); err == nil {
+		if exe, err = filepath.EvalSymlinks(exe); err == nil {
+			d.BinaryDir = filepath.Dir(exe)
+		}
+	}
+	return d
+}
+
+// requireRoot refuses commands that need root, as rkt 1.x did.
+func requireRoot() error {
+	if os.Geteuid() != 0 {
+		return errdefs.WithKind(errdefs.KindPermission, errors.New("cannot run as unprivileged user"))
+	}
+	return nil
+}
+
+// prepare runs the shared part of run and prepare.
+func (a *app) prepare(cmd *cobra.Command, pf *podFlags, args []string) (*stage0.Prepared, error) {
+	if err := requireRoot(); err != nil {
+		return nil, err
+	}
+	opts, err := a.prepareOptions(cmd, pf, args)
+	if err != nil {
+		return nil, err
+	}
+	policy, err := pf.pull.policy(cmd)
+	if err != nil {
+		return nil, err
+	}
+	s, err := a.openStore(store.Shared)
+	if err != nil {
+		return nil, err
+	}
+	defer s.Close()
+	f := a.fetcher(s, policy)
+	if a.insecure.has("image") {
+		fmt.Fprintln(a.stderr, "image: warning: image signature verification has been disabled")
+	}
+	p, err := stage0.Prepare(cmd.Context(), f, a.dir, opts)
+	if err != nil {
+		return nil, err
+	}
+	if pf.uuidFile != "" {
+		if err := writeUUIDFile(pf.uuidFile, p.Pod.UUID); err != nil {
+			_ = p.Pod.Close()
+			return nil, err
+		}
+	}
+	return p, nil
+}
+
+func writeUUIDFile(file, uuid string) error {
+	if err := os.WriteFile(file, []byte(uuid), 0o644); err != nil { //nolint:gosec // G306: a UUID is not a secret
+		return fmt.Errorf("--uuid-file-save: %w", err)
+	}
+	return nil
+}
+
+// runFlags are the flags of run and run-prepared that go to stage1.
+type runFlags struct {
+	net         string
+	hostname    string
+	interactive bool
+	ipc         string
+}
+
+func (rf *runFlags) register(cmd *cobra.Command) {
+	fs := cmd.Flags()
+	fs.StringVar(&rf.net, "net", "default", "networking: host (the host's network) or none (loopback only); CNI networks come later")
+	fs.StringVar(&rf.hostname, "hostname", "", "the pod's hostname (default rkt-<uuid>)")
+	fs.BoolVar(&rf.interactive, "interactive", false, "run the (single) app interactively, on this terminal")
+	fs.StringVar(&rf.ipc, "ipc", "auto", "IPC namespace: auto, private or parent")
+}
+
+// runArgs checks the run flags and builds stage1's arguments.
+func (a *app) runArgs(rf *runFlags, uuid string, apps int) (abi.RunArgs, error) {
+	switch rf.net {
+	case "host", "none":
+	case "", "default":
+		return abi.RunArgs{}, errdefs.InvalidArgument(errors.New("networking mode \"default\" (CNI) is not supported yet: use --net=host or --net=none"))
+	default:
+		return abi.RunArgs{}, errdefs.InvalidArgument(fmt.Errorf("networking mode %q is not supported yet: use --net=host or --net=none", rf.net))
+	}
+	switch rf.ipc {
+	case "auto", "private", "parent":
+	default:
+		return abi.RunArgs{}, errdefs.InvalidArgument(fmt.Errorf("invalid --ipc %q (want auto, private or parent)", rf.ipc))
+	}
+	if rf.interactive && apps != 1 {
+		return abi.RunArgs{}, errdefs.InvalidArgument(fmt.Errorf("--interactive needs exactly one app, got %d", apps))
+	}
+	if strings.ContainsAny(rf.hostname, " \t\n/") || len(rf.hostname) > 64 {
+		return abi.RunArgs{}, errdefs.InvalidArgument(fmt.Errorf("invalid --hostname %q", rf.hostname))
+	}
+	return abi.RunArgs{
+		Debug:               a.debug,
+		Net:                 rf.net,
+		Interactive:         rf.interactive,
+		LocalConfig:         a.localConfig,
+		Hostname:            rf.hostname,
+		DisableCapabilities: a.insecure.has("capabilities"),
+		DisablePaths:        a.insecure.has("paths"),
+		DisableSeccomp:      a.insecure.has("seccomp"),
+		IPC:                 rf.ipc,
+		UUID:                uuid,
+	}, nil
+}
+
+const appsUsage = `IMAGE [per-app flags] [-- ARGS...] [--- IMAGE [per-app flags] [-- ARGS...]]...
+
+Per-app flags (after an image, or before the first image for every app):
+  --exec=PATH  --name=NAME  --user=USER  --group=GROUP  --working-dir=DIR
+  --supplementary-gids=GID,...  --readonly-rootfs  --environment=NAME=VALUE
+  --mount=volume=NAME,target=PATH`
+
+func (a *app) runCommand() *cobra.Command {
+	var (
+		pf podFlags
+		rf runFlags
+	)
+	cmd := &cobra.Command{
+		Use:   "run [flags] " + appsUsage,
+		Short: "Run image(s) in a pod",
+		Long: `Run one or more images as the apps of a new pod. rkt fetches missing images
+(--pull-policy, default new), prepares the pod, and becomes the pod: it
+execs the stage1 in this same process, so its exit code is the pod's (0
+when every app exits 0, else the first failing app's) and a signal to it
+stops the pod. Networking: --net=host or --net=none for now.`,
+		Example: `  rkt --insecure-options=image run --net=host docker://127.0.0.1:5000/busybox -- -c 'echo hello'
+  rkt run --net=none img-a --- img-b --exec=/bin/worker`,
+		Args: cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			// Check the run flags first: a bad one makes no pod.
+			if _, err := a.runArgs(&rf, "", 1); err != nil {
+				return err
+			}
+			p, err := a.prepare(cmd, &pf, args)
+			if err != nil {
+				return err
+			}
+			ra, err := a.runArgs(&rf, p.Pod.UUID, len(p.Manifest.Apps))
+			if err != nil {
+				_ = p.Pod.Close()
+				return err
+			}
+			return stage0.Exec(p.Pod, p.Stage1, ra)
+		},
+	}
+	pf.register(cmd)
+	rf.register(cmd)
+	return cmd
+}
+
+func (a *app) prepareCommand() *cobra.Command {
+	var (
+		pf    podFlags
+		quiet bool
+	)
+	cmd := &cobra.Command{
+		Use:   "prepare [flags] " + appsUsage,
+		Short: "Prepare a pod to run later with run-prepared",
+		Long: `Prepare a pod the way rkt run would, without running it, and print its UUID.
+Run it later with 'rkt run-prepared UUID'.`,
+		Example: "  uuid=$(rkt --insecure-options=image prepare --quiet docker://127.0.0.1:5000/busybox)\n  rkt run-prepared --net=host $uuid",
+		Args:    cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			p, err := a.prepare(cmd, &pf, args)
+			if err != nil {
+				return err
+			}
+			if err := p.Pod.ToPrepared(); err != nil {
+				return err
+			}
+			if !quiet {
+				fmt.Fprintf(a.stderr, "prepare: pod %s is prepared\n", p.Pod.UUID)
+			}
+			fmt.Fprintln(a.stdout, p.Pod.UUID)
+			return nil
+		},
+	}
+	pf.register(cmd)
+	cmd.Flags().BoolVarP(&quiet, "quiet", "q", false, "print only the pod's UUID")
+	return cmd
+}
+
+func (a *app) runPreparedCommand() *cobra.Command {
+	var rf runFlags
+	cmd := &cobra.Command{
+		Use:     "run-prepared UUID",
+		Short:   "Run a prepared pod",
+		Example: "  rkt run-prepared --net=host 5f1e…",
+		Args:    cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := requireRoot(); err != nil {
+				return err
+			}
+			p, err := pod.Load(a.dir, args[0])
+			if err != nil {
+				return err
+			}
+			if p.State != pod.StatePrepared {
+				return errdefs.InvalidArgument(fmt.Errorf("pod %s is %s, not prepared", p.UUID, p.State))
+			}
+			m, err := p.Manifest()
+			if err != nil {
+				return err
+			}
+			s, err := a.openStore(store.Shared)
+			if err != nil {
+				return err
+			}
+			st1, err := stage0.Stage1Of(s, p.Dir)
+			s.Close()
+			if err != nil {
+				return err
+			}
+			ra, err := a.runArgs(&rf, p.UUID, len(m.Apps))
+			if err != nil {
+				return err
+			}
+			return stage0.Exec(p, st1, ra)
+		},
+	}
+	rf.register(cmd)
+	return cmd
+}

@@ -1,0 +1,99 @@
+package stage0
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/rkt/rkt/internal/pod"
+	"github.com/rkt/rkt/internal/stage1/abi"
+	"github.com/rkt/rkt/internal/store"
+)
+
+// entrypoint returns the path of a stage1 entrypoint of a pod, binding
+// the pod's stage1 tree again from the store if it is not mounted (after
+// a reboot). s may be nil when the store cannot be opened.
+func entrypoint(s *store.Store, p *pod.Pod, annotation string) (string, error) {
+	if s != nil {
+		if st1, err := Stage1Of(s, p.Dir); err == nil {
+			rel, ok := st1.Entrypoints[annotation]
+			if !ok {
+				return "", fmt.Errorf("pod %s: %w: %s", p.UUID, errNoEntrypoint, annotation)
+			}
+			path := filepath.Join(p.Dir, abi.Stage1Rootfs, rel)
+			if _, err := os.Lstat(path); errors.Is(err, fs.ErrNotExist) {
+				if err := BindStage1(p.Dir, st1.Rootfs); err != nil {
+					return "", err
+				}
+			}
+			return path, nil
+		}
+	}
+	// Without the store, use the entrypoint the mounted tree has, by the
+	// names our stage1 images use.
+	name := annotation[strings.LastIndex(annotation, "/")+1:]
+	path := filepath.Join(p.Dir, abi.Stage1Rootfs, name)
+	if _, err := os.Lstat(path); err != nil {
+		return "", fmt.Errorf("pod %s: stage1 %s entrypoint: %w", p.UUID, name, err)
+	}
+	return path, nil
+}
+
+// StageGC runs the pod's stage1 gc entrypoint (network and cgroup
+// teardown) in the pod directory. Pods that never ran have nothing for it.
+func StageGC(ctx context.Context, s *store.Store, p *pod.Pod, args abi.GCArgs) error {
+	if _, err := os.Stat(filepath.Join(p.Dir, abi.Stage1Image)); err != nil {
+		return nil // an aborted prepare: stage1 never saw it
+	}
+	path, err := entrypoint(s, p, abi.AnnotationGC)
+	if err != nil {
+		return err
+	}
+	args.UUID = p.UUID
+	return runEntrypoint(ctx, p, path, args.Argv(), 2*time.Minute)
+}
+
+// Stop runs the pod's stage1 stop entrypoint.
+func Stop(ctx context.Context, s *store.Store, p *pod.Pod, force bool) error {
+	path, err := entrypoint(s, p, abi.AnnotationStop)
+	if err != nil {
+		return err
+	}
+	return runEntrypoint(ctx, p, path, abi.StopArgs{Force: force, UUID: p.UUID}.Argv(), time.Minute)
+}
+
+func runEntrypoint(ctx context.Context, p *pod.Pod, path string, args []string, timeout time.Duration) error {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, path, args...) //nolint:gosec // G204: a stage1 entrypoint from the pod's read-only stage1 tree
+	cmd.Dir = p.Dir
+	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+	if err := cmd.Run(); err != nil {
+		return fmt.Errorf("pod %s: stage1 %s: %w", p.UUID, filepath.Base(path), err)
+	}
+	return nil
+}
+
+// Enter runs cmd in an app of a running pod through the stage1 enter
+// entrypoint, in this process (exec), so its exit code is cmd's.
+func Enter(s *store.Store, p *pod.Pod, app string, cmd []string) error {
+	pid, err := p.PID()
+	if err != nil {
+		return fmt.Errorf("pod %s: %w", p.UUID, err)
+	}
+	path, err := entrypoint(s, p, abi.AnnotationEnter)
+	if err != nil {
+		return err
+	}
+	if err := os.Chdir(p.Dir); err != nil {
+		return err
+	}
+	argv := append([]string{path}, abi.EnterArgs{PID: pid, AppName: app, Cmd: cmd}.Argv()...)
+	return execve(path, argv, os.Environ())
+}

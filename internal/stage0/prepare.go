@@ -1,0 +1,415 @@
+package stage0
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/sha512"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path"
+	"path/filepath"
+	"strings"
+
+	"github.com/appc/spec/schema"
+	"github.com/appc/spec/schema/types"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+
+	"github.com/rkt/rkt/internal/errdefs"
+	"github.com/rkt/rkt/internal/fetch"
+	"github.com/rkt/rkt/internal/pod"
+	"github.com/rkt/rkt/internal/podspec"
+	"github.com/rkt/rkt/internal/rootfs"
+	"github.com/rkt/rkt/internal/stage1/abi"
+	"github.com/rkt/rkt/internal/store"
+)
+
+// AppSpec is one app of a pod to prepare.
+type AppSpec struct {
+	// Image is the image input (docker://…, oci:…, a stored name or ID).
+	Image   string
+	Options podspec.AppOptions
+	// Mounts are the app's own --mount values (volume=NAME,target=PATH).
+	Mounts []string
+}
+
+// PrepareOptions describe a pod to prepare.
+type PrepareOptions struct {
+	Apps []AppSpec
+	// Volumes are --volume values; Mounts global --mount values.
+	Volumes []string
+	Mounts  []string
+	// Environment, lowest precedence first: InheritEnv (the caller's),
+	// then the image's, then SetEnvFile files, then SetEnv.
+	InheritEnv bool
+	SetEnv     []string
+	SetEnvFile []string
+	Stage1     Stage1Selection
+	Stage1Dirs Stage1Dirs
+}
+
+// Prepared is a pod whose directory is written, still locked in the
+// prepare state.
+type Prepared struct {
+	Pod      *pod.Pod
+	Stage1   *Stage1
+	Manifest *schema.PodManifest
+	Images   []*store.Image
+}
+
+// Prepare creates a pod: it fetches the images (with f's pull policy),
+// maps each to an app, loads the stage1 image and writes the pod
+// directory. The pod is returned locked in the prepare state; a failure
+// removes it. The caller moves it on (prepared, or run).
+func Prepare(ctx context.Context, f *fetch.Fetcher, dataDir string, opts PrepareOptions) (_ *Prepared, err error) {
+	if len(opts.Apps) == 0 {
+		return nil, errdefs.InvalidArgument(errors.New("no image given"))
+	}
+	volumes, err := parseVolumes(opts.Volumes)
+	if err != nil {
+		return nil, err
+	}
+	globalMounts, err := parseMounts(opts.Mounts)
+	if err != nil {
+		return nil, err
+	}
+	env, err := podEnvironment(opts)
+	if err != nil {
+		return nil, err
+	}
+	st1, err := LoadStage1(ctx, f, opts.Stage1, opts.Stage1Dirs)
+	if err != nil {
+		return nil, err
+	}
+	p, err := pod.NewEmbryo(dataDir)
+	if err != nil {
+		return nil, err
+	}
+	if err := p.ToPreparing(); err != nil {
+		return nil, err
+	}
+	defer func() {
+		if err != nil {
+			// Nothing half-made stays behind: the unlocked directory
+			// would be an aborted prepare for gc; remove it now.
+			_ = p.Close()
+			if rerr := rootfs.RemoveAll(p.Dir); rerr != nil {
+				err = fmt.Errorf("%w (and removing pod %s: %w)", err, p.UUID, rerr)
+			}
+		}
+	}()
+	pm := schema.BlankPodManifest()
+	pm.Volumes = volumes
+	res := &Prepared{Pod: p, Stage1: st1, Manifest: pm}
+	names := map[string]bool{}
+	for _, spec := range opts.Apps {
+		img, err := f.Fetch(ctx, spec.Image)
+		if err != nil {
+			return nil, err
+		}
+		spec.Options.BaseEnvironment = env.inherited
+		spec.Options.Environment = append(append([]string{}, env.set...), spec.Options.Environment...)
+		ra, layers, err := appFor(f.Store, img, spec.Options)
+		if err != nil {
+			return nil, fmt.Errorf("image %s: %w", spec.Image, err)
+		}
+		name := ra.Name.String()
+		if names[name] {
+			return nil, errdefs.InvalidArgument(fmt.Errorf("app name %q is used twice in the pod: give one with --name", name))
+		}
+		names[name] = true
+		mounts, err := parseMounts(spec.Mounts)
+		if err != nil {
+			return nil, fmt.Errorf("image %s: %w", spec.Image, err)
+		}
+		ra.Mounts, err = appMounts(ra, volumes, globalMounts, mounts)
+		if err != nil {
+			return nil, fmt.Errorf("app %s: %w", name, err)
+		}
+		pm.Apps = append(pm.Apps, *ra)
+		res.Images = append(res.Images, img)
+		if err := writeAppDirs(p.Dir, name, img, layers); err != nil {
+			return nil, fmt.Errorf("app %s: %w", name, err)
+		}
+	}
+	if err := writePodFiles(p.Dir, pm, st1); err != nil {
+		return nil, err
+	}
+	return res, nil
+}
+
+type podEnv struct {
+	inherited []string
+	set       []string
+}
+
+// podEnvironment gathers --inherit-env, --set-env-file and --set-env.
+func podEnvironment(opts PrepareOptions) (podEnv, error) {
+	var e podEnv
+	if opts.InheritEnv {
+		e.inherited = os.Environ()
+	}
+	for _, file := range opts.SetEnvFile {
+		vars, err := readEnvFile(file)
+		if err != nil {
+			return podEnv{}, err
+		}
+		e.set = append(e.set, vars...)
+	}
+	e.set = append(e.set, opts.SetEnv...)
+	for _, kv := range e.set {
+		if k, _, ok := strings.Cut(kv, "="); !ok || k == "" {
+			return podEnv{}, errdefs.InvalidArgument(fmt.Errorf("environment %q is not NAME=VALUE", kv))
+		}
+	}
+	return e, nil
+}
+
+// readEnvFile reads --set-env-file: KEY=VALUE lines; blank lines and
+// lines starting with # or ; are ignored, as in rkt 1.x.
+func readEnvFile(file string) ([]string, error) {
+	data, err := os.ReadFile(file)
+	if err != nil {
+		return nil, errdefs.InvalidArgument(fmt.Errorf("--set-env-file: %w", err))
+	}
+	var out []string
+	sc := bufio.NewScanner(bytes.NewReader(data))
+	for n := 1; sc.Scan(); n++ {
+		line := strings.TrimSpace(sc.Text())
+		if line == "" || strings.HasPrefix(line, "#") || strings.HasPrefix(line, ";") {
+			continue
+		}
+		if k, _, ok := strings.Cut(line, "="); !ok || k == "" {
+			return nil, errdefs.InvalidArgument(fmt.Errorf("--set-env-file %s line %d: %q is not NAME=VALUE", file, n, line))
+		}
+		out = append(out, line)
+	}
+	return out, sc.Err()
+}
+
+// appFor maps a stored image to a pod app and lists its rendered layers.
+func appFor(s *store.Store, img *store.Image, opts podspec.AppOptions) (*schema.RuntimeApp, []string, error) {
+	var layers []string
+	for _, l := range img.Layers {
+		dir, err := s.LayerDir(l.DiffID)
+		if err != nil {
+			return nil, nil, err
+		}
+		layers = append(layers, filepath.Join(dir, "rootfs"))
+	}
+	if img.Config == "" {
+		return nil, nil, errdefs.InvalidArgument(errors.New("running ACI images is not supported yet"))
+	}
+	cf, err := readConfig(s, img)
+	if err != nil {
+		return nil, nil, err
+	}
+	acc := &podspec.Accounts{}
+	if data, err := rootfs.ReadFileInLayers(layers, "/etc/passwd", podspec.MaxAccountFile); err == nil {
+		acc.Users = podspec.ParsePasswd(data)
+	}
+	if data, err := rootfs.ReadFileInLayers(layers, "/etc/group", podspec.MaxAccountFile); err == nil {
+		acc.Groups = podspec.ParseGroup(data)
+	}
+	appcID, err := appcImageID(s, img)
+	if err != nil {
+		return nil, nil, err
+	}
+	repo, tag := podspec.SplitName(img.Name)
+	ra, err := podspec.RuntimeAppFromOCI(podspec.ImageRef{Repository: repo, Tag: tag, ManifestDigest: img.ID.String(), ConfigDigest: img.Config.String()}, appcID, cf, acc, opts)
+	if err != nil {
+		return nil, nil, err
+	}
+	// appc image names cannot hold a registry port or a tag as stored:
+	// keep the stored name and ID beside the appc ones.
+	ra.Annotations.Set(podspec.AnnotationStoredID, store.FormatID(img.ID))
+	ra.Annotations.Set(podspec.AnnotationStoredName, img.Name)
+	return ra, layers, nil
+}
+
+func readConfig(s *store.Store, img *store.Image) (*v1.ConfigFile, error) {
+	f, err := s.OpenBlob(img.Config)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	cf, err := v1.ParseConfigFile(io.LimitReader(f, 8<<20))
+	if err != nil {
+		return nil, fmt.Errorf("parse config %s: %w", img.Config, err)
+	}
+	return cf, nil
+}
+
+// appcImageID is the image ID a pod manifest carries: appc IDs are
+// sha512, so an OCI image is named by the sha512 of its manifest (its
+// stored sha256 ID is in the app's rkt.dev/image-id annotation).
+func appcImageID(s *store.Store, img *store.Image) (string, error) {
+	f, err := s.OpenBlob(img.ID)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	h := sha512.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return "", err
+	}
+	return fmt.Sprintf("sha512-%x", h.Sum(nil)), nil
+}
+
+func parseVolumes(specs []string) ([]types.Volume, error) {
+	var out []types.Volume
+	seen := map[string]bool{}
+	for _, s := range specs {
+		v, err := types.VolumeFromString(s)
+		if err != nil {
+			return nil, errdefs.InvalidArgument(fmt.Errorf("--volume %q: %w", s, err))
+		}
+		if seen[v.Name.String()] {
+			return nil, errdefs.InvalidArgument(fmt.Errorf("--volume %q: volume name %q is given twice", s, v.Name))
+		}
+		seen[v.Name.String()] = true
+		if v.Kind == "host" {
+			if !filepath.IsAbs(v.Source) {
+				return nil, errdefs.InvalidArgument(fmt.Errorf("--volume %q: source %q is not absolute", s, v.Source))
+			}
+			if _, err := os.Stat(v.Source); err != nil {
+				return nil, errdefs.InvalidArgument(fmt.Errorf("--volume %q: %w", s, err))
+			}
+		}
+		out = append(out, *v)
+	}
+	return out, nil
+}
+
+// parseMounts parses --mount volume=NAME,target=PATH values.
+func parseMounts(specs []string) ([]schema.Mount, error) {
+	var out []schema.Mount
+	for _, s := range specs {
+		var m schema.Mount
+		for _, kv := range strings.Split(s, ",") {
+			k, v, ok := strings.Cut(kv, "=")
+			if !ok {
+				return nil, errdefs.InvalidArgument(fmt.Errorf("--mount %q: %q is not key=value", s, kv))
+			}
+			switch k {
+			case "volume":
+				n, err := types.NewACName(v)
+				if err != nil {
+					return nil, errdefs.InvalidArgument(fmt.Errorf("--mount %q: volume: %w", s, err))
+				}
+				m.Volume = *n
+			case "target":
+				if !path.IsAbs(v) {
+					return nil, errdefs.InvalidArgument(fmt.Errorf("--mount %q: target %q is not absolute", s, v))
+				}
+				m.Path = path.Clean(v)
+			default:
+				return nil, errdefs.InvalidArgument(fmt.Errorf("--mount %q: unknown key %q (want volume and target)", s, k))
+			}
+		}
+		if m.Volume == "" || m.Path == "" {
+			return nil, errdefs.InvalidArgument(fmt.Errorf("--mount %q: volume and target are required", s))
+		}
+		out = append(out, m)
+	}
+	return out, nil
+}
+
+// appMounts decides an app's mounts: the image's mount points matched to
+// volumes by name (an unmatched mount point gets an implicit empty volume,
+// added to volumes), then global --mount, then the app's own --mount, a
+// later one replacing an earlier one at the same path.
+func appMounts(ra *schema.RuntimeApp, volumes []types.Volume, global, own []schema.Mount) ([]schema.Mount, error) {
+	byName := map[types.ACName]bool{}
+	for _, v := range volumes {
+		byName[v.Name] = true
+	}
+	byPath := map[string]int{}
+	var out []schema.Mount
+	add := func(m schema.Mount) error {
+		if !byName[m.Volume] {
+			return errdefs.InvalidArgument(fmt.Errorf("mount of volume %q at %s: no such volume (give it with --volume)", m.Volume, m.Path))
+		}
+		if i, ok := byPath[m.Path]; ok {
+			out[i] = m
+			return nil
+		}
+		byPath[m.Path] = len(out)
+		out = append(out, m)
+		return nil
+	}
+	for _, mp := range ra.App.MountPoints {
+		if !byName[mp.Name] {
+			// Implicit empty volumes of image mount points are made by
+			// stage1 from the mount point's appVolume.
+			v := types.Volume{Name: mp.Name, Kind: "empty"}
+			m := schema.Mount{Volume: mp.Name, Path: mp.Path, AppVolume: &v}
+			byPath[m.Path] = len(out)
+			out = append(out, m)
+			continue
+		}
+		if err := add(schema.Mount{Volume: mp.Name, Path: mp.Path}); err != nil {
+			return nil, err
+		}
+	}
+	for _, ms := range [][]schema.Mount{global, own} {
+		for _, m := range ms {
+			if err := add(m); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return out, nil
+}
+
+// writeAppDirs writes an app's entries in the pod directory.
+func writeAppDirs(podDir, name string, img *store.Image, layers []string) error {
+	info := filepath.Join(podDir, abi.AppsInfo, name)
+	if err := os.MkdirAll(info, 0o750); err != nil {
+		return err
+	}
+	// The upper dir's mode becomes the mode of the app's "/", which every
+	// user of the app must be able to traverse.
+	for _, d := range []string{filepath.Join(podDir, abi.Overlay, name, "upper"), filepath.Join(podDir, abi.Overlay, name, "work"), filepath.Join(podDir, abi.Stage2, name, "rootfs")} {
+		if err := os.MkdirAll(d, 0o755); err != nil { //nolint:gosec // G301: an app's root directory is 0755, like /
+			return err
+		}
+	}
+	for _, l := range layers {
+		if strings.ContainsAny(l, "\n") {
+			return fmt.Errorf("layer path %q has a newline", l)
+		}
+	}
+	if err := os.WriteFile(filepath.Join(info, abi.AppLayers), []byte(strings.Join(layers, "\n")+"\n"), 0o640); err != nil {
+		return err
+	}
+	return os.WriteFile(filepath.Join(info, abi.AppImageID), []byte(store.FormatID(img.ID)+"\n"), 0o640)
+}
+
+// writePodFiles writes the pod manifest and the stage1 entries.
+func writePodFiles(podDir string, pm *schema.PodManifest, st1 *Stage1) error {
+	b, err := json.Marshal(pm)
+	if err != nil {
+		return fmt.Errorf("pod manifest: %w", err)
+	}
+	for _, d := range []string{abi.Stage1Rootfs, abi.Stage1State} {
+		if err := os.MkdirAll(filepath.Join(podDir, d), 0o750); err != nil {
+			return err
+		}
+	}
+	m, err := json.Marshal(st1.Manifest)
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(podDir, abi.Stage1Manifest), m, 0o640); err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(podDir, abi.Stage1Image), []byte(store.FormatID(st1.Image.ID)+"\n"), 0o640); err != nil {
+		return err
+	}
+	// The manifest is written last: a pod with one is complete.
+	return os.WriteFile(filepath.Join(podDir, abi.PodManifest), b, 0o640)
+}

@@ -1,0 +1,69 @@
+package stage0
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/rkt/rkt/internal/pod"
+	"github.com/rkt/rkt/internal/stage1/abi"
+)
+
+// Exec hands a prepared pod to stage1 in this very process: it moves the
+// pod to run (taking the exclusive lock stage1 keeps for the pod's life),
+// mounts the stage1 tree read-only in the pod directory, and execs the
+// stage1 run entrypoint with the pod directory as working directory. The
+// process becomes the pod's root process, so its exit code is the pod's.
+// Exec returns only on failure.
+func Exec(p *pod.Pod, st1 *Stage1, args abi.RunArgs) error {
+	lock, err := p.ToRun()
+	if err != nil {
+		return err
+	}
+	if err := BindStage1(p.Dir, st1.Rootfs); err != nil {
+		return err
+	}
+	entry := filepath.Join(p.Dir, abi.Stage1Rootfs, st1.Entrypoints[abi.AnnotationRun])
+	fd, err := pod.Inheritable(lock)
+	if err != nil {
+		return fmt.Errorf("pod %s: lock: %w", p.UUID, err)
+	}
+	env := append(os.Environ(), abi.EnvLockFD+"="+strconv.Itoa(fd))
+	if args.Debug {
+		env = append(env, abi.EnvDebug+"=1")
+	}
+	if err := os.Chdir(p.Dir); err != nil {
+		return err
+	}
+	argv := append([]string{entry}, args.Argv()...)
+	if err := unix.Exec(entry, argv, env); err != nil {
+		return fmt.Errorf("pod %s: exec stage1 %s: %w", p.UUID, entry, err)
+	}
+	return nil
+}
+
+// BindStage1 mounts the stage1 tree read-only at the pod's stage1/rootfs,
+// so the binaries the host runs for this pod (run, enter, stop, gc) can
+// never be rewritten through the pod (CVE-2019-5736), and a pod never
+// needs its own copy. gc unmounts it before deleting the pod.
+func BindStage1(podDir, tree string) error {
+	target := filepath.Join(podDir, abi.Stage1Rootfs)
+	if err := unix.Mount(tree, target, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
+		return fmt.Errorf("bind stage1 tree on %s: %w", target, err)
+	}
+	if err := unix.Mount("", target, "", unix.MS_REMOUNT|unix.MS_BIND|unix.MS_RDONLY|unix.MS_NOSUID|unix.MS_NODEV, ""); err != nil {
+		_ = unix.Unmount(target, unix.MNT_DETACH)
+		return fmt.Errorf("make stage1 tree read-only on %s: %w", target, err)
+	}
+	return nil
+}
+
+func execve(path string, argv, env []string) error {
+	if err := unix.Exec(path, argv, env); err != nil {
+		return fmt.Errorf("exec %s: %w", path, err)
+	}
+	return nil
+}

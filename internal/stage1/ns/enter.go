@@ -1,0 +1,110 @@
+package ns
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"runtime"
+	"strings"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/rkt/rkt/internal/stage1/abi"
+	"github.com/rkt/rkt/internal/stage1/podinit"
+)
+
+// Enter is the enter entrypoint (cwd = the pod dir): it runs a command in
+// the namespaces and rootfs of one app, with the app's environment, and
+// exits with the command's exit code.
+func Enter(args []string) int {
+	a, err := abi.ParseEnterArgs(args)
+	if err != nil {
+		return fail("%v", err)
+	}
+	if strings.ContainsAny(a.AppName, "/\x00") || a.AppName == "." || a.AppName == ".." {
+		return fail("enter: invalid app name %q", a.AppName)
+	}
+	pid, err := readPID(podinit.PidsDir + "/" + a.AppName)
+	if err != nil {
+		return fail("enter: app %q: %v", a.AppName, err)
+	}
+	envData, err := os.ReadFile(abi.EnvDir + "/" + a.AppName)
+	if err != nil {
+		return fail("enter: app %q: %v", a.AppName, err)
+	}
+	var env []string
+	for _, e := range bytes.Split(envData, []byte{0}) {
+		if len(e) > 0 {
+			env = append(env, string(e))
+		}
+	}
+	// Open every namespace first, so they all belong to the same process.
+	kinds := []struct {
+		name string
+		flag int
+	}{{"ipc", unix.CLONE_NEWIPC}, {"uts", unix.CLONE_NEWUTS}, {"net", unix.CLONE_NEWNET}, {"pid", unix.CLONE_NEWPID}, {"mnt", unix.CLONE_NEWNS}}
+	fds := make([]int, len(kinds))
+	for i, k := range kinds {
+		fd, err := unix.Open(fmt.Sprintf("/proc/%d/ns/%s", pid, k.name), unix.O_RDONLY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			return fail("enter: app %q (PID %d): %v", a.AppName, pid, err)
+		}
+		defer unix.Close(fd)
+		fds[i] = fd
+	}
+	if err := unix.CloseRange(3, ^uint(0), unix.CLOSE_RANGE_CLOEXEC); err != nil {
+		return fail("enter: close_range: %v", err)
+	}
+	// setns(CLONE_NEWNS) needs an fs_struct of our own: this thread gets one
+	// (unshare CLONE_FS), joins the namespaces, and forks the command; the
+	// thread is never given back to the Go scheduler.
+	runtime.LockOSThread()
+	if err := unix.Unshare(unix.CLONE_FS); err != nil {
+		return fail("enter: unshare: %v", err)
+	}
+	for i, k := range kinds {
+		if err := unix.Setns(fds[i], k.flag); err != nil {
+			return fail("enter: joining the %s namespace of app %q: %v", k.name, a.AppName, err)
+		}
+	}
+	if err := unix.Chdir("/"); err != nil {
+		return fail("enter: %v", err)
+	}
+	prog := a.Cmd[0]
+	if !strings.Contains(prog, "/") {
+		prog = lookPath(prog, env)
+	}
+	proc, err := os.StartProcess(prog, a.Cmd, &os.ProcAttr{Dir: "/", Env: env, Files: []*os.File{os.Stdin, os.Stdout, os.Stderr}})
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "Error: Unable to open %q: %v\n", a.Cmd[0], err)
+		return podinit.ExitExecFailed
+	}
+	ps, err := proc.Wait()
+	if err != nil {
+		return fail("enter: %v", err)
+	}
+	if c := ps.ExitCode(); c >= 0 {
+		return c
+	}
+	if ws, ok := ps.Sys().(interface{ Signal() unix.Signal }); ok {
+		return 128 + int(ws.Signal())
+	}
+	return exitFailure
+}
+
+func lookPath(name string, env []string) string {
+	pathVar := podinit.DefaultPath
+	for _, e := range env {
+		if v, ok := strings.CutPrefix(e, "PATH="); ok {
+			pathVar = v
+		}
+	}
+	for _, dir := range strings.Split(pathVar, ":") {
+		var st unix.Stat_t
+		cand := dir + "/" + name
+		if unix.Stat(cand, &st) == nil && st.Mode&unix.S_IFMT != unix.S_IFDIR && st.Mode&0o111 != 0 {
+			return cand
+		}
+	}
+	return name
+}

@@ -1,0 +1,65 @@
+package ns
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/rkt/rkt/internal/stage1/podinit"
+)
+
+// Exit code of the stage1 entrypoints for their own failures (rkt's 254).
+const exitFailure = 254
+
+// Main runs the stage1-ns binary. The role is chosen by, in order:
+//   - a hidden first argument (podinit.RolePodInit, podinit.RoleAppExec),
+//     used only when the binary re-executes itself;
+//   - the base name of argv[0] (run, init, enter, stop, gc), for stage1
+//     images whose entrypoint annotations name symlinks to this binary;
+//   - an explicit first argument (stage1-ns run ...).
+func Main(argv []string) int {
+	if len(argv) > 1 {
+		switch argv[1] {
+		case podinit.RolePodInit:
+			return podinit.PodInitMain(argv[2:])
+		case podinit.RoleAppExec:
+			return podinit.AppExecMain(argv[2:])
+		}
+	}
+	if len(argv) == 0 {
+		return usage()
+	}
+	if rc, ok := dispatch(filepath.Base(argv[0]), argv[1:]); ok {
+		return rc
+	}
+	if len(argv) > 1 {
+		if rc, ok := dispatch(argv[1], argv[2:]); ok {
+			return rc
+		}
+	}
+	return usage()
+}
+
+func dispatch(name string, args []string) (int, bool) {
+	switch name {
+	case "run", "init":
+		return Run(args), true
+	case "enter":
+		return Enter(args), true
+	case "stop":
+		return Stop(args), true
+	case "gc":
+		return GC(args), true
+	}
+	return 0, false
+}
+
+func usage() int {
+	fmt.Fprintln(os.Stderr, "stage1-ns: usage: stage1-ns run|enter|stop|gc ARGS... (or invoke through a symlink of that name)")
+	return exitFailure
+}
+
+func fail(format string, args ...any) int {
+	fmt.Fprintf(os.Stderr, "stage1: "+format+"\n", args...)
+	return exitFailure
+}

@@ -1,0 +1,281 @@
+package ns_test
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/appc/spec/schema"
+	"github.com/appc/spec/schema/types"
+
+	"github.com/rkt/rkt/internal/stage1/abi"
+)
+
+// facts parses key=value lines.
+func facts(out string) map[string]string {
+	m := map[string]string{}
+	for _, l := range strings.Split(out, "\n") {
+		if k, v, ok := strings.Cut(l, "="); ok {
+			m[k] = v
+		}
+	}
+	return m
+}
+
+const inspect = `echo uid=$(id -u); echo gid=$(id -g); echo groups="$(id -G)"; echo pwd=$(pwd); echo pid=$$
+echo hostname=$(hostname); echo etchostname=$(cat /etc/hostname)
+echo hosts="$(grep -c "$(hostname)" /etc/hosts)"
+echo nprocs=$(ls -d /proc/[0-9]* | wc -l)
+for i in 3 4 5 6 7 8 9 10 11 12; do test -e /proc/$$/fd/$i && echo leak=$i; done
+test -c /dev/null && test -c /dev/zero && test -c /dev/full && test -c /dev/tty && test -c /dev/urandom && test -L /dev/ptmx && test -c /dev/pts/ptmx && test -d /dev/shm && echo dev=ok
+echo procfs=$(stat -f -c %T /proc); echo devfs=$(stat -f -c %T /dev); echo sysro=$(grep ' /sys ' /proc/self/mounts | grep -c ' ro,')
+echo x > /dev/null && echo devnull=ok
+echo env_FOO=$FOO; echo env_PATH=$PATH; echo env_HOME=$HOME; echo env_AC_APP_NAME=$AC_APP_NAME; echo env_SHELL=$SHELL; echo env_USER=$USER
+`
+
+func TestRunInsideApp(t *testing.T) {
+	before := readFile(t, "/proc/self/mountinfo")
+	app := testApp{name: "inspect", exec: []string{"/bin/sh", "-c", inspect}, user: "1000", group: "1001", wd: "/tmp", env: map[string]string{"FOO": "bar"}}
+	pod := makePod(t, []testApp{app}, nil)
+	r := runPod(t, pod)
+	if r.code != 0 {
+		t.Fatalf("exit %d; stderr %q", r.code, r.stderr)
+	}
+	f := facts(r.stdout)
+	want := map[string]string{
+		"uid": "1000", "gid": "1001", "groups": "1001", "pwd": "/tmp",
+		"hostname": "rkt-" + testUUID, "etchostname": "rkt-" + testUUID, "hosts": "1",
+		"dev": "ok", "devnull": "ok", "procfs": "proc", "devfs": "tmpfs", "sysro": "1",
+		"env_FOO": "bar", "env_PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+		"env_HOME": "/root", "env_AC_APP_NAME": "inspect", "env_SHELL": "/bin/sh", "env_USER": "root",
+	}
+	for k, v := range want {
+		if f[k] != v {
+			t.Errorf("%s = %q, want %q", k, f[k], v)
+		}
+	}
+	// pod init and the app (and the shell's children) only: no host process.
+	// Pod init is PID 1; its threads take the next few PIDs.
+	if pid := atoi(f["pid"]); pid < 2 || pid > 30 {
+		t.Errorf("the app is PID %s in its PID namespace", f["pid"])
+	}
+	if f["leak"] != "" {
+		t.Errorf("fd %s leaked into the app", f["leak"])
+	}
+	if n := atoi(f["nprocs"]); n < 2 || n > 5 {
+		t.Errorf("the app sees %d processes; stdout %s", n, r.stdout)
+	}
+	env := readFile(t, filepath.Join(pod, abi.EnvDir, "inspect"))
+	if !strings.Contains(env, "\x00AC_APP_NAME=inspect\x00") || !strings.Contains(env, "FOO=bar\x00") {
+		t.Errorf("env file %q", env)
+	}
+	if after := readFile(t, "/proc/self/mountinfo"); after != before {
+		t.Errorf("host mounts changed:\nbefore:\n%s\nafter:\n%s", before, after)
+	}
+	if _, err := os.Lstat(filepath.Join(pod, abi.SupervisorStatus)); err != nil {
+		t.Error(err)
+	}
+}
+
+func TestRunHostnameAndNetNone(t *testing.T) {
+	pod := makePod(t, []testApp{shApp("app", "echo hostname=$(hostname); echo nets=$(ls /sys/class/net | tr '\\n' ' ')")}, nil)
+	r := runPod(t, pod, "--net=none", "--hostname=custom-host")
+	if r.code != 0 {
+		t.Fatalf("exit %d; stderr %q", r.code, r.stderr)
+	}
+	f := facts(r.stdout)
+	if f["hostname"] != "custom-host" || f["nets"] != "lo" {
+		t.Errorf("facts %v", f)
+	}
+}
+
+func TestRunUnsupportedOptions(t *testing.T) {
+	pod := makePod(t, []testApp{shApp("app", "exit 0")}, nil)
+	for _, args := range [][]string{{"--net=default"}, {}, {"--net=host", "--private-users=0:65536"}} {
+		if len(args) == 0 {
+			args = []string{"--net="}
+		}
+		r := runPod(t, pod, args...)
+		if r.code != 254 || !strings.Contains(r.stderr, "not supported yet") {
+			t.Errorf("%v: exit %d, stderr %q", args, r.code, r.stderr)
+		}
+	}
+	r := runPod(t, pod, "--net=default")
+	if !strings.Contains(r.stderr, `networking mode "default" is not supported yet: use --net=host or --net=none`) {
+		t.Errorf("stderr %q", r.stderr)
+	}
+}
+
+func TestRunExecFailure(t *testing.T) {
+	pod := makePod(t, []testApp{{name: "app", exec: []string{"/bin/nope"}}}, nil)
+	r := runPod(t, pod)
+	if r.code != 127 || !strings.Contains(r.stderr, `Error: Unable to open "/bin/nope": No such file or directory`) {
+		t.Fatalf("exit %d, stderr %q", r.code, r.stderr)
+	}
+	if got := readFile(t, filepath.Join(pod, abi.StatusDir, "app")); got != "127" {
+		t.Errorf("status %q", got)
+	}
+	// A relative exec is looked up in PATH inside the rootfs.
+	pod = makePod(t, []testApp{{name: "app", exec: []string{"echo", "found"}}}, nil)
+	if r := runPod(t, pod); r.code != 0 || r.stdout != "found\n" {
+		t.Fatalf("exit %d, stdout %q, stderr %q", r.code, r.stdout, r.stderr)
+	}
+}
+
+func TestRunReadOnlyRootFS(t *testing.T) {
+	app := shApp("app", "touch /x 2>/dev/null && echo rw || echo ro; touch /tmp/y 2>/dev/null && echo tmp-rw || echo tmp-ro")
+	app.ro = true
+	pod := makePod(t, []testApp{app}, nil)
+	r := runPod(t, pod)
+	if r.code != 0 || r.stdout != "ro\ntmp-ro\n" {
+		t.Fatalf("exit %d, stdout %q, stderr %q", r.code, r.stdout, r.stderr)
+	}
+}
+
+func boolp(b bool) *bool { return &b }
+
+func TestRunVolumes(t *testing.T) {
+	rw := t.TempDir()
+	ro := t.TempDir()
+	if err := os.WriteFile(filepath.Join(ro, "f"), []byte("ro-content"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	escape := t.TempDir() // an absolute host path an image symlink points at
+	mode := "0770"
+	uid, gid := 0, 0
+	vols := []types.Volume{
+		{Name: *types.MustACName("rw"), Kind: "host", Source: rw},
+		{Name: *types.MustACName("ro"), Kind: "host", Source: ro, ReadOnly: boolp(true)},
+		{Name: *types.MustACName("shared"), Kind: "empty", Mode: &mode, UID: &uid, GID: &gid},
+	}
+	writer := shApp("writer", `echo hi > /rw/out; cat /ro/f; echo; echo x > /ro/g 2>/dev/null && echo ro-writable || echo ro-ok
+echo shared > /shared/file; ls /escape/vol/f >/dev/null && echo escape-inside`)
+	writer.mounts = []schema.Mount{
+		{Volume: *types.MustACName("rw"), Path: "/rw"},
+		{Volume: *types.MustACName("ro"), Path: "/ro"},
+		{Volume: *types.MustACName("shared"), Path: "/shared"},
+		{Volume: *types.MustACName("ro"), Path: "/escape/vol"},
+	}
+	writer.top = map[string]string{"escape": "->" + escape}
+	reader := shApp("reader", `for i in $(seq 50); do test -f /data/file && break; sleep 0.1; done; echo reader=$(cat /data/file)`)
+	reader.mounts = []schema.Mount{{Volume: *types.MustACName("shared"), Path: "/data"}}
+	pod := makePod(t, []testApp{writer, reader}, vols)
+	r := runPod(t, pod)
+	if r.code != 0 {
+		t.Fatalf("exit %d, stdout %q, stderr %q", r.code, r.stdout, r.stderr)
+	}
+	for _, want := range []string{"ro-content\n", "ro-ok\n", "reader=shared\n", "escape-inside\n"} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("stdout %q lacks %q", r.stdout, want)
+		}
+	}
+	if got := readFile(t, filepath.Join(rw, "out")); got != "hi\n" {
+		t.Errorf("rw volume: %q", got)
+	}
+	if entries, _ := os.ReadDir(escape); len(entries) != 0 {
+		t.Errorf("a mount target through an image symlink reached the host: %v", entries)
+	}
+	st, err := os.Stat(filepath.Join(pod, "sharedVolumes", "shared"))
+	if err != nil || st.Mode().Perm() != 0o770 {
+		t.Errorf("shared volume dir: %v %v", st, err)
+	}
+}
+
+func waitReady(t *testing.T, pod string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		if _, err := os.Lstat(filepath.Join(pod, abi.SupervisorStatus)); err == nil {
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Fatal("pod never became ready")
+}
+
+func TestRunSIGTERM(t *testing.T) {
+	pod := makePod(t, []testApp{shApp("app", "exec sleep 1000")}, nil)
+	cmd, o, e := startPod(t, pod)
+	waitReady(t, pod)
+	start := time.Now()
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	r := waitPod(t, cmd, o, e)
+	if d := time.Since(start); d > 3*time.Second {
+		t.Errorf("stop took %v", d)
+	}
+	if r.code != 0 {
+		t.Errorf("exit %d, stderr %q", r.code, r.stderr)
+	}
+	if got := readFile(t, filepath.Join(pod, abi.StatusDir, "app")); got != "143" {
+		t.Errorf("status %q", got)
+	}
+}
+
+func TestRunSIGTERMIgnored(t *testing.T) {
+	v := t.TempDir()
+	app := shApp("app", "trap '' TERM; touch /v/ready; sleep 1000")
+	app.mounts = []schema.Mount{{Volume: *types.MustACName("v"), Path: "/v"}}
+	pod := makePod(t, []testApp{app}, []types.Volume{{Name: *types.MustACName("v"), Kind: "host", Source: v}})
+	cmd, o, e := startPod(t, pod)
+	for i := 0; i < 500; i++ {
+		if _, err := os.Stat(filepath.Join(v, "ready")); err == nil {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	start := time.Now()
+	_ = cmd.Process.Signal(syscall.SIGTERM)
+	r := waitPod(t, cmd, o, e)
+	if d := time.Since(start); d < 1500*time.Millisecond || d > 5*time.Second {
+		t.Errorf("stop took %v, want about the 2s timeout; exit %d, stderr %q", d, r.code, r.stderr)
+	}
+}
+
+func TestEnterAndStop(t *testing.T) {
+	bin := stage1Binary(t)
+	pod := makePod(t, []testApp{shApp("app", "exec sleep 1000")}, nil)
+	cmd, o, e := startPod(t, pod)
+	waitReady(t, pod)
+	pid := strings.TrimSpace(readFile(t, filepath.Join(pod, abi.PID)))
+	enter := func(args ...string) string {
+		c := exec.CommandContext(t.Context(), bin, append([]string{"enter", "--pid=" + pid, "--appname=app", "--"}, args...)...)
+		c.Dir = pod
+		out, err := c.CombinedOutput()
+		if err != nil {
+			t.Fatalf("enter %v: %v: %s", args, err, out)
+		}
+		return string(out)
+	}
+	if got := enter("cat", "/etc/hostname"); got != "rkt-"+testUUID+"\n" {
+		t.Errorf("enter cat /etc/hostname: %q", got)
+	}
+	if got := enter("/bin/sh", "-c", "echo $AC_APP_NAME; for i in 3 4 5 6 7 8 9; do test -e /proc/$$/fd/$i && echo leak=$i; done; ls -d /proc/[0-9]* | wc -l"); got != "app\n5\n" {
+		t.Errorf("enter env/fds/procs: %q", got)
+	}
+	stop := exec.CommandContext(t.Context(), bin, "stop", testUUID)
+	stop.Dir = pod
+	if out, err := stop.CombinedOutput(); err != nil {
+		t.Fatalf("stop: %v: %s", err, out)
+	}
+	done := make(chan result, 1)
+	go func() { done <- waitPod(t, cmd, o, e) }()
+	select {
+	case r := <-done:
+		if r.code != 0 {
+			t.Errorf("exit %d, stderr %q", r.code, r.stderr)
+		}
+	case <-time.After(5 * time.Second):
+		_ = cmd.Process.Kill()
+		t.Fatal("stop did not stop the pod")
+	}
+	gc := exec.CommandContext(t.Context(), bin, "gc", testUUID)
+	if out, err := gc.CombinedOutput(); err != nil {
+		t.Errorf("gc: %v: %s", err, out)
+	}
+}

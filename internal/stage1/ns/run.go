@@ -1,0 +1,186 @@
+package ns
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"os/signal"
+	"runtime"
+	"strconv"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/rkt/rkt/internal/stage1/abi"
+	"github.com/rkt/rkt/internal/stage1/podinit"
+)
+
+// PodConfig turns the run arguments into pod init's configuration and the
+// clone flags of the pod, or says why the flavor cannot run them.
+func PodConfig(a abi.RunArgs, getenv func(string) string) (podinit.Config, uintptr, error) {
+	cfg := podinit.Config{Hostname: a.Hostname, Interactive: a.Interactive, Debug: a.Debug, StopTimeout: podinit.DefaultStopTimeout}
+	flags := uintptr(unix.CLONE_NEWNS | unix.CLONE_NEWPID | unix.CLONE_NEWUTS)
+	switch a.Net {
+	case "host":
+		cfg.Net = "host"
+	case "none":
+		cfg.Net = "none"
+		flags |= unix.CLONE_NEWNET
+	default:
+		n := a.Net
+		if n == "" {
+			n = "default"
+		}
+		return cfg, 0, fmt.Errorf("networking mode %q is not supported yet: use --net=host or --net=none", n)
+	}
+	if a.PrivateUsers != "" {
+		return cfg, 0, errors.New("--private-users is not supported yet by the ns flavor")
+	}
+	switch a.IPC {
+	case "", "auto", "private":
+		flags |= unix.CLONE_NEWIPC
+	case "parent":
+	default:
+		return cfg, 0, fmt.Errorf("invalid --ipc %q", a.IPC)
+	}
+	if cfg.Hostname == "" {
+		cfg.Hostname = "rkt-" + a.UUID
+	}
+	if !podinit.ValidHostname(cfg.Hostname) {
+		return cfg, 0, fmt.Errorf("invalid hostname %q", cfg.Hostname)
+	}
+	if v := getenv(podinit.EnvStopTimeout); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d <= 0 {
+			return cfg, 0, fmt.Errorf("%s=%q is not a positive duration", podinit.EnvStopTimeout, v)
+		}
+		cfg.StopTimeout = d
+	}
+	return cfg, flags, nil
+}
+
+// Run is the run entrypoint: cwd is the pod dir. It starts pod init in new
+// namespaces and stays as the pod's root process until pod init exits.
+func Run(args []string) int {
+	start := time.Now()
+	a, err := abi.ParseRunArgs(args)
+	if err != nil {
+		return fail("%v", err)
+	}
+	cfg, cloneflags, err := PodConfig(a, os.Getenv)
+	if err != nil {
+		return fail("%v", err)
+	}
+	debugf := func(format string, args ...any) {
+		if cfg.Debug {
+			fmt.Fprintf(os.Stderr, "stage1: run: +%v "+format+"\n", append([]any{time.Since(start).Round(time.Microsecond)}, args...)...)
+		}
+	}
+	_ = unix.Prctl(unix.PR_SET_DUMPABLE, 0, 0, 0, 0)
+	// Every fd we inherited (the lock fd included, which we keep) is closed
+	// on exec, so neither pod init nor an app inherits it.
+	if err := unix.CloseRange(3, ^uint(0), unix.CLOSE_RANGE_CLOEXEC); err != nil {
+		return fail("close_range: %v", err)
+	}
+	if v := os.Getenv(abi.EnvLockFD); v != "" {
+		fd, err := strconv.Atoi(v)
+		if err != nil || fd < 0 {
+			return fail("%s=%q is not a file descriptor", abi.EnvLockFD, v)
+		}
+		if _, err := unix.FcntlInt(uintptr(fd), unix.F_GETFD, 0); err != nil {
+			return fail("%s=%d: %v", abi.EnvLockFD, fd, err)
+		}
+	}
+	if a.Net == "host" {
+		if _, err := os.Stat("/etc/resolv.conf"); err == nil {
+			cfg.HostResolvConf = "/etc/resolv.conf"
+		}
+	}
+	if a.Interactive {
+		if tty, err := os.Readlink("/proc/self/fd/0"); err == nil && len(tty) > 5 && tty[:5] == "/dev/" {
+			cfg.TTY = tty
+		}
+	}
+	cfgJSON, err := json.Marshal(cfg)
+	if err != nil {
+		return fail("%v", err)
+	}
+
+	sigc := make(chan os.Signal, 8)
+	signal.Notify(sigc, unix.SIGTERM, unix.SIGINT, unix.SIGHUP)
+	// Pdeathsig follows the thread that forked: keep this one.
+	runtime.LockOSThread()
+	proc, err := os.StartProcess("/proc/self/exe", []string{"stage1-pod-init", podinit.RolePodInit, string(cfgJSON)}, &os.ProcAttr{
+		Env:   []string{},
+		Files: []*os.File{os.Stdin, os.Stdout, os.Stderr},
+		Sys:   &unix.SysProcAttr{Cloneflags: cloneflags, Pdeathsig: unix.SIGKILL},
+	})
+	if err != nil {
+		return fail("starting pod init: %v", err)
+	}
+	debugf("pod init started as PID %d", proc.Pid)
+	if err := writeFileAtomic(abi.PID, []byte(strconv.Itoa(proc.Pid))); err != nil {
+		_ = proc.Kill()
+		_, _ = proc.Wait()
+		return fail("writing %s: %v", abi.PID, err)
+	}
+	go func() {
+		for s := range sigc {
+			_ = proc.Signal(s)
+		}
+	}()
+	ps, err := proc.Wait()
+	if err != nil {
+		return fail("waiting for pod init: %v", err)
+	}
+	debugf("pod init exited: %v", ps)
+	if ws, ok := ps.Sys().(interface {
+		Signaled() bool
+		Signal() unix.Signal
+	}); ok && ws.Signaled() {
+		sig := ws.Signal()
+		signal.Reset(sig)
+		_ = unix.Kill(os.Getpid(), sig)
+		time.Sleep(100 * time.Millisecond)
+		return 128 + int(sig)
+	}
+	return ps.ExitCode()
+}
+
+func writeFileAtomic(p string, data []byte) error {
+	tmp := p + ".tmp"
+	if err := os.WriteFile(tmp, data, 0o644); err != nil { //nolint:gosec // pod dir files are read by rkt list/status callers of the rkt group
+		return err
+	}
+	if err := os.Rename(tmp, p); err != nil {
+		return err
+	}
+	return nil
+}
+
+var errNoPod = errors.New("pod is not running")
+
+// readPID reads a decimal PID file of the pod dir.
+func readPID(p string) (int, error) {
+	data, err := os.ReadFile(p)
+	if errors.Is(err, fs.ErrNotExist) {
+		return 0, fmt.Errorf("%s: %w", p, errNoPod)
+	}
+	if err != nil {
+		return 0, err
+	}
+	pid, err := strconv.Atoi(string(trimSpace(data)))
+	if err != nil || pid <= 0 {
+		return 0, fmt.Errorf("%s: %q is not a PID", p, data)
+	}
+	return pid, nil
+}
+
+func trimSpace(b []byte) []byte {
+	for len(b) > 0 && (b[len(b)-1] == '\n' || b[len(b)-1] == ' ') {
+		b = b[:len(b)-1]
+	}
+	return b
+}

@@ -1,0 +1,113 @@
+package podinit
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/rkt/rkt/internal/isolation/mount"
+)
+
+// ExitExecFailed is the exit code of an app whose executable could not be
+// started (missing file, missing ELF interpreter, not executable): the
+// shell's "command not found" code. rkt's systemd stage1 used 203.
+const ExitExecFailed = 127
+
+// ExitSetupFailed is the exit code of an app whose environment could not
+// be set up before the exec (rootfs, working directory, credentials).
+const ExitSetupFailed = 254
+
+// AppExecMain is the app-exec helper role: it runs in the app's own mount
+// namespace (a copy of pod init's), pivots into the app rootfs, drops to the
+// app's credentials and execs the app. args is [ExecSpec as JSON].
+func AppExecMain(args []string) int {
+	_ = unix.Prctl(unix.PR_SET_DUMPABLE, 0, 0, 0, 0)
+	if len(args) != 1 {
+		fmt.Fprintln(os.Stderr, "stage1: app-exec: want one argument")
+		return ExitSetupFailed
+	}
+	var spec ExecSpec
+	if err := json.Unmarshal([]byte(args[0]), &spec); err != nil {
+		fmt.Fprintf(os.Stderr, "stage1: app-exec: %v\n", err)
+		return ExitSetupFailed
+	}
+	if err := mount.PivotRoot(spec.Rootfs); err != nil {
+		fmt.Fprintf(os.Stderr, "Error: app %q: %v\n", spec.App, err)
+		return ExitSetupFailed
+	}
+	if err := unix.Chdir(spec.WorkingDir); err != nil {
+		fmt.Fprintf(os.Stderr, "Error: Unable to change to working directory %q: %s\n", spec.WorkingDir, errText(err))
+		return ExitSetupFailed
+	}
+	prog, err := lookPath(spec.Argv[0], spec.Env)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "Error: Unable to open %q: %s\n", spec.Argv[0], errText(err))
+		return ExitExecFailed
+	}
+	groups := spec.SupplementaryGIDs
+	if groups == nil {
+		groups = []int{}
+	}
+	if err := unix.Setgroups(groups); err != nil {
+		fmt.Fprintf(os.Stderr, "Error: setgroups %v: %s\n", groups, errText(err))
+		return ExitSetupFailed
+	}
+	if err := unix.Setgid(spec.GID); err != nil {
+		fmt.Fprintf(os.Stderr, "Error: setgid %d: %s\n", spec.GID, errText(err))
+		return ExitSetupFailed
+	}
+	if err := unix.Setuid(spec.UID); err != nil {
+		fmt.Fprintf(os.Stderr, "Error: setuid %d: %s\n", spec.UID, errText(err))
+		return ExitSetupFailed
+	}
+	// Every fd but 0, 1 and 2 is closed by the exec (SECURITY rule 3).
+	if err := unix.CloseRange(3, ^uint(0), unix.CLOSE_RANGE_CLOEXEC); err != nil {
+		fmt.Fprintf(os.Stderr, "Error: close_range: %s\n", errText(err))
+		return ExitSetupFailed
+	}
+	err = unix.Exec(prog, spec.Argv, spec.Env)
+	fmt.Fprintf(os.Stderr, "Error: Unable to open %q: %s\n", prog, errText(err))
+	return ExitExecFailed
+}
+
+// lookPath resolves a command without a slash through the PATH of env,
+// inside the (already pivoted) root, as docker does.
+func lookPath(name string, env []string) (string, error) {
+	if strings.Contains(name, "/") {
+		return name, nil
+	}
+	pathVar := DefaultPath
+	for _, e := range env {
+		if v, ok := strings.CutPrefix(e, "PATH="); ok {
+			pathVar = v
+		}
+	}
+	for _, dir := range strings.Split(pathVar, ":") {
+		if dir == "" {
+			dir = "."
+		}
+		cand := dir + "/" + name
+		var st unix.Stat_t
+		if unix.Stat(cand, &st) == nil && st.Mode&unix.S_IFMT != unix.S_IFDIR && st.Mode&0o111 != 0 {
+			return cand, nil
+		}
+	}
+	return "", unix.ENOENT
+}
+
+// errText renders an errno like strerror(3): "No such file or directory".
+func errText(err error) string {
+	var errno unix.Errno
+	s := err.Error()
+	if errors.As(err, &errno) {
+		s = errno.Error()
+	}
+	if s != "" {
+		s = strings.ToUpper(s[:1]) + s[1:]
+	}
+	return s
+}

@@ -1,0 +1,72 @@
+package podinit
+
+import (
+	"fmt"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/rkt/rkt/internal/isolation/mount"
+)
+
+// execute mounts the app's overlay rootfs and runs its mount steps. Every
+// target is resolved inside the rootfs by file descriptor.
+func (p AppPlan) execute() error {
+	if err := mount.Overlay(p.Rootfs, p.OverlayData); err != nil {
+		return err
+	}
+	root, err := mount.OpenDir(p.Rootfs)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(root)
+	for _, s := range p.Mounts {
+		if err := runStep(root, s); err != nil {
+			return fmt.Errorf("app %q: %s %s: %w", p.Name, s.Kind, s.Target, err)
+		}
+	}
+	if p.ReadOnlyRoot {
+		if err := mount.SetAttr(root, mount.ReadOnly, false); err != nil {
+			return fmt.Errorf("app %q: read-only rootfs: %w", p.Name, err)
+		}
+	}
+	return nil
+}
+
+func runStep(root int, s Step) error {
+	switch s.Kind {
+	case StepFS:
+		fd, err := mount.EnsureDir(root, s.Target, 0o755)
+		if err != nil {
+			return err
+		}
+		defer unix.Close(fd)
+		return mount.MountFS(s.FSType, s.Options, s.Attrs, fd)
+	case StepSymlink:
+		return mount.SymlinkInRoot(root, s.Target, s.Link)
+	case StepBind:
+		var st unix.Stat_t
+		if err := unix.Stat(s.Source, &st); err != nil {
+			return fmt.Errorf("source %s: %w", s.Source, err)
+		}
+		if s.IfMissing {
+			if fd, err := mount.OpenInRoot(root, s.Target, unix.O_PATH); err == nil {
+				unix.Close(fd)
+				return nil
+			}
+		}
+		var fd int
+		var err error
+		if st.Mode&unix.S_IFMT == unix.S_IFDIR {
+			fd, err = mount.EnsureDir(root, s.Target, 0o755)
+		} else {
+			fd, err = mount.EnsureFile(root, s.Target, 0o644)
+		}
+		if err != nil {
+			return err
+		}
+		defer unix.Close(fd)
+		return mount.Bind(s.Source, fd, s.Recursive, s.Attrs)
+	default:
+		return fmt.Errorf("unknown step kind %q", s.Kind)
+	}
+}

@@ -1,0 +1,420 @@
+package podinit
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/appc/spec/schema"
+	"golang.org/x/sys/unix"
+
+	"github.com/rkt/rkt/internal/isolation/mount"
+	"github.com/rkt/rkt/internal/stage1/abi"
+)
+
+// Hidden first arguments selecting a role of the stage1 binary when it
+// re-executes itself through /proc/self/exe.
+const (
+	RolePodInit = "__rkt-stage1-pod-init"
+	RoleAppExec = "__rkt-stage1-app-exec"
+)
+
+// PidsDir holds pids/<app>: the host PID of each app, for enter.
+const PidsDir = abi.Stage1State + "/pids"
+
+// EnvStopTimeout overrides the stop timeout (a Go duration, e.g. "2s").
+const EnvStopTimeout = "RKT_STAGE1_STOP_TIMEOUT"
+
+// DefaultStopTimeout is how long apps get between SIGTERM and SIGKILL.
+const DefaultStopTimeout = 10 * time.Second
+
+// ExitPodInitFailed is pod init's exit code when it could not set the pod up.
+const ExitPodInitFailed = 254
+
+type initState struct {
+	cfg    Config
+	start  time.Time
+	status int // fd of abi.StatusDir
+}
+
+func (s *initState) debugf(format string, args ...any) {
+	if s.cfg.Debug {
+		fmt.Fprintf(os.Stderr, "stage1: pod init: +%v "+format+"\n", append([]any{time.Since(s.start).Round(time.Microsecond)}, args...)...)
+	}
+}
+
+// PodInitMain is the pod init role: PID 1 of the pod's PID namespace, in
+// the pod's own mount, UTS and IPC (and maybe net) namespaces, with cwd =
+// the pod dir. args is [Config as JSON].
+func PodInitMain(args []string) int {
+	_ = unix.Prctl(unix.PR_SET_DUMPABLE, 0, 0, 0, 0)
+	s := &initState{start: time.Now(), status: -1}
+	if len(args) != 1 {
+		fmt.Fprintln(os.Stderr, "stage1: pod init: want one argument")
+		return ExitPodInitFailed
+	}
+	if err := json.Unmarshal([]byte(args[0]), &s.cfg); err != nil {
+		fmt.Fprintf(os.Stderr, "stage1: pod init: %v\n", err)
+		return ExitPodInitFailed
+	}
+	sigc := make(chan os.Signal, 16)
+	signal.Notify(sigc, unix.SIGCHLD, unix.SIGTERM, unix.SIGINT, unix.SIGHUP)
+	apps, err := s.setup()
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "stage1: %v\n", err)
+		_ = unix.Kill(-1, unix.SIGKILL)
+		return ExitPodInitFailed
+	}
+	code := supervise(apps, s.cfg.StopTimeout, sigc, s.recordStatus, s.debugf)
+	s.debugf("pod exits with %d", code)
+	return code
+}
+
+func (s *initState) setup() (map[int]string, error) {
+	if err := mount.MakeRPrivate(); err != nil {
+		return nil, err
+	}
+	if err := unix.Sethostname([]byte(s.cfg.Hostname)); err != nil {
+		return nil, fmt.Errorf("setting the hostname: %w", err)
+	}
+	if s.cfg.Net == "none" {
+		if err := loopbackUp(); err != nil {
+			return nil, err
+		}
+	}
+	data, err := os.ReadFile(abi.PodManifest)
+	if err != nil {
+		return nil, fmt.Errorf("reading the pod manifest: %w", err)
+	}
+	var pm schema.PodManifest
+	if err := json.Unmarshal(data, &pm); err != nil {
+		return nil, fmt.Errorf("parsing the pod manifest: %w", err)
+	}
+	if len(pm.Apps) == 0 {
+		return nil, errors.New("the pod has no apps")
+	}
+	if s.cfg.Interactive && len(pm.Apps) != 1 {
+		return nil, fmt.Errorf("--interactive needs exactly one app, the pod has %d", len(pm.Apps))
+	}
+	plans := make([]AppPlan, 0, len(pm.Apps))
+	for i := range pm.Apps {
+		ra := &pm.Apps[i]
+		ld, err := os.ReadFile(abi.AppsInfo + "/" + ra.Name.String() + "/" + abi.AppLayers)
+		if err != nil {
+			return nil, fmt.Errorf("app %q: reading its layers: %w", ra.Name, err)
+		}
+		p, err := PlanApp(&pm, ra, ParseLayers(string(ld)), s.cfg)
+		if err != nil {
+			return nil, err
+		}
+		plans = append(plans, p)
+	}
+	if err := makeSharedVolumes(&pm); err != nil {
+		return nil, err
+	}
+	for _, d := range []string{abi.StatusDir, abi.EnvDir, PidsDir, abi.Stage1State + "/etc"} {
+		if err := os.MkdirAll(d, 0o750); err != nil {
+			return nil, err
+		}
+	}
+	for _, p := range plans {
+		for _, f := range p.Files {
+			if err := os.MkdirAll(f.Path[:strings.LastIndexByte(f.Path, '/')], 0o750); err != nil {
+				return nil, err
+			}
+			if err := writeAtomic(f.Path, []byte(f.Content)); err != nil {
+				return nil, err
+			}
+		}
+		if err := writeAtomic(abi.EnvDir+"/"+p.Name, []byte(strings.Join(p.Exec.Env, "\x00")+"\x00")); err != nil {
+			return nil, err
+		}
+		if err := p.execute(); err != nil {
+			return nil, err
+		}
+	}
+	s.debugf("mounts done")
+	st, err := unix.Open(abi.StatusDir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, fmt.Errorf("opening the status dir: %w", err)
+	}
+	s.status = st
+	apps, err := s.startApps(plans)
+	if err != nil {
+		return nil, err
+	}
+	s.debugf("apps started")
+	if err := os.Symlink("ready", abi.SupervisorStatus); err != nil && !errors.Is(err, os.ErrExist) {
+		return nil, err
+	}
+	// Leave nothing of the host visible through /proc/1/root.
+	emptyRoot := abi.Stage1State + "/init-root"
+	if err := os.Mkdir(emptyRoot, 0o700); err != nil && !errors.Is(err, os.ErrExist) {
+		return nil, err
+	}
+	if err := mount.MountTmpfs(emptyRoot, "mode=0500,size=4k"); err != nil {
+		return nil, err
+	}
+	if err := mount.PivotRoot(emptyRoot); err != nil {
+		return nil, err
+	}
+	return apps, nil
+}
+
+func (s *initState) startApps(plans []AppPlan) (map[int]string, error) {
+	devnull, err := os.Open(os.DevNull)
+	if err != nil {
+		return nil, err
+	}
+	defer devnull.Close()
+	self, err := os.Readlink("/proc/self") // our PID in the host's procfs
+	if err != nil {
+		return nil, err
+	}
+	apps := map[int]string{}
+	// Each helper gets the write end of a pipe as fd 3, closed by its exec
+	// of the app (or its death): "ready" means every app is exec'd.
+	var started []*os.File
+	defer func() {
+		for _, r := range started {
+			r.Close()
+		}
+	}()
+	for _, p := range plans {
+		spec, err := json.Marshal(p.Exec)
+		if err != nil {
+			return nil, err
+		}
+		r, w, err := os.Pipe()
+		if err != nil {
+			return nil, err
+		}
+		started = append(started, r)
+		stdin := devnull
+		if p.Exec.Interactive {
+			stdin = os.Stdin
+		}
+		attr := &os.ProcAttr{
+			Env:   []string{},
+			Files: []*os.File{stdin, os.Stdout, os.Stderr, w},
+			Sys: &unix.SysProcAttr{
+				Cloneflags: unix.CLONE_NEWNS,
+				Setsid:     p.Exec.Interactive,
+				Setctty:    p.Exec.Interactive,
+				Ctty:       0,
+			},
+		}
+		proc, err := os.StartProcess("/proc/self/exe", []string{"stage1-app-exec", RoleAppExec, string(spec)}, attr)
+		w.Close()
+		if err != nil {
+			return nil, fmt.Errorf("app %q: starting: %w", p.Name, err)
+		}
+		apps[proc.Pid] = p.Name
+		hostPID, err := hostPIDOf(self, proc.Pid)
+		if err != nil {
+			return nil, fmt.Errorf("app %q: finding its host PID: %w", p.Name, err)
+		}
+		if err := writeAtomic(PidsDir+"/"+p.Name, []byte(strconv.Itoa(hostPID))); err != nil {
+			return nil, err
+		}
+		_ = proc.Release()
+	}
+	for _, r := range started {
+		_, _ = io.Copy(io.Discard, r)
+	}
+	return apps, nil
+}
+
+// hostPIDOf maps the PID of a child in our PID namespace to its PID in the
+// host's (the procfs mounted at /proc, which is still the host's).
+func hostPIDOf(self string, nsPID int) (int, error) {
+	want := strconv.Itoa(nsPID)
+	tasks, err := os.ReadDir("/proc/" + self + "/task")
+	if err != nil {
+		return 0, err
+	}
+	for _, t := range tasks {
+		kids, err := os.ReadFile("/proc/" + self + "/task/" + t.Name() + "/children")
+		if err != nil {
+			continue
+		}
+		for _, k := range strings.Fields(string(kids)) {
+			if _, err := strconv.Atoi(k); err != nil {
+				continue
+			}
+			st, err := os.ReadFile("/proc/" + k + "/status") //nolint:gosec // k is a decimal PID from procfs
+			if err != nil {
+				continue
+			}
+			for _, line := range strings.Split(string(st), "\n") {
+				if f, ok := strings.CutPrefix(line, "NSpid:"); ok {
+					fs := strings.Fields(f)
+					if len(fs) > 0 && fs[len(fs)-1] == want {
+						return strconv.Atoi(k)
+					}
+				}
+			}
+		}
+	}
+	return 0, fmt.Errorf("no child with PID %d in the pod", nsPID)
+}
+
+// recordStatus writes status/<app> atomically through the status dir fd
+// opened before the pivot.
+func (s *initState) recordStatus(app string, code int) {
+	s.debugf("app %q exited with %d", app, code)
+	tmp := "." + app + ".tmp"
+	fd, err := unix.Openat(s.status, tmp, unix.O_CREAT|unix.O_TRUNC|unix.O_WRONLY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o644)
+	if err == nil {
+		_, err = unix.Write(fd, []byte(strconv.Itoa(code)))
+		if cerr := unix.Close(fd); err == nil {
+			err = cerr
+		}
+	}
+	if err == nil {
+		err = unix.Renameat(s.status, tmp, s.status, app)
+	}
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "stage1: writing the status of app %q: %v\n", app, err)
+	}
+}
+
+// supervise reaps every process of the pod until all apps exited, stopping
+// the others when the first one fails or when asked to stop, and returns
+// the pod's exit code: the code of the first app that failed on its own (an
+// app killed by the stop signals the pod sent does not count), else 0.
+func supervise(apps map[int]string, timeout time.Duration, sigc <-chan os.Signal, record func(string, int), debugf func(string, ...any)) int {
+	if timeout <= 0 {
+		timeout = DefaultStopTimeout
+	}
+	stopping := false
+	first := 0
+	var killTimer <-chan time.Time
+	stop := func(why string) {
+		if stopping {
+			return
+		}
+		debugf("stopping the pod: %s", why)
+		stopping = true
+		_ = unix.Kill(-1, unix.SIGTERM)
+		killTimer = time.After(timeout)
+	}
+	reap := func() {
+		for {
+			var ws unix.WaitStatus
+			pid, err := unix.Wait4(-1, &ws, unix.WNOHANG, nil)
+			if errors.Is(err, unix.EINTR) {
+				continue
+			}
+			if err != nil || pid <= 0 {
+				return
+			}
+			app, ok := apps[pid]
+			if !ok {
+				continue
+			}
+			delete(apps, pid)
+			code := ws.ExitStatus()
+			if ws.Signaled() {
+				code = 128 + int(ws.Signal())
+			}
+			record(app, code)
+			ourKill := stopping && ws.Signaled() && (ws.Signal() == unix.SIGTERM || ws.Signal() == unix.SIGKILL)
+			if code != 0 && first == 0 && !ourKill {
+				first = code
+				stop(fmt.Sprintf("app %q exited with %d", app, code))
+			}
+		}
+	}
+	reap()
+	for len(apps) > 0 {
+		select {
+		case sig := <-sigc:
+			if sig == unix.SIGCHLD {
+				reap()
+			} else {
+				stop("got " + sig.String())
+			}
+		case <-killTimer:
+			debugf("stop timeout: killing the apps")
+			_ = unix.Kill(-1, unix.SIGKILL)
+		}
+	}
+	return first
+}
+
+func makeSharedVolumes(pm *schema.PodManifest) error {
+	for _, v := range pm.Volumes {
+		if v.Kind != "empty" {
+			continue
+		}
+		if err := validName(v.Name.String()); err != nil {
+			return fmt.Errorf("volume: %w", err)
+		}
+		mode := uint64(0o755)
+		if v.Mode != nil {
+			m, err := strconv.ParseUint(*v.Mode, 8, 32)
+			if err != nil || m > 0o7777 {
+				return fmt.Errorf("volume %q: mode %q is not an octal file mode", v.Name, *v.Mode)
+			}
+			mode = m
+		}
+		uid, gid := 0, 0
+		if v.UID != nil {
+			uid = *v.UID
+		}
+		if v.GID != nil {
+			gid = *v.GID
+		}
+		dir := SharedVolumeDir(v.Name.String())
+		if err := os.MkdirAll("sharedVolumes", 0o750); err != nil {
+			return err
+		}
+		if err := os.Mkdir(dir, 0o700); err != nil && !errors.Is(err, os.ErrExist) {
+			return fmt.Errorf("volume %q: %w", v.Name, err)
+		}
+		if err := unix.Fchownat(unix.AT_FDCWD, dir, uid, gid, unix.AT_SYMLINK_NOFOLLOW); err != nil {
+			return fmt.Errorf("volume %q: %w", v.Name, err)
+		}
+		if err := unix.Fchmodat(unix.AT_FDCWD, dir, uint32(mode), 0); err != nil {
+			return fmt.Errorf("volume %q: %w", v.Name, err)
+		}
+	}
+	return nil
+}
+
+func loopbackUp() error {
+	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("bringing up lo: %w", err)
+	}
+	defer unix.Close(fd)
+	ifr, err := unix.NewIfreq("lo")
+	if err != nil {
+		return err
+	}
+	if err := unix.IoctlIfreq(fd, unix.SIOCGIFFLAGS, ifr); err != nil {
+		return fmt.Errorf("bringing up lo: %w", err)
+	}
+	ifr.SetUint16(ifr.Uint16() | unix.IFF_UP)
+	if err := unix.IoctlIfreq(fd, unix.SIOCSIFFLAGS, ifr); err != nil {
+		return fmt.Errorf("bringing up lo: %w", err)
+	}
+	return nil
+}
+
+// writeAtomic writes a file of the pod dir through a temporary file and a
+// rename.
+func writeAtomic(p string, data []byte) error {
+	tmp := p + ".tmp"
+	if err := os.WriteFile(tmp, data, 0o644); err != nil { //nolint:gosec // bind-mounted read-only into apps of any uid (hosts), and read by rkt status callers
+		return err
+	}
+	return os.Rename(tmp, p)
+}

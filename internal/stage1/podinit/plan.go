@@ -1,0 +1,338 @@
+package podinit
+
+import (
+	"errors"
+	"fmt"
+	"path"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/appc/spec/schema"
+	"github.com/appc/spec/schema/types"
+
+	"github.com/rkt/rkt/internal/isolation/mount"
+	"github.com/rkt/rkt/internal/stage1/abi"
+)
+
+// Config is what the run entrypoint hands pod init (as JSON in argv).
+type Config struct {
+	Hostname    string        `json:"hostname"`
+	Net         string        `json:"net"`
+	Interactive bool          `json:"interactive,omitempty"`
+	TTY         string        `json:"tty,omitempty"` // host path of the caller's terminal
+	StopTimeout time.Duration `json:"stopTimeout"`
+	Debug       bool          `json:"debug,omitempty"`
+	// HostResolvConf is the host's resolv.conf to bind into every app
+	// (net=host), empty for none.
+	HostResolvConf string `json:"hostResolvConf,omitempty"`
+}
+
+// StepKind is the kind of one mount step.
+type StepKind string
+
+// The kinds of mount steps.
+const (
+	StepFS      StepKind = "fs"      // a new file system instance on a directory
+	StepBind    StepKind = "bind"    // a bind mount of a host (or pod dir) path
+	StepSymlink StepKind = "symlink" // a symlink
+)
+
+// Step is one step of an app's mount plan. Target is always a path inside
+// the app rootfs, resolved by file descriptor when the step runs.
+type Step struct {
+	Kind    StepKind
+	Target  string
+	FSType  string         // StepFS
+	Options []mount.Option // StepFS
+	Attrs   int            // MOUNT_ATTR_* for StepFS and StepBind
+	// Source is a trusted host path, or a path relative to the pod dir.
+	Source    string // StepBind
+	Recursive bool   // StepBind
+	// IfMissing skips a bind when the rootfs already has the target.
+	IfMissing bool   // StepBind
+	Link      string // StepSymlink
+}
+
+// File is a file pod init generates in the pod directory.
+type File struct {
+	Path    string // relative to the pod dir
+	Content string
+}
+
+// ExecSpec is what the app-exec helper needs to become the app.
+type ExecSpec struct {
+	App               string   `json:"app"`
+	Rootfs            string   `json:"rootfs"` // relative to the pod dir
+	Argv              []string `json:"argv"`
+	Env               []string `json:"env"`
+	WorkingDir        string   `json:"workingDir"`
+	UID               int      `json:"uid"`
+	GID               int      `json:"gid"`
+	SupplementaryGIDs []int    `json:"supplementaryGIDs,omitempty"`
+	Interactive       bool     `json:"interactive,omitempty"`
+}
+
+// AppPlan is everything pod init does for one app.
+type AppPlan struct {
+	Name         string
+	Rootfs       string // relative to the pod dir
+	OverlayData  string // mount data of the overlay rootfs
+	Files        []File
+	Mounts       []Step
+	ReadOnlyRoot bool
+	Exec         ExecSpec
+}
+
+// DefaultPath is rkt's default PATH.
+const DefaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+// BuildEnv returns the app's environment: the manifest's (in order, a later
+// duplicate wins), then rkt's defaults for the variables it does not set,
+// then AC_APP_NAME.
+func BuildEnv(app string, env types.Environment) []string {
+	var out []string
+	idx := map[string]int{}
+	set := func(k, v string) {
+		if i, ok := idx[k]; ok {
+			out[i] = k + "=" + v
+			return
+		}
+		idx[k] = len(out)
+		out = append(out, k+"="+v)
+	}
+	for _, e := range env {
+		if e.Name == "AC_APP_NAME" {
+			continue
+		}
+		set(e.Name, e.Value)
+	}
+	for _, d := range [][2]string{{"PATH", DefaultPath}, {"SHELL", "/bin/sh"}, {"USER", "root"}, {"LOGNAME", "root"}, {"HOME", "/root"}} {
+		if _, ok := idx[d[0]]; !ok {
+			set(d[0], d[1])
+		}
+	}
+	set("AC_APP_NAME", app)
+	return out
+}
+
+// LowerDir builds overlayfs' lowerdir value from layers given bottom first
+// (the layers file's order): the top layer comes first. Paths must be
+// absolute and free of the characters overlayfs treats specially.
+func LowerDir(layers []string) (string, error) {
+	if len(layers) == 0 {
+		return "", errors.New("no layers")
+	}
+	parts := make([]string, 0, len(layers))
+	for i := len(layers) - 1; i >= 0; i-- {
+		l := layers[i]
+		if !path.IsAbs(l) {
+			return "", fmt.Errorf("layer path %q is not absolute", l)
+		}
+		if strings.ContainsAny(l, ":,\\\n\x00") {
+			return "", fmt.Errorf("layer path %q contains one of ':', ',', '\\' or a newline, which overlayfs cannot take", l)
+		}
+		parts = append(parts, path.Clean(l))
+	}
+	return strings.Join(parts, ":"), nil
+}
+
+// ParseLayers parses an appsinfo/<app>/layers file.
+func ParseLayers(data string) []string {
+	var out []string
+	for _, l := range strings.Split(data, "\n") {
+		if l = strings.TrimSpace(l); l != "" {
+			out = append(out, l)
+		}
+	}
+	return out
+}
+
+// HostsFile is the generated /etc/hosts of a pod.
+func HostsFile(hostname string) string {
+	return "127.0.0.1\tlocalhost localhost.localdomain localhost4 localhost4.localdomain4\n" +
+		"::1\tlocalhost localhost.localdomain localhost6 localhost6.localdomain6\n" +
+		"fe00::0\tip6-localnet\n" +
+		"ff00::0\tip6-mcastprefix\n" +
+		"ff02::1\tip6-allnodes\n" +
+		"ff02::2\tip6-allrouters\n" +
+		"127.0.0.1\t" + hostname + "\n"
+}
+
+// ValidHostname reports whether h is a usable host name (RFC 1123).
+func ValidHostname(h string) bool {
+	if h == "" || len(h) > 64 || h[0] == '-' || h[0] == '.' {
+		return false
+	}
+	for _, c := range h {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '.') {
+			return false
+		}
+	}
+	return true
+}
+
+func numericID(s, what string) (int, error) {
+	if s == "" {
+		return 0, nil
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil || n < 0 || n > 1<<31-2 {
+		return 0, fmt.Errorf("%s %q is not a numeric ID (stage0 resolves names to numbers)", what, s)
+	}
+	return n, nil
+}
+
+func validName(n string) error {
+	if n == "" || strings.ContainsAny(n, "/\x00") || n == "." || n == ".." {
+		return fmt.Errorf("invalid name %q", n)
+	}
+	return nil
+}
+
+// PlanApp computes the plan for app ra of pod pm, whose image has the given
+// rendered layers (bottom first).
+func PlanApp(pm *schema.PodManifest, ra *schema.RuntimeApp, layers []string, cfg Config) (AppPlan, error) {
+	name := ra.Name.String()
+	if err := validName(name); err != nil {
+		return AppPlan{}, fmt.Errorf("app: %w", err)
+	}
+	fail := func(err error) (AppPlan, error) { return AppPlan{}, fmt.Errorf("app %q: %w", name, err) }
+	if ra.App == nil || len(ra.App.Exec) == 0 {
+		return fail(errors.New("no exec given"))
+	}
+	lower, err := LowerDir(layers)
+	if err != nil {
+		return fail(err)
+	}
+	p := AppPlan{
+		Name:         name,
+		Rootfs:       abi.Stage2 + "/" + name + "/rootfs",
+		OverlayData:  "lowerdir=" + lower + ",upperdir=" + abi.Overlay + "/" + name + "/upper,workdir=" + abi.Overlay + "/" + name + "/work",
+		ReadOnlyRoot: ra.ReadOnlyRootFS,
+	}
+	uid, err := numericID(ra.App.User, "user")
+	if err != nil {
+		return fail(err)
+	}
+	gid, err := numericID(ra.App.Group, "group")
+	if err != nil {
+		return fail(err)
+	}
+	wd := ra.App.WorkingDirectory
+	if wd == "" {
+		wd = "/"
+	}
+	if !path.IsAbs(wd) {
+		return fail(fmt.Errorf("working directory %q is not absolute", wd))
+	}
+	p.Exec = ExecSpec{
+		App: name, Rootfs: p.Rootfs, Argv: slices.Clone([]string(ra.App.Exec)),
+		Env: BuildEnv(name, ra.App.Environment), WorkingDir: wd,
+		UID: uid, GID: gid, SupplementaryGIDs: slices.Clone(ra.App.SupplementaryGIDs),
+		Interactive: cfg.Interactive,
+	}
+
+	fs := func(target, fstype string, attrs int, opts ...mount.Option) Step {
+		return Step{Kind: StepFS, Target: target, FSType: fstype, Attrs: attrs, Options: opts}
+	}
+	const nsd = mount.NoSuid | mount.NoDev
+	m := []Step{
+		fs("/proc", "proc", nsd|mount.NoExec),
+		fs("/sys", "sysfs", mount.ReadOnly|nsd|mount.NoExec),
+		fs("/dev", "tmpfs", mount.NoSuid|mount.NoExec, mount.Option{Key: "mode", Value: "755"}, mount.Option{Key: "size", Value: "65536k"}),
+	}
+	for _, d := range []string{"null", "zero", "full", "random", "urandom", "tty"} {
+		m = append(m, Step{Kind: StepBind, Target: "/dev/" + d, Source: "/dev/" + d})
+	}
+	m = append(m,
+		fs("/dev/pts", "devpts", mount.NoSuid|mount.NoExec,
+			mount.Option{Key: "ptmxmode", Value: "0666"}, mount.Option{Key: "mode", Value: "0620"}, mount.Option{Key: "gid", Value: "5"}),
+		fs("/dev/shm", "tmpfs", nsd|mount.NoExec, mount.Option{Key: "mode", Value: "1777"}),
+		Step{Kind: StepSymlink, Target: "/dev/ptmx", Link: "pts/ptmx"},
+		Step{Kind: StepSymlink, Target: "/dev/fd", Link: "/proc/self/fd"},
+		Step{Kind: StepSymlink, Target: "/dev/stdin", Link: "/proc/self/fd/0"},
+		Step{Kind: StepSymlink, Target: "/dev/stdout", Link: "/proc/self/fd/1"},
+		Step{Kind: StepSymlink, Target: "/dev/stderr", Link: "/proc/self/fd/2"},
+	)
+	if cfg.Interactive && cfg.TTY != "" {
+		m = append(m, Step{Kind: StepBind, Target: "/dev/console", Source: cfg.TTY})
+	}
+	etc := abi.Stage1State + "/etc/" + name
+	p.Files = []File{
+		{Path: etc + "/hostname", Content: cfg.Hostname + "\n"},
+		{Path: etc + "/hosts", Content: HostsFile(cfg.Hostname)},
+	}
+	m = append(m,
+		Step{Kind: StepBind, Target: "/etc/hostname", Source: etc + "/hostname", Attrs: mount.ReadOnly | nsd | mount.NoExec},
+		Step{Kind: StepBind, Target: "/etc/hosts", Source: etc + "/hosts", IfMissing: true, Attrs: mount.ReadOnly | nsd | mount.NoExec},
+	)
+	if cfg.HostResolvConf != "" {
+		m = append(m, Step{Kind: StepBind, Target: "/etc/resolv.conf", Source: cfg.HostResolvConf, Attrs: mount.ReadOnly | nsd | mount.NoExec})
+	}
+
+	vols, err := volumeMounts(pm, ra)
+	if err != nil {
+		return fail(err)
+	}
+	p.Mounts = append(m, vols...)
+	return p, nil
+}
+
+// SharedVolumeDir is where an empty volume lives, relative to the pod dir.
+func SharedVolumeDir(name string) string { return "sharedVolumes/" + name }
+
+func volumeMounts(pm *schema.PodManifest, ra *schema.RuntimeApp) ([]Step, error) {
+	byName := map[string]types.Volume{}
+	for _, v := range pm.Volumes {
+		byName[v.Name.String()] = v
+	}
+	var out []Step
+	for _, mnt := range ra.Mounts {
+		v, ok := byName[mnt.Volume.String()]
+		if mnt.AppVolume != nil {
+			v, ok = *mnt.AppVolume, true
+		}
+		if !ok {
+			return nil, fmt.Errorf("mount %q: no such volume", mnt.Volume)
+		}
+		if !path.IsAbs(mnt.Path) {
+			return nil, fmt.Errorf("mount %q: target %q is not absolute", mnt.Volume, mnt.Path)
+		}
+		ro := v.ReadOnly != nil && *v.ReadOnly
+		for _, mp := range ra.App.MountPoints {
+			if mp.Name == mnt.Volume && mp.ReadOnly {
+				ro = true
+			}
+		}
+		st := Step{Kind: StepBind, Target: path.Clean(mnt.Path), Recursive: true}
+		if ro {
+			st.Attrs = mount.ReadOnly
+		}
+		switch v.Kind {
+		case "host":
+			if !path.IsAbs(v.Source) {
+				return nil, fmt.Errorf("volume %q: host source %q is not absolute", v.Name, v.Source)
+			}
+			st.Source = v.Source
+			if v.Recursive != nil {
+				st.Recursive = *v.Recursive
+			}
+		case "empty":
+			if err := validName(v.Name.String()); err != nil {
+				return nil, fmt.Errorf("volume: %w", err)
+			}
+			st.Source = SharedVolumeDir(v.Name.String())
+			st.Recursive = false
+		default:
+			return nil, fmt.Errorf("volume %q: unknown kind %q", v.Name, v.Kind)
+		}
+		out = append(out, st)
+	}
+	// Parents before children.
+	slices.SortStableFunc(out, func(a, b Step) int {
+		return strings.Count(a.Target, "/") - strings.Count(b.Target, "/")
+	})
+	return out, nil
+}

@@ -1,0 +1,164 @@
+package podinit
+
+import (
+	"os"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/appc/spec/schema"
+	"github.com/appc/spec/schema/types"
+
+	"github.com/rkt/rkt/internal/isolation/mount"
+)
+
+func TestLowerDir(t *testing.T) {
+	got, err := LowerDir([]string{"/l/bottom", "/l/mid/", "/l/top"})
+	if err != nil || got != "/l/top:/l/mid:/l/bottom" {
+		t.Fatalf("got %q, %v", got, err)
+	}
+	for _, bad := range [][]string{nil, {"rel"}, {"/a:b"}, {"/a,b"}, {"/a\\b"}, {"/a\nb"}} {
+		if _, err := LowerDir(bad); err == nil {
+			t.Errorf("%q: no error", bad)
+		}
+	}
+}
+
+func TestParseLayers(t *testing.T) {
+	if got := ParseLayers("/a\n\n/b\n"); !slices.Equal(got, []string{"/a", "/b"}) {
+		t.Fatal(got)
+	}
+}
+
+func TestBuildEnv(t *testing.T) {
+	env := types.Environment{{Name: "HOME", Value: "/home/u"}, {Name: "FOO", Value: "1"}, {Name: "FOO", Value: "2"}, {Name: "AC_APP_NAME", Value: "evil"}}
+	got := BuildEnv("web", env)
+	want := []string{"HOME=/home/u", "FOO=2", "PATH=" + DefaultPath, "SHELL=/bin/sh", "USER=root", "LOGNAME=root", "AC_APP_NAME=web"}
+	if !slices.Equal(got, want) {
+		t.Fatalf("got %q\nwant %q", got, want)
+	}
+	got = BuildEnv("a", nil)
+	if !slices.Contains(got, "HOME=/root") || got[len(got)-1] != "AC_APP_NAME=a" {
+		t.Fatal(got)
+	}
+}
+
+func TestHostsFile(t *testing.T) {
+	h := HostsFile("rkt-x")
+	if !strings.HasPrefix(h, "127.0.0.1\tlocalhost") || !strings.HasSuffix(h, "127.0.0.1\trkt-x\n") || !strings.Contains(h, "::1\tlocalhost") {
+		t.Fatal(h)
+	}
+	for h, ok := range map[string]bool{"rkt-1": true, "a.b": true, "": false, "-a": false, "a b": false, "a\nb": false, strings.Repeat("a", 65): false} {
+		if ValidHostname(h) != ok {
+			t.Errorf("ValidHostname(%q) = %v", h, !ok)
+		}
+	}
+}
+
+func testManifest() (*schema.PodManifest, *schema.RuntimeApp) {
+	ro := true
+	pm := schema.BlankPodManifest()
+	pm.Volumes = []types.Volume{
+		{Name: *types.MustACName("data"), Kind: "host", Source: "/srv/data", ReadOnly: &ro},
+		{Name: *types.MustACName("scratch"), Kind: "empty"},
+	}
+	pm.Apps = []schema.RuntimeApp{{
+		Name: *types.MustACName("web"),
+		App: &types.App{
+			Exec: types.Exec{"/bin/web", "-x"}, User: "1000", Group: "100", SupplementaryGIDs: []int{5, 6},
+			WorkingDirectory: "/srv",
+		},
+		ReadOnlyRootFS: true,
+		Mounts: []schema.Mount{
+			{Volume: *types.MustACName("scratch"), Path: "/var/a/b"},
+			{Volume: *types.MustACName("data"), Path: "/data"},
+		},
+	}}
+	return pm, &pm.Apps[0]
+}
+
+func TestPlanApp(t *testing.T) {
+	pm, ra := testManifest()
+	cfg := Config{Hostname: "h1", Net: "host", HostResolvConf: "/etc/resolv.conf", StopTimeout: time.Second}
+	p, err := PlanApp(pm, ra, []string{"/l/1", "/l/2"}, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Rootfs != "stage2/web/rootfs" || p.OverlayData != "lowerdir=/l/2:/l/1,upperdir=overlay/web/upper,workdir=overlay/web/work" || !p.ReadOnlyRoot {
+		t.Errorf("plan %+v", p)
+	}
+	e := p.Exec
+	if e.UID != 1000 || e.GID != 100 || !slices.Equal(e.SupplementaryGIDs, []int{5, 6}) || e.WorkingDir != "/srv" || !slices.Equal(e.Argv, []string{"/bin/web", "-x"}) {
+		t.Errorf("exec %+v", e)
+	}
+	targets := map[string]Step{}
+	var order []string
+	for _, s := range p.Mounts {
+		targets[s.Target] = s
+		order = append(order, s.Target)
+	}
+	for _, want := range []string{"/proc", "/sys", "/dev", "/dev/null", "/dev/zero", "/dev/full", "/dev/random", "/dev/urandom", "/dev/tty", "/dev/pts", "/dev/shm", "/dev/ptmx", "/dev/fd", "/dev/stdin", "/etc/hostname", "/etc/hosts", "/etc/resolv.conf", "/data", "/var/a/b"} {
+		if _, ok := targets[want]; !ok {
+			t.Errorf("no step for %s", want)
+		}
+	}
+	if slices.Index(order, "/dev") > slices.Index(order, "/dev/null") || slices.Index(order, "/data") > slices.Index(order, "/var/a/b") {
+		t.Errorf("order %v", order)
+	}
+	if s := targets["/sys"]; s.Attrs&mount.ReadOnly == 0 {
+		t.Error("/sys is not read-only")
+	}
+	if s := targets["/data"]; s.Source != "/srv/data" || s.Attrs&mount.ReadOnly == 0 || !s.Recursive {
+		t.Errorf("/data %+v", s)
+	}
+	if s := targets["/var/a/b"]; s.Source != "sharedVolumes/scratch" || s.Attrs != 0 {
+		t.Errorf("/var/a/b %+v", s)
+	}
+	if s := targets["/etc/hosts"]; !s.IfMissing || s.Source != "stage1/rkt/etc/web/hosts" {
+		t.Errorf("/etc/hosts %+v", s)
+	}
+	if s := targets["/dev/ptmx"]; s.Kind != StepSymlink || s.Link != "pts/ptmx" {
+		t.Errorf("/dev/ptmx %+v", s)
+	}
+	if len(p.Files) != 2 || p.Files[0].Content != "h1\n" || !strings.Contains(p.Files[1].Content, "h1") {
+		t.Errorf("files %+v", p.Files)
+	}
+
+	cfg.HostResolvConf = ""
+	if p, _ := PlanApp(pm, ra, []string{"/l/1"}, cfg); slices.ContainsFunc(p.Mounts, func(s Step) bool { return s.Target == "/etc/resolv.conf" }) {
+		t.Error("resolv.conf bound without a host file")
+	}
+}
+
+func TestPlanAppErrors(t *testing.T) {
+	cases := map[string]func(pm *schema.PodManifest, ra *schema.RuntimeApp){
+		"user":    func(_ *schema.PodManifest, ra *schema.RuntimeApp) { ra.App.User = "nobody" },
+		"group":   func(_ *schema.PodManifest, ra *schema.RuntimeApp) { ra.App.Group = "-1" },
+		"exec":    func(_ *schema.PodManifest, ra *schema.RuntimeApp) { ra.App.Exec = nil },
+		"wd":      func(_ *schema.PodManifest, ra *schema.RuntimeApp) { ra.App.WorkingDirectory = "rel" },
+		"volume":  func(_ *schema.PodManifest, ra *schema.RuntimeApp) { ra.Mounts[0].Volume = *types.MustACName("nope") },
+		"target":  func(_ *schema.PodManifest, ra *schema.RuntimeApp) { ra.Mounts[0].Path = "rel" },
+		"kind":    func(pm *schema.PodManifest, _ *schema.RuntimeApp) { pm.Volumes[1].Kind = "nfs" },
+		"hostsrc": func(pm *schema.PodManifest, _ *schema.RuntimeApp) { pm.Volumes[0].Source = "rel" },
+	}
+	for name, mutate := range cases {
+		pm, ra := testManifest()
+		mutate(pm, ra)
+		if _, err := PlanApp(pm, ra, []string{"/l"}, Config{Hostname: "h"}); err == nil {
+			t.Errorf("%s: no error", name)
+		}
+	}
+	pm, ra := testManifest()
+	if _, err := PlanApp(pm, ra, []string{"/l:x"}, Config{Hostname: "h"}); err == nil {
+		t.Error("bad layer path accepted")
+	}
+}
+
+func TestSupervise(t *testing.T) {
+	// No children at all: returns at once with 0.
+	sigc := make(chan os.Signal)
+	if got := supervise(map[int]string{}, time.Second, sigc, func(string, int) {}, func(string, ...any) {}); got != 0 {
+		t.Fatal(got)
+	}
+}

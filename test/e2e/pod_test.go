@@ -1,0 +1,236 @@
+package e2e
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+
+	"github.com/rkt/rkt/internal/testutil"
+)
+
+// busyboxLayout writes a busybox image as an OCI layout and returns its
+// oci: reference.
+func busyboxLayout(t *testing.T) string {
+	t.Helper()
+	img := testutil.BusyboxImage(t, v1.Config{Cmd: []string{"/bin/sh"}, Env: []string{"PATH=/usr/sbin:/usr/bin:/sbin:/bin", "FROM_IMAGE=yes"}})
+	dir := filepath.Join(t.TempDir(), "busybox")
+	testutil.WriteOCILayout(t, dir, img, "latest")
+	return "oci:" + dir + ":latest"
+}
+
+// requireStage1 skips unless the default stage1 image sits beside rkt.
+func requireStage1(t *testing.T) {
+	t.Helper()
+	if !fileExists(filepath.Join(filepath.Dir(rktBinary), "stage1-ns.aci")) {
+		t.Skip("needs bin/stage1-ns.aci beside rkt: run make build")
+	}
+}
+
+func podEnv(t *testing.T) (*env, string) {
+	t.Helper()
+	e := newEnv(t)
+	requireStage1(t)
+	t.Cleanup(func() { cleanPods(t, e) })
+	return e, busyboxLayout(t)
+}
+
+var uuidRE = regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$`)
+
+func TestRunExitCodesAndOutput(t *testing.T) {
+	e, img := podEnv(t)
+	t.Parallel()
+	r := rkt(t, e, insecureImage, "run", "--net=host", img, "--exec=/bin/echo", "--", "hello", "pod").ok(t)
+	if strings.TrimSpace(r.stdout) != "hello pod" {
+		t.Errorf("stdout = %q, want the app's output", r.stdout)
+	}
+	rkt(t, e, insecureImage, "run", "--net=none", img, "--exec=/bin/sh", "--", "-c", "exit 7").exit(t, 7)
+	rkt(t, e, insecureImage, "run", "--net=host", img, "--exec=/bin/false").exit(t, 1)
+	// Two apps: the pod's code is the failing app's.
+	r = rkt(t, e, insecureImage, "run", "--net=host", "--uuid-file-save="+filepath.Join(e.home, "uuid"),
+		img, "--name=ok", "--exec=/bin/true", "---", img, "--name=bad", "--exec=/bin/sh", "--", "-c", "exit 5")
+	r.exit(t, 5)
+	uuid := readUUID(t, filepath.Join(e.home, "uuid"))
+	st := rkt(t, e, "status", uuid).ok(t)
+	if !strings.Contains(st.stdout, "app-bad=5\n") || !strings.Contains(st.stdout, "state=exited\n") {
+		t.Errorf("status of the two-app pod:\n%s", st.stdout)
+	}
+}
+
+func TestRunAppEnvironmentAndIdentity(t *testing.T) {
+	e, img := podEnv(t)
+	t.Parallel()
+	r := rkt(t, e, insecureImage, "run", "--net=none", "--set-env=SET=1", img, "--user=65534", "--group=65534",
+		"--working-dir=/tmp", "--environment=APP=2", "--exec=/bin/sh", "--", "-c",
+		`echo "id=$(id -u):$(id -g) pwd=$(pwd) set=$SET app=$APP img=$FROM_IMAGE name=$AC_APP_NAME host=$(hostname)"`).ok(t)
+	out := strings.TrimSpace(r.stdout)
+	for _, want := range []string{"id=65534:65534", "pwd=/tmp", "set=1", "app=2", "img=yes", "name=busybox", "host=rkt-"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("app saw %q, want %q in it", out, want)
+		}
+	}
+}
+
+func TestPrepareRunPreparedListStatus(t *testing.T) {
+	e, img := podEnv(t)
+	t.Parallel()
+	r := rkt(t, e, insecureImage, "prepare", "--quiet", img, "--exec=/bin/true").ok(t)
+	uuid := strings.TrimSpace(r.stdout)
+	if !uuidRE.MatchString(uuid) {
+		t.Fatalf("prepare printed %q, want a UUID", r.stdout)
+	}
+	l := rkt(t, e, "list", "--no-legend").ok(t)
+	if f := strings.Fields(l.stdout); len(f) < 4 || f[0] != uuid[:8] || f[1] != "busybox" || f[3] != "prepared" {
+		t.Errorf("list of a prepared pod: %q", l.stdout)
+	}
+	rkt(t, e, "run-prepared", "--net=host", uuid[:6]).ok(t)
+	st := rkt(t, e, "status", uuid).ok(t)
+	keys := []string{}
+	for _, l := range lines(st.stdout) {
+		k, _, _ := strings.Cut(l, "=")
+		keys = append(keys, k)
+	}
+	if got := strings.Join(keys, ","); got != "state,created,started,networks,pid,exited,app-busybox" {
+		t.Errorf("status keys = %s, want rkt's order\n%s", got, st.stdout)
+	}
+	var pods []map[string]any
+	j := rkt(t, e, "list", "--format=json").ok(t)
+	if err := json.Unmarshal([]byte(j.stdout), &pods); err != nil || len(pods) != 1 || pods[0]["name"] != uuid || pods[0]["state"] != "exited" {
+		t.Errorf("list --format=json = %s (%v)", j.stdout, err)
+	}
+	hdr := lines(rkt(t, e, "list").ok(t).stdout)[0]
+	if strings.Join(strings.Fields(hdr), " ") != "UUID APP IMAGE NAME STATE CREATED STARTED NETWORKS" {
+		t.Errorf("list header = %q", hdr)
+	}
+	cm := rkt(t, e, "cat-manifest", uuid).ok(t)
+	var pm map[string]any
+	if err := json.Unmarshal([]byte(cm.stdout), &pm); err != nil || pm["acKind"] != "PodManifest" {
+		t.Errorf("cat-manifest = %s (%v)", cm.stdout, err)
+	}
+	rkt(t, e, "run-prepared", "--net=host", uuid).exit(t, 254)
+	rkt(t, e, "status", "ffffffff").exit(t, 254)
+}
+
+func TestStopEnterAndGC(t *testing.T) {
+	e, img := podEnv(t)
+	before := podMounts(t, e)
+	uuidFile := filepath.Join(e.home, "uuid")
+	cmd, _, _, cancel := rktCommand(e, append(e.globalFlags(), insecureImage, "run", "--net=host", "--uuid-file-save="+uuidFile, img, "--exec=/bin/sleep", "--", "1000")...)
+	defer cancel()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	deadline := time.Now().Add(20 * time.Second)
+	for !fileExists(uuidFile) && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	uuid := readUUID(t, uuidFile)
+	rkt(t, e, "status", "--wait-ready=20s", uuid).ok(t)
+	en := rkt(t, e, "enter", uuid, "/bin/cat", "/etc/hostname").ok(t)
+	if strings.TrimSpace(en.stdout) != "rkt-"+uuid {
+		t.Errorf("enter saw hostname %q, want rkt-%s", en.stdout, uuid)
+	}
+	rkt(t, e, "rm", uuid).exit(t, 254) // running pods are not removed
+	st := rkt(t, e, "stop", uuid).ok(t)
+	if strings.TrimSpace(st.stdout) != `"`+uuid+`"` {
+		t.Errorf("stop printed %q", st.stdout)
+	}
+	select {
+	case err := <-done:
+		t.Logf("rkt run after stop: %v", err)
+	case <-time.After(30 * time.Second):
+		t.Fatal("rkt run did not exit after stop")
+	}
+	if s := rkt(t, e, "status", uuid).ok(t).stdout; !strings.HasPrefix(s, "state=exited\n") {
+		t.Errorf("status after stop:\n%s", s)
+	}
+	if s := rkt(t, e, "stop", uuid).ok(t); !strings.Contains(s.stderr, "already stopped") {
+		t.Errorf("second stop: %s", s)
+	}
+	gc := rkt(t, e, "gc", "--grace-period=0s").ok(t)
+	if !strings.Contains(gc.stdout, `Garbage collecting pod "`+uuid+`"`) {
+		t.Errorf("gc output: %s", gc)
+	}
+	if after := podMounts(t, e); after != before {
+		t.Errorf("mounts under the data dir after gc:\n%s\nbefore:\n%s", after, before)
+	}
+	if entries, _ := os.ReadDir(filepath.Join(e.dir, "pods", "exited-garbage")); len(entries) != 0 {
+		t.Errorf("exited-garbage not empty after gc: %v", entries)
+	}
+}
+
+func TestRunBadInput(t *testing.T) {
+	e, img := podEnv(t)
+	t.Parallel()
+	for _, tc := range []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"default network", []string{"run", img}, `networking mode "default"`},
+		{"unknown network", []string{"run", "--net=mynet", img}, `networking mode "mynet"`},
+		{"missing image", []string{"run", "--net=host", "oci:/nonexistent:latest"}, "/nonexistent"},
+		{"bad ipc", []string{"run", "--net=host", "--ipc=host", img}, `--ipc "host"`},
+		{"unknown app flag", []string{"run", "--net=host", img, "--bogus"}, "--bogus"},
+		{"unknown volume", []string{"run", "--net=host", img, "--mount=volume=nope,target=/x"}, `volume "nope"`},
+		{"same app twice", []string{"run", "--net=host", img, "---", img}, `app name "busybox" is used twice`},
+	} {
+		r := rkt(t, e, append([]string{insecureImage}, tc.args...)...)
+		if r.code != 254 || !strings.Contains(r.stderr, tc.want) {
+			t.Errorf("%s: want exit 254 and an error naming %q:\n%s", tc.name, tc.want, r)
+		}
+	}
+	// Nothing half-made stays: no pod directories at all.
+	if l := rkt(t, e, "list", "--no-legend").ok(t); strings.TrimSpace(l.stdout) != "" {
+		t.Errorf("failed runs left pods:\n%s", l.stdout)
+	}
+	// A missing executable is the app's failure, named.
+	r := rkt(t, e, insecureImage, "run", "--net=host", img, "--exec=/bin/nope")
+	if r.code == 0 || !strings.Contains(r.stderr, "/bin/nope") {
+		t.Errorf("exec of a missing file: %s", r)
+	}
+}
+
+func readUUID(t *testing.T, file string) string {
+	t.Helper()
+	b, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u := strings.TrimSpace(string(b))
+	if !uuidRE.MatchString(u) {
+		t.Fatalf("%s holds %q, not a UUID", file, b)
+	}
+	return u
+}
+
+// podMounts lists the mounts under the environment's data directory.
+func podMounts(t *testing.T, e *env) string {
+	t.Helper()
+	out, err := exec.CommandContext(t.Context(), "grep", "-F", e.dir, "/proc/self/mountinfo").Output()
+	if err != nil {
+		return "" // grep exits 1 when nothing matches
+	}
+	return string(out)
+}
+
+// cleanPods collects every pod of e and detaches what is still mounted
+// under its data directory, so the test's temporary directory can go.
+func cleanPods(t *testing.T, e *env) {
+	rawRkt(t, e, append(e.globalFlags(), "gc", "--grace-period=0s", "--expire-prepared=0s")...)
+	for _, line := range strings.Split(podMounts(t, e), "\n") {
+		f := strings.Fields(line)
+		if len(f) > 4 {
+			_ = exec.CommandContext(context.Background(), "umount", "-l", f[4]).Run()
+		}
+	}
+}
