@@ -21,6 +21,7 @@ import (
 	"github.com/rkt/rkt/internal/image"
 	"github.com/rkt/rkt/internal/podspec"
 	"github.com/rkt/rkt/internal/rootfs"
+	"github.com/rkt/rkt/internal/stage0"
 	"github.com/rkt/rkt/internal/store"
 )
 
@@ -622,7 +623,8 @@ interrupted fetches left behind.`,
 				return err
 			}
 			defer s.Close()
-			res, err := s.GC(store.GCOptions{GracePeriod: grace})
+			imgs, layers := stage0.ImagesInUse(a.dir)
+			res, err := s.GC(store.GCOptions{GracePeriod: grace, InUseImages: imgs, InUseLayers: layers})
 			if err != nil {
 				return err
 			}

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/opencontainers/go-digest"
+
 	"github.com/rkt/rkt/internal/pod"
 	"github.com/rkt/rkt/internal/stage1/abi"
 	"github.com/rkt/rkt/internal/store"
@@ -96,4 +98,42 @@ func Enter(s *store.Store, p *pod.Pod, app string, cmd []string) error {
 	}
 	argv := append([]string{path}, abi.EnterArgs{PID: pid, AppName: app, Cmd: cmd}.Argv()...)
 	return execve(path, argv, os.Environ())
+}
+
+// ImagesInUse lists the images and rendered layers the pods of dataDir
+// use (their apps' and their stage1's), so image gc keeps them for as
+// long as the pods exist. Unreadable pods are skipped: gc of pods
+// removes what they hold anyway.
+func ImagesInUse(dataDir string) (map[digest.Digest]bool, map[digest.Digest]bool) {
+	imgs, layers := map[digest.Digest]bool{}, map[digest.Digest]bool{}
+	pods, _ := pod.ListIncluding(dataDir, pod.IncludeAll)
+	addID := func(file string) {
+		raw, err := os.ReadFile(file)
+		if err != nil {
+			return
+		}
+		if d, err := digest.Parse(strings.Replace(strings.TrimSpace(string(raw)), "-", ":", 1)); err == nil {
+			imgs[d] = true
+		}
+	}
+	for _, p := range pods {
+		addID(filepath.Join(p.Dir, abi.Stage1Image))
+		apps, _ := os.ReadDir(filepath.Join(p.Dir, abi.AppsInfo))
+		for _, app := range apps {
+			dir := filepath.Join(p.Dir, abi.AppsInfo, app.Name())
+			addID(filepath.Join(dir, abi.AppImageID))
+			raw, err := os.ReadFile(filepath.Join(dir, abi.AppLayers))
+			if err != nil {
+				continue
+			}
+			for _, l := range strings.Fields(string(raw)) {
+				// .../layers/sha256-<diff id>/rootfs
+				name := filepath.Base(filepath.Dir(l))
+				if d, err := digest.Parse(strings.Replace(name, "-", ":", 1)); err == nil {
+					layers[d] = true
+				}
+			}
+		}
+	}
+	return imgs, layers
 }

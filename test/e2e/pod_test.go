@@ -234,3 +234,25 @@ func cleanPods(t *testing.T, e *env) {
 		}
 	}
 }
+
+func TestImageGCKeepsWhatPodsUse(t *testing.T) {
+	e, img := podEnv(t)
+	t.Parallel()
+	rkt(t, e, insecureImage, "run", "--net=host", img, "--exec=/bin/true").ok(t)
+	layers := func() int {
+		entries, _ := os.ReadDir(filepath.Join(e.store(), "layers"))
+		return len(entries)
+	}
+	before := layers()
+	rkt(t, e, "image", "gc", "--grace-period=0s").ok(t)
+	if got := layers(); got != before || before == 0 {
+		t.Fatalf("image gc with an exited pod left %d of %d layers", got, before)
+	}
+	// The image still runs from the store with --pull-policy=never.
+	rkt(t, e, "run", "--net=host", "--pull-policy=never", "localhost/busybox:latest", "--exec=/bin/true").ok(t)
+	rkt(t, e, "gc", "--grace-period=0s").ok(t)
+	rkt(t, e, "image", "gc", "--grace-period=0s").ok(t)
+	if got := layers(); got != 0 {
+		t.Fatalf("image gc after the pods were collected left %d layers", got)
+	}
+}
