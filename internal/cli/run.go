@@ -29,7 +29,13 @@ type podFlags struct {
 	inheritEnv  bool
 	stage1      stage0.Stage1Selection
 	uuidFile    string
+	podManifest string
 }
+
+// podManifestConflicts are the flags --pod-manifest cannot be used with,
+// as in rkt 1.x: the manifest says it all.
+var podManifestConflicts = []string{"volume", "mount", "set-env", "set-env-file", "inherit-env", "pull-policy", "no-store", "store-only",
+	"exec", "name", "user", "group", "working-dir", "supplementary-gids", "readonly-rootfs", "environment"}
 
 func (pf *podFlags) register(cmd *cobra.Command) {
 	fs := cmd.Flags()
@@ -46,6 +52,7 @@ func (pf *podFlags) register(cmd *cobra.Command) {
 	fs.StringVar(&pf.stage1.Hash, "stage1-hash", "", "a stored stage1 image, by ID")
 	fs.StringVar(&pf.stage1.FromDir, "stage1-from-dir", "", "a stage1 image file name in the stage1 images directory")
 	fs.StringVar(&pf.uuidFile, "uuid-file-save", "", "write the pod's UUID to this file")
+	fs.StringVar(&pf.podManifest, "pod-manifest", "", "an appc PodManifest file to run as-is (its images must be in the store)")
 	cmd.MarkFlagsMutuallyExclusive("stage1-path", "stage1-url", "stage1-name", "stage1-hash", "stage1-from-dir")
 }
 
@@ -117,6 +124,12 @@ func (a *app) prepare(cmd *cobra.Command, pf *podFlags, args []string) (*stage0.
 	if err := requireRoot(); err != nil {
 		return nil, err
 	}
+	if pf.podManifest != "" {
+		return a.prepareManifest(cmd, pf, args)
+	}
+	if len(args) == 0 {
+		return nil, errdefs.InvalidArgument(errors.New("give at least one image, or --pod-manifest"))
+	}
 	opts, err := a.prepareOptions(cmd, pf, args)
 	if err != nil {
 		return nil, err
@@ -135,6 +148,42 @@ func (a *app) prepare(cmd *cobra.Command, pf *podFlags, args []string) (*stage0.
 		fmt.Fprintln(a.stderr, "image: warning: image signature verification has been disabled")
 	}
 	p, err := stage0.Prepare(cmd.Context(), f, a.dir, opts)
+	if err != nil {
+		return nil, err
+	}
+	if pf.uuidFile != "" {
+		if err := writeUUIDFile(pf.uuidFile, p.Pod.UUID); err != nil {
+			_ = p.Pod.Close()
+			return nil, err
+		}
+	}
+	return p, nil
+}
+
+// prepareManifest prepares a pod from --pod-manifest.
+func (a *app) prepareManifest(cmd *cobra.Command, pf *podFlags, args []string) (*stage0.Prepared, error) {
+	var conflicts []string
+	for _, name := range podManifestConflicts {
+		if cmd.Flags().Changed(name) {
+			conflicts = append(conflicts, "--"+name)
+		}
+	}
+	if len(args) > 0 {
+		conflicts = append(conflicts, "image arguments")
+	}
+	if len(conflicts) > 0 {
+		return nil, errdefs.InvalidArgument(fmt.Errorf("conflicting flags set with --pod-manifest: %s", strings.Join(conflicts, ", ")))
+	}
+	pm, err := stage0.ReadPodManifest(pf.podManifest)
+	if err != nil {
+		return nil, err
+	}
+	s, err := a.openStore(store.Shared)
+	if err != nil {
+		return nil, err
+	}
+	defer s.Close()
+	p, err := stage0.PrepareManifest(cmd.Context(), a.fetcher(s, fetch.PullNever), a.dir, pm, pf.stage1, a.stage1Dirs())
 	if err != nil {
 		return nil, err
 	}
@@ -226,7 +275,6 @@ when every app exits 0, else the first failing app's) and a signal to it
 stops the pod. Networking: --net=host or --net=none for now.`,
 		Example: `  rkt --insecure-options=image run --net=host docker://127.0.0.1:5000/busybox -- -c 'echo hello'
   rkt run --net=none img-a --- img-b --exec=/bin/worker`,
-		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			// Check the run flags first: a bad one makes no pod.
 			if _, err := a.runArgs(&rf, "", 1); err != nil {
@@ -260,7 +308,6 @@ func (a *app) prepareCommand() *cobra.Command {
 		Long: `Prepare a pod the way rkt run would, without running it, and print its UUID.
 Run it later with 'rkt run-prepared UUID'.`,
 		Example: "  uuid=$(rkt --insecure-options=image prepare --quiet docker://127.0.0.1:5000/busybox)\n  rkt run-prepared --net=host $uuid",
-		Args:    cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			p, err := a.prepare(cmd, &pf, args)
 			if err != nil {

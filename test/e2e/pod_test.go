@@ -256,3 +256,53 @@ func TestImageGCKeepsWhatPodsUse(t *testing.T) {
 		t.Fatalf("image gc after the pods were collected left %d layers", got)
 	}
 }
+
+func TestRunPodManifest(t *testing.T) {
+	e, img := podEnv(t)
+	t.Parallel()
+	uuid := strings.TrimSpace(rkt(t, e, insecureImage, "prepare", "--quiet", img, "--exec=/bin/true").ok(t).stdout)
+	raw := rkt(t, e, "cat-manifest", uuid).ok(t).stdout
+	var pm map[string]any
+	if err := json.Unmarshal([]byte(raw), &pm); err != nil {
+		t.Fatal(err)
+	}
+	app := pm["apps"].([]any)[0].(map[string]any)["app"].(map[string]any)
+	app["exec"] = []string{"/bin/sh", "-c", "exit 9"}
+	app["user"], app["group"] = "nobody", "nobody"
+	file := filepath.Join(e.home, "pod.json")
+	writeJSON(t, file, pm)
+	rkt(t, e, "run", "--net=host", "--pod-manifest="+file).exit(t, 9)
+
+	// Without an app section the image's own is used.
+	delete(pm["apps"].([]any)[0].(map[string]any), "app")
+	writeJSON(t, file, pm)
+	rkt(t, e, "run", "--net=host", "--pod-manifest="+file).exit(t, 0)
+
+	for _, tc := range []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"conflicting image", []string{"run", "--net=host", "--pod-manifest=" + file, img}, "conflicting flags"},
+		{"conflicting flag", []string{"run", "--net=host", "--pod-manifest=" + file, "--set-env=A=1"}, "--set-env"},
+		{"missing file", []string{"run", "--net=host", "--pod-manifest=/nonexistent.json"}, "/nonexistent.json"},
+	} {
+		if r := rkt(t, e, tc.args...); r.code != 254 || !strings.Contains(r.stderr, tc.want) {
+			t.Errorf("%s: want 254 naming %q: %s", tc.name, tc.want, r)
+		}
+	}
+	bad := filepath.Join(e.home, "bad.json")
+	if err := os.WriteFile(bad, []byte(`{"acKind":"ImageManifest"}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if r := rkt(t, e, "run", "--net=host", "--pod-manifest="+bad); r.code != 254 || !strings.Contains(r.stderr, "not an appc PodManifest") {
+		t.Errorf("a manifest that is not one: %s", r)
+	}
+	empty := filepath.Join(e.home, "empty.json")
+	if err := os.WriteFile(empty, []byte(`{"acKind":"PodManifest","acVersion":"0.8.11","apps":[]}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if r := rkt(t, e, "run", "--net=host", "--pod-manifest="+empty); r.code != 254 || !strings.Contains(r.stderr, "no apps") {
+		t.Errorf("a manifest without apps: %s", r)
+	}
+}
