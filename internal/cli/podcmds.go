@@ -314,3 +314,77 @@ func defaultShell(podDir, app string) string {
 	}
 	return "/bin/sh"
 }
+
+func (a *app) exportCommand() *cobra.Command {
+	var (
+		appName   string
+		overwrite bool
+	)
+	cmd := &cobra.Command{
+		Use:   "export [--app=NAME] UUID OUTPUT",
+		Short: "Export an app from an exited pod to an image file",
+		Long: `Write an exited app's root filesystem, with every change the app made, as a
+new image: an OCI image archive holding the app image's layers and one
+layer of the changes. Run it with 'rkt run oci-archive:OUTPUT'.`,
+		Example: "  rkt export --app=web 5f1e web-snapshot.tar\n  rkt --insecure-options=image run --net=host oci-archive:web-snapshot.tar",
+		Args:    cobra.ExactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := requireRoot(); err != nil {
+				return err
+			}
+			p, err := pod.Load(a.dir, args[0])
+			if err != nil {
+				return err
+			}
+			m, err := p.Manifest()
+			if err != nil {
+				return err
+			}
+			if appName == "" {
+				if len(m.Apps) != 1 {
+					return errdefs.InvalidArgument(fmt.Errorf("pod %s has %d apps: choose one with --app", p.UUID, len(m.Apps)))
+				}
+				appName = m.Apps[0].Name.String()
+			}
+			out := args[1]
+			if _, err := os.Lstat(out); err == nil && !overwrite {
+				return errdefs.WithKind(errdefs.KindAlreadyExists, fmt.Errorf("%s already exists (use --overwrite)", out))
+			}
+			s, err := a.openStore(store.Shared)
+			if err != nil {
+				return err
+			}
+			defer s.Close()
+			dir := filepath.Dir(out)
+			tmp, err := os.CreateTemp(dir, "."+filepath.Base(out)+".tmp-*")
+			if err != nil {
+				return err
+			}
+			ok := false
+			defer func() {
+				if !ok {
+					tmp.Close()
+					os.Remove(tmp.Name())
+				}
+			}()
+			ref := "localhost/exported/" + appName + ":" + p.UUID[:8]
+			if err := stage0.Export(cmd.Context(), s, p, appName, ref, dir, tmp); err != nil {
+				return err
+			}
+			if err := tmp.Chmod(0o644); err != nil {
+				return err
+			}
+			if err := tmp.Close(); err != nil {
+				return err
+			}
+			if err := os.Rename(tmp.Name(), out); err != nil {
+				return err
+			}
+			ok = true
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&appName, "app", "", "name of the app to export (needed when the pod has several)")
+	cmd.Flags().BoolVar(&overwrite, "overwrite", false, "overwrite the output file if it exists")
+	return cmd
+}

@@ -306,3 +306,21 @@ func TestRunPodManifest(t *testing.T) {
 		t.Errorf("a manifest without apps: %s", r)
 	}
 }
+
+func TestExportThenRun(t *testing.T) {
+	e, img := podEnv(t)
+	t.Parallel()
+	uuidFile := filepath.Join(e.home, "uuid")
+	rkt(t, e, insecureImage, "run", "--net=host", "--uuid-file-save="+uuidFile, img, "--exec=/bin/sh", "--",
+		"-c", "echo changed > /etc/marker && rm /etc/group && mkdir -p /srv/data && echo x > /srv/data/f").ok(t)
+	uuid := readUUID(t, uuidFile)
+	out := filepath.Join(e.home, "exported.tar")
+	rkt(t, e, "export", uuid, out).ok(t)
+	rkt(t, e, "export", uuid, out).exit(t, 254) // exists, no --overwrite
+	rkt(t, e, "export", "--overwrite", uuid, out).ok(t)
+	r := rkt(t, e, insecureImage, "run", "--net=host", "oci-archive:"+out, "--exec=/bin/sh", "--",
+		"-c", "cat /etc/marker /srv/data/f; test -e /etc/group && echo group-back || echo group-gone").ok(t)
+	if got := strings.Fields(r.stdout); strings.Join(got, " ") != "changed x group-gone" {
+		t.Errorf("the exported image shows %q, want the app's changes (marker, data, deleted /etc/group)", r.stdout)
+	}
+}
