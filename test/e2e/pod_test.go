@@ -324,3 +324,43 @@ func TestExportThenRun(t *testing.T) {
 		t.Errorf("the exported image shows %q, want the app's changes (marker, data, deleted /etc/group)", r.stdout)
 	}
 }
+
+// normalizeOutput replaces what changes between runs (UUIDs, image IDs,
+// times, PIDs, temp paths) with placeholders, for golden files.
+func normalizeOutput(s, uuid string) string {
+	s = strings.ReplaceAll(s, uuid, "<UUID>")
+	s = strings.ReplaceAll(s, uuid[:8], "<UUID8>")
+	for _, re := range []struct{ re, repl string }{
+		{`sha256-[0-9a-f]{12,64}`, "<IMAGE-ID>"},
+		{`\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(\.\d+)? [+-]\d{4} \w+`, "<TIME>"},
+		{`pid=\d+`, "pid=<PID>"},
+		{`(now|\d+ (second|minute)s? ago)`, "<AGO>"},
+		{`localhost/[a-z0-9-]+:latest`, "<IMAGE>"},
+		// Column widths follow the replaced values: compare columns only.
+		{`\t+`, "\t"},
+	} {
+		s = regexp.MustCompile(re.re).ReplaceAllString(s, re.repl)
+	}
+	return s
+}
+
+func TestListStatusGolden(t *testing.T) {
+	e, img := podEnv(t)
+	t.Parallel()
+	uuidFile := filepath.Join(e.home, "uuid")
+	rkt(t, e, insecureImage, "run", "--net=host", "--uuid-file-save="+uuidFile, img, "--name=first", "--exec=/bin/true",
+		"---", img, "--name=second", "--exec=/bin/sh", "--", "-c", "exit 3").exit(t, 3)
+	uuid := readUUID(t, uuidFile)
+	for _, tc := range []struct {
+		name string
+		args []string
+	}{
+		{"list", []string{"list"}},
+		{"list-full", []string{"list", "--full"}},
+		{"list-no-legend", []string{"list", "--no-legend"}},
+		{"status", []string{"status", uuid}},
+	} {
+		out := rkt(t, e, tc.args...).ok(t).stdout
+		testutil.Golden(t, "pod-"+tc.name, []byte(normalizeOutput(out, uuid)))
+	}
+}
