@@ -364,3 +364,71 @@ func TestListStatusGolden(t *testing.T) {
 		testutil.Golden(t, "pod-"+tc.name, []byte(normalizeOutput(out, uuid)))
 	}
 }
+
+func TestVolumes(t *testing.T) {
+	e, img := podEnv(t)
+	t.Parallel()
+	rw, ro := t.TempDir(), t.TempDir()
+	if err := os.WriteFile(filepath.Join(ro, "in"), []byte("from host"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r := rkt(t, e, insecureImage, "run", "--net=host",
+		"--volume=rw,kind=host,source="+rw, "--volume=ro,kind=host,source="+ro+",readOnly=true",
+		"--volume=shared,kind=empty,mode=0777",
+		"--mount=volume=shared,target=/shared",
+		img, "--name=writer", "--mount=volume=rw,target=/rw", "--mount=volume=ro,target=/ro", "--exec=/bin/sh", "--", "-c",
+		"echo out > /rw/out; cat /ro/in; echo x > /ro/nope 2>/dev/null && echo ro-writable || echo ro-refused; echo hi > /shared/note",
+		"---", img, "--name=reader", "--exec=/bin/sh", "--", "-c", "sleep 0.3; cat /shared/note 2>/dev/null || echo missing").ok(t)
+	for _, want := range []string{"from host", "ro-refused"} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("app output %q lacks %q", r.stdout, want)
+		}
+	}
+	if b, err := os.ReadFile(filepath.Join(rw, "out")); err != nil || string(b) != "out\n" {
+		t.Errorf("write through the rw volume: %q, %v", b, err)
+	}
+	if _, err := os.Stat(filepath.Join(ro, "nope")); err == nil {
+		t.Error("the read-only volume was written")
+	}
+	// A mount target that is a symlink to a host path stays inside the
+	// app's rootfs.
+	host := t.TempDir()
+	imgDir := filepath.Join(t.TempDir(), "evil")
+	evil := testutil.Image(t, v1.Config{Cmd: []string{"/bin/sh"}}, testutil.BusyboxLayer(t),
+		testutil.Layer(t, []testutil.TarEntry{testutil.Symlink("escape", host)}, testutil.Gzip))
+	testutil.WriteOCILayout(t, imgDir, evil, "latest")
+	rkt(t, e, insecureImage, "run", "--net=host", "--volume=rw,kind=host,source="+rw,
+		"oci:"+imgDir+":latest", "--mount=volume=rw,target=/escape/x", "--exec=/bin/true").ok(t)
+	if entries, _ := os.ReadDir(host); len(entries) != 0 {
+		t.Errorf("a mount through a symlink reached the host dir: %v", entries)
+	}
+}
+
+func TestGCPreparedAndAborted(t *testing.T) {
+	e, img := podEnv(t)
+	t.Parallel()
+	prepared := strings.TrimSpace(rkt(t, e, insecureImage, "prepare", "--quiet", img, "--exec=/bin/true").ok(t).stdout)
+	// An aborted prepare: an unlocked pod directory left in prepare/.
+	aborted := "00000000-0000-4000-8000-000000000001"
+	if err := os.MkdirAll(filepath.Join(e.dir, "pods", "prepare", aborted), 0o750); err != nil {
+		t.Fatal(err)
+	}
+	l := rkt(t, e, "list", "--no-legend").ok(t).stdout
+	if !strings.Contains(l, "aborted prepare") || !strings.Contains(l, "prepared") {
+		t.Errorf("list before gc:\n%s", l)
+	}
+	gc := rkt(t, e, "gc", "--grace-period=0s").ok(t)
+	if strings.Contains(gc.stdout, prepared) {
+		t.Errorf("gc removed a fresh prepared pod: %s", gc)
+	}
+	if !strings.Contains(gc.stdout, aborted) {
+		t.Errorf("gc kept the aborted prepare: %s", gc)
+	}
+	gc = rkt(t, e, "gc", "--grace-period=0s", "--expire-prepared=0s").ok(t)
+	if !strings.Contains(gc.stdout, prepared) {
+		t.Errorf("gc --expire-prepared=0s kept the prepared pod: %s", gc)
+	}
+	if l := rkt(t, e, "list", "--no-legend").ok(t).stdout; strings.TrimSpace(l) != "" {
+		t.Errorf("pods left after gc:\n%s", l)
+	}
+}
