@@ -30,11 +30,12 @@ type podFlags struct {
 	stage1      stage0.Stage1Selection
 	uuidFile    string
 	podManifest string
+	noOverlay   bool
 }
 
 // podManifestConflicts are the flags --pod-manifest cannot be used with,
 // as in rkt 1.x: the manifest says it all.
-var podManifestConflicts = []string{"volume", "mount", "set-env", "set-env-file", "inherit-env", "pull-policy", "no-store", "store-only",
+var podManifestConflicts = []string{"volume", "mount", "no-overlay", "set-env", "set-env-file", "inherit-env", "pull-policy", "no-store", "store-only",
 	"exec", "name", "user", "group", "working-dir", "supplementary-gids", "readonly-rootfs", "environment"}
 
 func (pf *podFlags) register(cmd *cobra.Command) {
@@ -52,6 +53,7 @@ func (pf *podFlags) register(cmd *cobra.Command) {
 	fs.StringVar(&pf.stage1.Hash, "stage1-hash", "", "a stored stage1 image, by ID")
 	fs.StringVar(&pf.stage1.FromDir, "stage1-from-dir", "", "a stage1 image file name in the stage1 images directory")
 	fs.StringVar(&pf.uuidFile, "uuid-file-save", "", "write the pod's UUID to this file")
+	fs.BoolVar(&pf.noOverlay, "no-overlay", false, "render each app's rootfs as a copy of its image instead of an overlay")
 	fs.StringVar(&pf.podManifest, "pod-manifest", "", "an appc PodManifest file to run as-is (its images must be in the store)")
 	cmd.MarkFlagsMutuallyExclusive("stage1-path", "stage1-url", "stage1-name", "stage1-hash", "stage1-from-dir")
 }
@@ -73,6 +75,7 @@ func (a *app) prepareOptions(cmd *cobra.Command, pf *podFlags, args []string) (s
 		SetEnvFile: pf.setEnvFile,
 		Stage1:     pf.stage1,
 		Stage1Dirs: a.stage1Dirs(),
+		NoOverlay:  pf.noOverlay,
 	}
 	// --mount before the first image is a pod-wide mount.
 	opts.Mounts = pf.defaults.mounts
@@ -209,6 +212,7 @@ type runFlags struct {
 	hostname    string
 	interactive bool
 	ipc         string
+	dns         stage0.DNSOptions
 }
 
 func (rf *runFlags) register(cmd *cobra.Command) {
@@ -217,6 +221,22 @@ func (rf *runFlags) register(cmd *cobra.Command) {
 	fs.StringVar(&rf.hostname, "hostname", "", "the pod's hostname (default rkt-<uuid>)")
 	fs.BoolVar(&rf.interactive, "interactive", false, "run the (single) app interactively, on this terminal")
 	fs.StringVar(&rf.ipc, "ipc", "auto", "IPC namespace: auto, private or parent")
+	fs.StringArrayVar(&rf.dns.Servers, "dns", nil, "a name server for the pod's /etc/resolv.conf (repeatable), or host (the host's file) or none (the image's)")
+	fs.StringArrayVar(&rf.dns.Search, "dns-search", nil, "a DNS search domain for the pod's /etc/resolv.conf (repeatable)")
+	fs.StringArrayVar(&rf.dns.Options, "dns-opt", nil, "a resolver option for the pod's /etc/resolv.conf (repeatable)")
+	fs.StringVar(&rf.dns.Domain, "dns-domain", "", "the local domain for the pod's /etc/resolv.conf")
+	fs.StringArrayVar(&rf.dns.HostsEntries, "hosts-entry", nil, "an /etc/hosts entry IP=HOST[,HOST...] added to the defaults (repeatable), or host (the host's file)")
+}
+
+// writeDNS writes the pod's generated DNS files and sets the mode stage1
+// gets; stage0.Exec calls it once the pod is locked in run.
+func (rf *runFlags) writeDNS(podDir string, ra *abi.RunArgs) error {
+	d, err := stage0.WriteDNSFiles(podDir, rf.dns)
+	if err != nil {
+		return err
+	}
+	ra.DNSConfMode = d.String()
+	return nil
 }
 
 // runArgs checks the run flags and builds stage1's arguments.
@@ -239,6 +259,10 @@ func (a *app) runArgs(rf *runFlags, uuid string, apps int) (abi.RunArgs, error) 
 	if strings.ContainsAny(rf.hostname, " \t\n/") || len(rf.hostname) > 64 {
 		return abi.RunArgs{}, errdefs.InvalidArgument(fmt.Errorf("invalid --hostname %q", rf.hostname))
 	}
+	dns, err := rf.dns.Mode()
+	if err != nil {
+		return abi.RunArgs{}, err
+	}
 	return abi.RunArgs{
 		Debug:               a.debug,
 		Net:                 rf.net,
@@ -248,6 +272,7 @@ func (a *app) runArgs(rf *runFlags, uuid string, apps int) (abi.RunArgs, error) 
 		DisableCapabilities: a.insecure.has("capabilities"),
 		DisablePaths:        a.insecure.has("paths"),
 		DisableSeccomp:      a.insecure.has("seccomp"),
+		DNSConfMode:         dns.String(),
 		IPC:                 rf.ipc,
 		UUID:                uuid,
 	}, nil
@@ -289,7 +314,7 @@ stops the pod. Networking: --net=host or --net=none for now.`,
 				_ = p.Pod.Close()
 				return err
 			}
-			return stage0.Exec(p.Pod, p.Stage1, ra)
+			return stage0.Exec(p.Pod, p.Stage1, ra, rf.writeDNS)
 		},
 	}
 	pf.register(cmd)
@@ -363,7 +388,7 @@ func (a *app) runPreparedCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return stage0.Exec(p, st1, ra)
+			return stage0.Exec(p, st1, ra, rf.writeDNS)
 		},
 	}
 	rf.register(cmd)

@@ -49,6 +49,9 @@ type PrepareOptions struct {
 	SetEnvFile []string
 	Stage1     Stage1Selection
 	Stage1Dirs Stage1Dirs
+	// NoOverlay renders each app's rootfs as a copy instead of an
+	// overlay of the stored layers (--no-overlay).
+	NoOverlay bool
 }
 
 // Prepared is a pod whose directory is written, still locked in the
@@ -133,6 +136,11 @@ func Prepare(ctx context.Context, f *fetch.Fetcher, dataDir string, opts Prepare
 		res.Images = append(res.Images, img)
 		if err := writeAppDirs(p.Dir, name, img, layers); err != nil {
 			return nil, fmt.Errorf("app %s: %w", name, err)
+		}
+		if opts.NoOverlay {
+			if err := renderNoOverlay(ctx, f.Store, p.Dir, name, img); err != nil {
+				return nil, fmt.Errorf("app %s: %w", name, err)
+			}
 		}
 	}
 	if err := writePodFiles(p.Dir, pm, st1); err != nil {
@@ -345,7 +353,9 @@ func appMounts(ra *schema.RuntimeApp, volumes []types.Volume, global, own []sche
 		if !byName[mp.Name] {
 			// Implicit empty volumes of image mount points are made by
 			// stage1 from the mount point's appVolume.
-			v := types.Volume{Name: mp.Name, Kind: "empty"}
+			// appc wants mode, uid and gid on empty volumes: rkt's defaults.
+			mode, id := "0755", 0
+			v := types.Volume{Name: mp.Name, Kind: "empty", Mode: &mode, UID: &id, GID: &id}
 			m := schema.Mount{Volume: mp.Name, Path: mp.Path, AppVolume: &v}
 			byPath[m.Path] = len(out)
 			out = append(out, m)

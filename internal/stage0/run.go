@@ -17,11 +17,18 @@ import (
 // mounts the stage1 tree read-only in the pod directory, and execs the
 // stage1 run entrypoint with the pod directory as working directory. The
 // process becomes the pod's root process, so its exit code is the pod's.
+// before, if not nil, runs once the pod is in run and locked by this
+// process, to write last files into the pod directory and adjust args.
 // Exec returns only on failure.
-func Exec(p *pod.Pod, st1 *Stage1, args abi.RunArgs) error {
+func Exec(p *pod.Pod, st1 *Stage1, args abi.RunArgs, before func(podDir string, args *abi.RunArgs) error) error {
 	lock, err := p.ToRun()
 	if err != nil {
 		return err
+	}
+	if before != nil {
+		if err := before(p.Dir, &args); err != nil {
+			return fmt.Errorf("pod %s: %w", p.UUID, err)
+		}
 	}
 	if err := BindStage1(p.Dir, st1.Rootfs); err != nil {
 		return err

@@ -164,6 +164,9 @@ func ParseRunArgs(args []string) (RunArgs, error) {
 	default:
 		return RunArgs{}, fmt.Errorf("run: invalid --ipc %q (want auto, private or parent)", a.IPC)
 	}
+	if _, err := ParseDNSConfMode(a.DNSConfMode); err != nil {
+		return RunArgs{}, fmt.Errorf("run: %w", err)
+	}
 	a.UUID = uuid
 	return a, nil
 }
@@ -297,4 +300,69 @@ func validUUID(s string) bool {
 		}
 	}
 	return true
+}
+
+// Files stage0 writes for stage1 in the pod directory before the run
+// entrypoint starts (rkt's --dns* and --hosts-entry flags; rkt 1.x wrote
+// them as stage1/rootfs/etc/rkt-{resolv.conf,hosts}).
+const (
+	// ResolvConf is the resolv.conf stage0 generated from --dns,
+	// --dns-search, --dns-opt and --dns-domain (DNSConfMode resolv=stage0).
+	ResolvConf = "stage1/rkt/resolv.conf"
+	// HostsEntries holds the --hosts-entry lines ("IP\tHOST..."), which
+	// stage1 appends to the generated default /etc/hosts (DNSConfMode
+	// hosts=stage0).
+	HostsEntries = "stage1/rkt/hosts"
+)
+
+// AppNoOverlay is an empty file under AppsInfo/<app>/ saying stage0 rendered
+// the app's rootfs as a copy in Stage2/<app>/rootfs (--no-overlay):
+// stage1 mounts no overlay on it.
+const AppNoOverlay = "no-overlay"
+
+// Values of the two parts of RunArgs.DNSConfMode.
+const (
+	DNSModeDefault = "default" // the flavor's default (resolv, hosts)
+	DNSModeHost    = "host"    // bind the host's file read-only (resolv, hosts)
+	DNSModeStage0  = "stage0"  // use the file stage0 wrote (resolv, hosts)
+	DNSModeNone    = "none"    // leave the image's file alone (resolv only)
+)
+
+// DNSConf is RunArgs.DNSConfMode parsed.
+type DNSConf struct {
+	Resolv string // default, host, stage0 or none
+	Hosts  string // default, host or stage0
+}
+
+// String renders the mode as stage0 passes it: "resolv=X,hosts=Y".
+func (d DNSConf) String() string {
+	r, h := d.Resolv, d.Hosts
+	if r == "" {
+		r = DNSModeDefault
+	}
+	if h == "" {
+		h = DNSModeDefault
+	}
+	return "resolv=" + r + ",hosts=" + h
+}
+
+// ParseDNSConfMode parses "resolv=X,hosts=Y" (either part may be missing:
+// default). The empty string is the default for both.
+func ParseDNSConfMode(s string) (DNSConf, error) {
+	d := DNSConf{Resolv: DNSModeDefault, Hosts: DNSModeDefault}
+	if s == "" {
+		return d, nil
+	}
+	for _, kv := range strings.Split(s, ",") {
+		k, v, _ := strings.Cut(kv, "=")
+		switch {
+		case k == "resolv" && (v == DNSModeDefault || v == DNSModeHost || v == DNSModeStage0 || v == DNSModeNone):
+			d.Resolv = v
+		case k == "hosts" && (v == DNSModeDefault || v == DNSModeHost || v == DNSModeStage0):
+			d.Hosts = v
+		default:
+			return DNSConf{}, fmt.Errorf("invalid --dns-conf-mode %q: want resolv=default|host|stage0|none,hosts=default|host|stage0", s)
+		}
+	}
+	return d, nil
 }

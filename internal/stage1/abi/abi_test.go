@@ -93,3 +93,30 @@ func splitNUL(s string) []string {
 	}
 	return append(out, s[start:])
 }
+
+func TestDNSConfMode(t *testing.T) {
+	for in, want := range map[string]DNSConf{
+		"":                             {Resolv: "default", Hosts: "default"},
+		"resolv=host,hosts=stage0":     {Resolv: "host", Hosts: "stage0"},
+		"resolv=none":                  {Resolv: "none", Hosts: "default"},
+		"hosts=host":                   {Resolv: "default", Hosts: "host"},
+		"resolv=stage0,hosts=host":     {Resolv: "stage0", Hosts: "host"},
+		"resolv=default,hosts=default": {Resolv: "default", Hosts: "default"},
+	} {
+		got, err := ParseDNSConfMode(in)
+		if err != nil || got != want {
+			t.Errorf("ParseDNSConfMode(%q) = %+v, %v; want %+v", in, got, err, want)
+		}
+		if back, err := ParseDNSConfMode(got.String()); err != nil || back != got {
+			t.Errorf("%q does not round-trip: %q -> %+v, %v", in, got.String(), back, err)
+		}
+	}
+	for _, bad := range []string{"resolv=bogus", "hosts=none", "x=y", "resolv", "resolv=host;hosts=host"} {
+		if _, err := ParseDNSConfMode(bad); err == nil {
+			t.Errorf("ParseDNSConfMode(%q): no error", bad)
+		}
+		if _, err := ParseRunArgs([]string{"--dns-conf-mode=" + bad, "01234567-89ab-cdef-0123-456789abcdef"}); err == nil {
+			t.Errorf("ParseRunArgs with --dns-conf-mode=%q: no error", bad)
+		}
+	}
+}

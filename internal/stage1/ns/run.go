@@ -45,6 +45,11 @@ func PodConfig(a abi.RunArgs, getenv func(string) string) (podinit.Config, uintp
 	default:
 		return cfg, 0, fmt.Errorf("invalid --ipc %q", a.IPC)
 	}
+	dns, err := abi.ParseDNSConfMode(a.DNSConfMode)
+	if err != nil {
+		return cfg, 0, err
+	}
+	cfg.ResolvMode, cfg.HostsMode = dns.Resolv, dns.Hosts
 	if cfg.Hostname == "" {
 		cfg.Hostname = "rkt-" + a.UUID
 	}
@@ -93,10 +98,8 @@ func Run(args []string) int {
 			return fail("%s=%d: %v", abi.EnvLockFD, fd, err)
 		}
 	}
-	if a.Net == "host" {
-		if _, err := os.Stat("/etc/resolv.conf"); err == nil {
-			cfg.HostResolvConf = "/etc/resolv.conf"
-		}
+	if err := hostDNSFiles(&cfg); err != nil {
+		return fail("%v", err)
 	}
 	if a.Interactive {
 		if tty, err := os.Readlink("/proc/self/fd/0"); err == nil && len(tty) > 5 && tty[:5] == "/dev/" {
@@ -147,6 +150,43 @@ func Run(args []string) int {
 		return 128 + int(sig)
 	}
 	return ps.ExitCode()
+}
+
+// hostDNSFiles fills in the host files and stage0's entries the DNS modes
+// need. The host's resolv.conf is also the default with host networking.
+func hostDNSFiles(cfg *podinit.Config) error {
+	switch {
+	case cfg.ResolvMode == abi.DNSModeHost:
+		if _, err := os.Stat("/etc/resolv.conf"); err != nil {
+			return fmt.Errorf("--dns=host: %w", err)
+		}
+		cfg.HostResolvConf = "/etc/resolv.conf"
+	case cfg.ResolvMode == abi.DNSModeStage0:
+		if _, err := os.Stat(abi.ResolvConf); err != nil {
+			return fmt.Errorf("resolv=stage0: %w", err)
+		}
+	case cfg.ResolvMode == abi.DNSModeDefault && cfg.Net == "host":
+		if _, err := os.Stat("/etc/resolv.conf"); err == nil {
+			cfg.HostResolvConf = "/etc/resolv.conf"
+		}
+	}
+	switch cfg.HostsMode {
+	case abi.DNSModeHost:
+		if _, err := os.Stat("/etc/hosts"); err != nil {
+			return fmt.Errorf("--hosts-entry=host: %w", err)
+		}
+		cfg.HostHosts = "/etc/hosts"
+	case abi.DNSModeStage0:
+		data, err := os.ReadFile(abi.HostsEntries)
+		if err != nil {
+			return fmt.Errorf("hosts=stage0: %w", err)
+		}
+		if len(data) > 1<<20 {
+			return fmt.Errorf("hosts=stage0: %s is larger than 1 MiB", abi.HostsEntries)
+		}
+		cfg.HostsEntries = string(data)
+	}
+	return nil
 }
 
 func writeFileAtomic(p string, data []byte) error {

@@ -1,9 +1,11 @@
 package podinit
 
 import (
+	"debug/elf"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"strings"
 
@@ -39,7 +41,16 @@ func AppExecMain(args []string) int {
 		fmt.Fprintf(os.Stderr, "Error: app %q: %v\n", spec.App, err)
 		return ExitSetupFailed
 	}
-	if err := unix.Chdir(spec.WorkingDir); err != nil {
+	if !spec.Interactive {
+		// Pod init's /dev/null is the host's, unreachable from the app's
+		// root: take the app's own (a bind of it) so that
+		// /proc/self/fd/0 reads /dev/null.
+		if err := devNullStdin(); err != nil {
+			fmt.Fprintf(os.Stderr, "Error: app %q: stdin: %v\n", spec.App, err)
+			return ExitSetupFailed
+		}
+	}
+	if err := enterWorkingDir(spec.WorkingDir); err != nil {
 		fmt.Fprintf(os.Stderr, "Error: Unable to change to working directory %q: %s\n", spec.WorkingDir, errText(err))
 		return ExitSetupFailed
 	}
@@ -70,8 +81,69 @@ func AppExecMain(args []string) int {
 		return ExitSetupFailed
 	}
 	err = unix.Exec(prog, spec.Argv, spec.Env)
-	fmt.Fprintf(os.Stderr, "Error: Unable to open %q: %s\n", prog, errText(err))
+	fmt.Fprintf(os.Stderr, "Error: Unable to open %q: %s\n", prog, execDiagnostic(prog, err))
 	return ExitExecFailed
+}
+
+// devNullStdin makes fd 0 the app root's /dev/null, checking that it is
+// the null device.
+func devNullStdin() error {
+	fd, err := unix.Open("/dev/null", unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_CLOEXEC|unix.O_NOCTTY, 0)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(fd)
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		return err
+	}
+	if st.Mode&unix.S_IFMT != unix.S_IFCHR || st.Rdev != unix.Mkdev(1, 3) {
+		return errors.New("/dev/null is not the null device")
+	}
+	return unix.Dup3(fd, 0, 0)
+}
+
+// enterWorkingDir changes to dir, resolved inside the (pivoted) root
+// without magic links, creating it when the image lacks it (as docker
+// does).
+func enterWorkingDir(dir string) error {
+	root, err := unix.Open("/", unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(root)
+	fd, err := mount.EnsureDir(root, dir, 0o755)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(fd)
+	return unix.Fchdir(fd)
+}
+
+// execDiagnostic explains a failed execve of prog: a file that exists but
+// gives ENOENT lacks its ELF interpreter.
+func execDiagnostic(prog string, err error) string {
+	msg := errText(err)
+	if !errors.Is(err, unix.ENOENT) {
+		return msg
+	}
+	f, oerr := elf.Open(prog)
+	if oerr != nil {
+		return msg
+	}
+	defer f.Close()
+	for _, p := range f.Progs {
+		if p.Type != elf.PT_INTERP {
+			continue
+		}
+		b, rerr := io.ReadAll(io.LimitReader(p.Open(), 4096))
+		if rerr != nil {
+			return msg
+		}
+		interp := strings.TrimRight(string(b), "\x00")
+		return fmt.Sprintf("%s (its ELF interpreter %q is missing)", msg, interp)
+	}
+	return msg
 }
 
 // lookPath resolves a command without a slash through the PATH of env,

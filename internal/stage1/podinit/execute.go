@@ -8,10 +8,23 @@ import (
 	"github.com/rkt/rkt/internal/isolation/mount"
 )
 
-// execute mounts the app's overlay rootfs and runs its mount steps. Every
-// target is resolved inside the rootfs by file descriptor.
-func (p AppPlan) execute() error {
-	if err := mount.Overlay(p.Rootfs, p.OverlayData); err != nil {
+// execute mounts the app's rootfs (an overlay, or with NoOverlay a bind of
+// the copy on itself, so that it is a mount point), copies the image's
+// content into the fresh implicit volumes (removed from fresh: the first
+// app to mount one fills it) and runs its mount steps. Every target is
+// resolved inside the rootfs by file descriptor.
+func (p AppPlan) execute(fresh map[string]bool) error {
+	if p.NoOverlay {
+		fd, err := mount.OpenDir(p.Rootfs)
+		if err != nil {
+			return err
+		}
+		err = mount.Bind(p.Rootfs, fd, false, 0)
+		unix.Close(fd)
+		if err != nil {
+			return fmt.Errorf("app %q: rootfs: %w", p.Name, err)
+		}
+	} else if err := mount.Overlay(p.Rootfs, p.OverlayData); err != nil {
 		return err
 	}
 	root, err := mount.OpenDir(p.Rootfs)
@@ -19,6 +32,15 @@ func (p AppPlan) execute() error {
 		return err
 	}
 	defer unix.Close(root)
+	for _, c := range p.CopyUps {
+		if !fresh[c.Volume] {
+			continue
+		}
+		delete(fresh, c.Volume)
+		if err := mount.CopyTree(root, c.Target, c.Volume); err != nil {
+			return fmt.Errorf("app %q: volume %s: %w", p.Name, c.Target, err)
+		}
+	}
 	for _, s := range p.Mounts {
 		if err := runStep(root, s); err != nil {
 			return fmt.Errorf("app %q: %s %s: %w", p.Name, s.Kind, s.Target, err)

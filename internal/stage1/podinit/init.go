@@ -7,11 +7,13 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/appc/spec/schema"
+	"github.com/appc/spec/schema/types"
 	"golang.org/x/sys/unix"
 
 	"github.com/rkt/rkt/internal/isolation/mount"
@@ -113,9 +115,13 @@ func (s *initState) setup() (map[int]string, error) {
 		if err != nil {
 			return nil, err
 		}
+		if _, err := os.Lstat(abi.AppsInfo + "/" + ra.Name.String() + "/" + abi.AppNoOverlay); err == nil {
+			p.NoOverlay = true
+		}
 		plans = append(plans, p)
 	}
-	if err := makeSharedVolumes(&pm); err != nil {
+	fresh, err := makeSharedVolumes(podVolumes(&pm))
+	if err != nil {
 		return nil, err
 	}
 	for _, d := range []string{abi.StatusDir, abi.EnvDir, PidsDir, abi.Stage1State + "/etc"} {
@@ -135,7 +141,7 @@ func (s *initState) setup() (map[int]string, error) {
 		if err := writeAtomic(abi.EnvDir+"/"+p.Name, []byte(strings.Join(p.Exec.Env, "\x00")+"\x00")); err != nil {
 			return nil, err
 		}
-		if err := p.execute(); err != nil {
+		if err := p.execute(fresh); err != nil {
 			return nil, err
 		}
 	}
@@ -349,19 +355,41 @@ func supervise(apps map[int]string, timeout time.Duration, sigc <-chan os.Signal
 	return first
 }
 
-func makeSharedVolumes(pm *schema.PodManifest) error {
-	for _, v := range pm.Volumes {
+// podVolumes lists the pod's volumes, then the implicit volumes of the
+// apps' image mount points (AppVolume), each name once.
+func podVolumes(pm *schema.PodManifest) []types.Volume {
+	out := slices.Clone(pm.Volumes)
+	seen := map[types.ACName]bool{}
+	for _, v := range out {
+		seen[v.Name] = true
+	}
+	for _, ra := range pm.Apps {
+		for _, m := range ra.Mounts {
+			if m.AppVolume != nil && !seen[m.AppVolume.Name] {
+				seen[m.AppVolume.Name] = true
+				out = append(out, *m.AppVolume)
+			}
+		}
+	}
+	return out
+}
+
+// makeSharedVolumes creates the empty volumes that do not exist yet and
+// returns the set of those it created (relative to the pod dir).
+func makeSharedVolumes(vols []types.Volume) (map[string]bool, error) {
+	fresh := map[string]bool{}
+	for _, v := range vols {
 		if v.Kind != "empty" {
 			continue
 		}
 		if err := validName(v.Name.String()); err != nil {
-			return fmt.Errorf("volume: %w", err)
+			return nil, fmt.Errorf("volume: %w", err)
 		}
 		mode := uint64(0o755)
 		if v.Mode != nil {
 			m, err := strconv.ParseUint(*v.Mode, 8, 32)
 			if err != nil || m > 0o7777 {
-				return fmt.Errorf("volume %q: mode %q is not an octal file mode", v.Name, *v.Mode)
+				return nil, fmt.Errorf("volume %q: mode %q is not an octal file mode", v.Name, *v.Mode)
 			}
 			mode = m
 		}
@@ -374,19 +402,24 @@ func makeSharedVolumes(pm *schema.PodManifest) error {
 		}
 		dir := SharedVolumeDir(v.Name.String())
 		if err := os.MkdirAll("sharedVolumes", 0o750); err != nil {
-			return err
+			return nil, err
 		}
-		if err := os.Mkdir(dir, 0o700); err != nil && !errors.Is(err, os.ErrExist) {
-			return fmt.Errorf("volume %q: %w", v.Name, err)
+		err := os.Mkdir(dir, 0o700)
+		if errors.Is(err, os.ErrExist) {
+			continue
 		}
+		if err != nil {
+			return nil, fmt.Errorf("volume %q: %w", v.Name, err)
+		}
+		fresh[dir] = true
 		if err := unix.Fchownat(unix.AT_FDCWD, dir, uid, gid, unix.AT_SYMLINK_NOFOLLOW); err != nil {
-			return fmt.Errorf("volume %q: %w", v.Name, err)
+			return nil, fmt.Errorf("volume %q: %w", v.Name, err)
 		}
 		if err := unix.Fchmodat(unix.AT_FDCWD, dir, uint32(mode), 0); err != nil {
-			return fmt.Errorf("volume %q: %w", v.Name, err)
+			return nil, fmt.Errorf("volume %q: %w", v.Name, err)
 		}
 	}
-	return nil
+	return fresh, nil
 }
 
 func loopbackUp() error {

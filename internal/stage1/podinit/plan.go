@@ -25,8 +25,18 @@ type Config struct {
 	StopTimeout time.Duration `json:"stopTimeout"`
 	Debug       bool          `json:"debug,omitempty"`
 	// HostResolvConf is the host's resolv.conf to bind into every app
-	// (net=host), empty for none.
+	// (resolv=host, or resolv=default with net=host), empty for none.
 	HostResolvConf string `json:"hostResolvConf,omitempty"`
+	// ResolvMode and HostsMode are RunArgs.DNSConfMode's parts (empty:
+	// default).
+	ResolvMode string `json:"resolvMode,omitempty"`
+	HostsMode  string `json:"hostsMode,omitempty"`
+	// HostHosts is the host's /etc/hosts to bind into every app
+	// (hosts=host).
+	HostHosts string `json:"hostHosts,omitempty"`
+	// HostsEntries are lines appended to the generated /etc/hosts
+	// (hosts=stage0: the --hosts-entry values stage0 wrote).
+	HostsEntries string `json:"hostsEntries,omitempty"`
 }
 
 // StepKind is the kind of one mount step.
@@ -51,8 +61,18 @@ type Step struct {
 	Source    string // StepBind
 	Recursive bool   // StepBind
 	// IfMissing skips a bind when the rootfs already has the target.
-	IfMissing bool   // StepBind
-	Link      string // StepSymlink
+	IfMissing bool // StepBind
+	// CopyUp marks the bind of an image volume's implicit empty volume:
+	// the image's content at Target is copied into it when it is new.
+	CopyUp bool   // StepBind
+	Link   string // StepSymlink
+}
+
+// CopyUp is the copy of the image's content at Target into the new empty
+// volume Volume (a directory relative to the pod dir) before it is bound.
+type CopyUp struct {
+	Volume string
+	Target string
 }
 
 // File is a file pod init generates in the pod directory.
@@ -76,9 +96,13 @@ type ExecSpec struct {
 
 // AppPlan is everything pod init does for one app.
 type AppPlan struct {
-	Name         string
-	Rootfs       string // relative to the pod dir
-	OverlayData  string // mount data of the overlay rootfs
+	Name        string
+	Rootfs      string // relative to the pod dir
+	OverlayData string // mount data of the overlay rootfs
+	// NoOverlay: stage0 rendered Rootfs as a copy (--no-overlay); it is
+	// bound on itself instead of getting an overlay.
+	NoOverlay    bool
+	CopyUps      []CopyUp
 	Files        []File
 	Mounts       []Step
 	ReadOnlyRoot bool
@@ -262,21 +286,62 @@ func PlanApp(pm *schema.PodManifest, ra *schema.RuntimeApp, layers []string, cfg
 	etc := abi.Stage1State + "/etc/" + name
 	p.Files = []File{
 		{Path: etc + "/hostname", Content: cfg.Hostname + "\n"},
-		{Path: etc + "/hosts", Content: HostsFile(cfg.Hostname)},
+		{Path: etc + "/hosts", Content: HostsFile(cfg.Hostname) + cfg.HostsEntries},
 	}
-	m = append(m,
-		Step{Kind: StepBind, Target: "/etc/hostname", Source: etc + "/hostname", Attrs: mount.ReadOnly | nsd | mount.NoExec},
-		Step{Kind: StepBind, Target: "/etc/hosts", Source: etc + "/hosts", IfMissing: true, Attrs: mount.ReadOnly | nsd | mount.NoExec},
-	)
-	if cfg.HostResolvConf != "" {
-		m = append(m, Step{Kind: StepBind, Target: "/etc/resolv.conf", Source: cfg.HostResolvConf, Attrs: mount.ReadOnly | nsd | mount.NoExec})
+	const roFile = mount.ReadOnly | nsd | mount.NoExec
+	m = append(m, Step{Kind: StepBind, Target: "/etc/hostname", Source: etc + "/hostname", Attrs: roFile})
+	// Flags (modes host and stage0) win over a volume on the same path,
+	// which wins over the image's file, which wins over the generated
+	// /etc/hosts (mode default).
+	override := map[string]bool{}
+	switch cfg.HostsMode {
+	case abi.DNSModeHost:
+		if cfg.HostHosts == "" {
+			return fail(errors.New("hosts=host but no host /etc/hosts was given"))
+		}
+		m = append(m, Step{Kind: StepBind, Target: "/etc/hosts", Source: cfg.HostHosts, Attrs: roFile})
+		override["/etc/hosts"] = true
+	case abi.DNSModeStage0:
+		m = append(m, Step{Kind: StepBind, Target: "/etc/hosts", Source: etc + "/hosts", Attrs: roFile})
+		override["/etc/hosts"] = true
+	case "", abi.DNSModeDefault:
+		m = append(m, Step{Kind: StepBind, Target: "/etc/hosts", Source: etc + "/hosts", IfMissing: true, Attrs: roFile})
+	default:
+		return fail(fmt.Errorf("unknown hosts mode %q", cfg.HostsMode))
+	}
+	switch cfg.ResolvMode {
+	case abi.DNSModeHost:
+		if cfg.HostResolvConf == "" {
+			return fail(errors.New("resolv=host but no host resolv.conf was given"))
+		}
+		m = append(m, Step{Kind: StepBind, Target: "/etc/resolv.conf", Source: cfg.HostResolvConf, Attrs: roFile})
+		override["/etc/resolv.conf"] = true
+	case abi.DNSModeStage0:
+		m = append(m, Step{Kind: StepBind, Target: "/etc/resolv.conf", Source: abi.ResolvConf, Attrs: roFile})
+		override["/etc/resolv.conf"] = true
+	case abi.DNSModeNone:
+	case "", abi.DNSModeDefault:
+		if cfg.HostResolvConf != "" {
+			m = append(m, Step{Kind: StepBind, Target: "/etc/resolv.conf", Source: cfg.HostResolvConf, Attrs: roFile})
+		}
+	default:
+		return fail(fmt.Errorf("unknown resolv mode %q", cfg.ResolvMode))
 	}
 
 	vols, err := volumeMounts(pm, ra)
 	if err != nil {
 		return fail(err)
 	}
-	p.Mounts = append(m, vols...)
+	for _, v := range vols {
+		if override[v.Target] {
+			continue
+		}
+		if v.Kind == StepBind && v.CopyUp {
+			p.CopyUps = append(p.CopyUps, CopyUp{Volume: v.Source, Target: v.Target})
+		}
+		m = append(m, v)
+	}
+	p.Mounts = m
 	return p, nil
 }
 
@@ -325,6 +390,7 @@ func volumeMounts(pm *schema.PodManifest, ra *schema.RuntimeApp) ([]Step, error)
 			}
 			st.Source = SharedVolumeDir(v.Name.String())
 			st.Recursive = false
+			st.CopyUp = mnt.AppVolume != nil
 		default:
 			return nil, fmt.Errorf("volume %q: unknown kind %q", v.Name, v.Kind)
 		}

@@ -162,3 +162,77 @@ func TestSupervise(t *testing.T) {
 		t.Fatal(got)
 	}
 }
+
+func TestPlanAppDNSModes(t *testing.T) {
+	pm, ra := testManifest()
+	host := "h"
+	hostsVol := *types.MustACName("hostsvol")
+	pm.Volumes = append(pm.Volumes, types.Volume{Name: hostsVol, Kind: "host", Source: "/srv/hosts"})
+	ra.Mounts = append(ra.Mounts, schema.Mount{Volume: hostsVol, Path: "/etc/hosts"})
+	find := func(p AppPlan, target string) []Step {
+		var out []Step
+		for _, s := range p.Mounts {
+			if s.Target == target {
+				out = append(out, s)
+			}
+		}
+		return out
+	}
+	for _, tc := range []struct {
+		cfg          Config
+		resolv       []string // sources bound at /etc/resolv.conf
+		hosts        []string // sources bound at /etc/hosts, in order
+		hostsContent string
+	}{
+		{Config{HostResolvConf: "/etc/resolv.conf"}, []string{"/etc/resolv.conf"}, []string{"stage1/rkt/etc/web/hosts", "/srv/hosts"}, ""},
+		{Config{ResolvMode: "none", HostResolvConf: "/etc/resolv.conf"}, nil, []string{"stage1/rkt/etc/web/hosts", "/srv/hosts"}, ""},
+		{Config{ResolvMode: "stage0", HostsMode: "stage0", HostsEntries: "10.0.0.1\tdb\n"}, []string{"stage1/rkt/resolv.conf"}, []string{"stage1/rkt/etc/web/hosts"}, "127.0.0.1\th\n10.0.0.1\tdb\n"},
+		{Config{ResolvMode: "host", HostResolvConf: "/etc/resolv.conf", HostsMode: "host", HostHosts: "/etc/hosts"}, []string{"/etc/resolv.conf"}, []string{"/etc/hosts"}, ""},
+	} {
+		tc.cfg.Hostname = host
+		p, err := PlanApp(pm, ra, []string{"/l"}, tc.cfg)
+		if err != nil {
+			t.Fatalf("%+v: %v", tc.cfg, err)
+		}
+		var rs, hs []string
+		for _, s := range find(p, "/etc/resolv.conf") {
+			rs = append(rs, s.Source)
+		}
+		for _, s := range find(p, "/etc/hosts") {
+			hs = append(hs, s.Source)
+			if s.Source != "/srv/hosts" && (s.IfMissing != (tc.cfg.HostsMode == "") || s.Attrs&mount.ReadOnly == 0) {
+				t.Errorf("%+v: hosts step %+v", tc.cfg, s)
+			}
+		}
+		if !slices.Equal(rs, tc.resolv) || !slices.Equal(hs, tc.hosts) {
+			t.Errorf("%+v: resolv.conf from %q, hosts from %q; want %q, %q", tc.cfg, rs, hs, tc.resolv, tc.hosts)
+		}
+		if tc.hostsContent != "" && !strings.HasSuffix(p.Files[1].Content, tc.hostsContent) {
+			t.Errorf("%+v: hosts file %q", tc.cfg, p.Files[1].Content)
+		}
+	}
+	for _, bad := range []Config{{ResolvMode: "host"}, {HostsMode: "host"}, {ResolvMode: "bogus"}, {HostsMode: "none"}} {
+		bad.Hostname = host
+		if _, err := PlanApp(pm, ra, []string{"/l"}, bad); err == nil {
+			t.Errorf("%+v: no error", bad)
+		}
+	}
+}
+
+func TestPlanAppImageVolumeCopyUp(t *testing.T) {
+	pm, ra := testManifest()
+	mode, id := "0755", 0
+	av := types.Volume{Name: *types.MustACName("volume-seed"), Kind: "empty", Mode: &mode, UID: &id, GID: &id}
+	ra.Mounts = append(ra.Mounts, schema.Mount{Volume: av.Name, Path: "/seed", AppVolume: &av})
+	p, err := PlanApp(pm, ra, []string{"/l"}, Config{Hostname: "h"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(p.CopyUps, []CopyUp{{Volume: "sharedVolumes/volume-seed", Target: "/seed"}}) {
+		t.Errorf("copy-ups %+v: want only the implicit volume's", p.CopyUps)
+	}
+	vols := podVolumes(pm)
+	if len(vols) != 3 || vols[2].Name != av.Name {
+		t.Errorf("podVolumes %+v", vols)
+	}
+}
