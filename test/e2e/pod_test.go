@@ -12,6 +12,7 @@ import (
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"golang.org/x/sys/unix"
 
 	"github.com/rkt/rkt/internal/testutil"
 )
@@ -430,5 +431,57 @@ func TestGCPreparedAndAborted(t *testing.T) {
 	}
 	if l := rkt(t, e, "list", "--no-legend").ok(t).stdout; strings.TrimSpace(l) != "" {
 		t.Errorf("pods left after gc:\n%s", l)
+	}
+}
+
+func TestSignalStopsPod(t *testing.T) {
+	e, img := podEnv(t)
+	t.Parallel()
+	uuidFile := filepath.Join(e.home, "uuid")
+	cmd, _, _, cancel := rktCommand(e, append(e.globalFlags(), insecureImage, "run", "--net=host", "--uuid-file-save="+uuidFile, img, "--exec=/bin/sleep", "--", "1000")...)
+	defer cancel()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for !fileExists(uuidFile) && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	uuid := readUUID(t, uuidFile)
+	rkt(t, e, "status", "--wait-ready=20s", uuid).ok(t)
+	// The stage1 tree is read-only to the pod: its binaries, which the
+	// host runs again for enter, stop and gc, cannot be rewritten.
+	w := rkt(t, e, "enter", uuid, "/bin/sh", "-c", "echo x >> /proc/1/exe && echo WROTE || echo refused")
+	if strings.Contains(w.stdout, "WROTE") {
+		t.Errorf("a pod process wrote the stage1 binary through /proc/1/exe: %s", w)
+	}
+	start := time.Now()
+	if err := cmd.Process.Signal(unix.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	err := cmd.Wait()
+	if time.Since(start) > 15*time.Second {
+		t.Errorf("rkt run took %v to stop on SIGTERM", time.Since(start))
+	}
+	t.Logf("rkt run after SIGTERM: %v", err)
+	if s := rkt(t, e, "status", uuid).ok(t).stdout; !strings.HasPrefix(s, "state=exited\n") {
+		t.Errorf("status after SIGTERM:\n%s", s)
+	}
+}
+
+func TestEnvironmentPrecedence(t *testing.T) {
+	e, img := podEnv(t)
+	t.Parallel()
+	envFile := filepath.Join(e.home, "env")
+	if err := os.WriteFile(envFile, []byte("# comment\n; also\n\nFILE=file\nBOTH=file\nFROM_IMAGE=file\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	e.vars = append(e.vars, "INHERITED=parent", "FROM_IMAGE=parent")
+	r := rkt(t, e, insecureImage, "run", "--net=host", "--inherit-env", "--set-env-file="+envFile, "--set-env=BOTH=flag",
+		img, "--environment=APP=app", "--exec=/bin/sh", "--", "-c",
+		`echo "$INHERITED $FROM_IMAGE $FILE $BOTH $APP $PATH"`).ok(t)
+	want := "parent file file flag app /usr/sbin:/usr/bin:/sbin:/bin"
+	if got := strings.TrimSpace(r.stdout); got != want {
+		t.Errorf("env seen by the app = %q, want %q (parent < image < --set-env-file < --set-env < --environment)", got, want)
 	}
 }
