@@ -6,7 +6,7 @@ set -euo pipefail
 case "${1:-test}" in
 demo)  pkgs=(busybox-static docker-registry skopeo umoci) ;;
 test)  pkgs=(busybox-static docker-registry skopeo umoci apache2-utils git) ;;
-bench) pkgs=(busybox-static docker-registry skopeo umoci debootstrap podman crun hyperfine) ;;
+bench) pkgs=(busybox-static docker-registry skopeo umoci debootstrap podman crun hyperfine bubblewrap) ;;
 *) echo "usage: $0 demo|test|bench" >&2; exit 2 ;;
 esac
 

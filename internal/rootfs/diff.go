@@ -221,4 +221,3 @@ func splitNUL(b []byte) []string {
 	}
 	return out
 }
-
