@@ -69,6 +69,11 @@ is removed without ever crossing a mount.`,
 			}
 			opts := pod.DefaultGCOptions()
 			opts.GracePeriod, opts.ExpirePrepared, opts.MarkOnly = grace, expire, markOnly
+			// An unlocked embryo is a pod that never got prepared (its
+			// creator died before locking it): it expires like a prepared
+			// pod, at the latest after the embryo default (zero disables
+			// embryo expiry in pod.GCOptions, so use the smallest step).
+			opts.ExpireEmbryo = min(opts.ExpireEmbryo, max(expire, time.Nanosecond))
 			failed := 0
 			opts.DeleteOptions = a.deleteOptions(cmd, s, func(e pod.GCEvent) {
 				if e.Action == pod.Failed {

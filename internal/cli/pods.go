@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -183,12 +184,12 @@ be read are reported after the table.`,
 			if format != "" && format != "json" && format != "json-pretty" {
 				return errdefs.InvalidArgument(fmt.Errorf("invalid --format %q (want json or json-pretty)", format))
 			}
-			pods, errs := pod.List(a.dir)
-			sort.SliceStable(pods, func(i, j int) bool {
-				ti, _ := pods[i].CreatedAt()
-				tj, _ := pods[j].CreatedAt()
-				return ti.Before(tj)
-			})
+			pods, errs := pod.ListIncluding(a.dir, pod.IncludeMost)
+			created := make(map[*pod.Pod]time.Time, len(pods))
+			for _, p := range pods {
+				created[p], _ = p.CreatedAt()
+			}
+			sort.SliceStable(pods, func(i, j int) bool { return created[pods[i]].Before(created[pods[j]]) })
 			if format != "" {
 				out := make([]v1Pod, 0, len(pods))
 				for _, p := range pods {
@@ -228,7 +229,9 @@ func (a *app) printJSON(v any, pretty bool) error {
 }
 
 func (a *app) printPodTable(pods []*pod.Pod, full, noLegend bool) {
-	tw := tabwriter.NewWriter(a.stdout, 0, 8, 1, '\t', 0)
+	bw := bufio.NewWriterSize(a.stdout, 64<<10)
+	defer func() { _ = bw.Flush() }() // a failed write to stdout has nowhere to go
+	tw := tabwriter.NewWriter(bw, 0, 8, 1, '\t', 0)
 	if !noLegend {
 		if full {
 			fmt.Fprintln(tw, "UUID\tAPP\tIMAGE NAME\tIMAGE ID\tSTATE\tCREATED\tSTARTED\tNETWORKS")

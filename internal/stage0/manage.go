@@ -50,8 +50,8 @@ func entrypoint(s *store.Store, p *pod.Pod, annotation string) (string, error) {
 // StageGC runs the pod's stage1 gc entrypoint (network and cgroup
 // teardown) in the pod directory. Pods that never ran have nothing for it.
 func StageGC(ctx context.Context, s *store.Store, p *pod.Pod, args abi.GCArgs) error {
-	if _, err := os.Stat(filepath.Join(p.Dir, abi.Stage1Image)); err != nil {
-		return nil // an aborted prepare: stage1 never saw it
+	if p.State != pod.StateExitedDeleting {
+		return nil // prepared, aborted or expired: stage1 never ran it
 	}
 	path, err := entrypoint(s, p, abi.AnnotationGC)
 	if err != nil {

@@ -294,3 +294,14 @@ func MountTmpfs(target, data string) error {
 	}
 	return nil
 }
+
+// Detach lazily unmounts whatever is mounted at p (MNT_DETACH), so a busy
+// mount goes away from the tree at once. Nothing mounted there is not an
+// error.
+func Detach(p string) error {
+	err := unix.Unmount(p, unix.MNT_DETACH|unix.UMOUNT_NOFOLLOW)
+	if err != nil && !errors.Is(err, unix.EINVAL) && !errors.Is(err, unix.ENOENT) {
+		return fmt.Errorf("unmount %s: %w", p, err)
+	}
+	return nil
+}

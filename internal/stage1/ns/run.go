@@ -13,6 +13,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/rkt/rkt/internal/isolation/mount"
 	"github.com/rkt/rkt/internal/stage1/abi"
 	"github.com/rkt/rkt/internal/stage1/podinit"
 )
@@ -139,6 +140,13 @@ func Run(args []string) int {
 		return fail("waiting for pod init: %v", err)
 	}
 	debugf("pod init exited: %v", ps)
+	// An exited pod keeps no mount in the host's namespace: stage0 binds
+	// the stage1 tree again when it needs an entrypoint (gc, for one).
+	// Thousands of exited pods would otherwise make every mount table
+	// read, and so every gc, slow.
+	if err := mount.Detach(abi.Stage1Rootfs); err != nil {
+		debugf("%v", err)
+	}
 	if ws, ok := ps.Sys().(interface {
 		Signaled() bool
 		Signal() unix.Signal
