@@ -6,12 +6,14 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/opencontainers/go-digest"
+	"golang.org/x/sys/unix"
 
 	"github.com/rkt/rkt/internal/config"
 	"github.com/rkt/rkt/internal/errdefs"
@@ -457,10 +459,27 @@ func (f *Fetcher) FetchAll(ctx context.Context, inputs []string) ([]*store.Image
 // trusted as rkt 1.x trusted its build's stage1 images (no signature); the
 // caller decides when that applies. The image's ID is the file's sha512.
 func (f *Fetcher) ImportACIFile(ctx context.Context, file string) (*store.Image, error) {
+	// rkt run loads the stage1 image each time: reuse the stored image
+	// while the file is unchanged instead of hashing it again.
+	ident, identErr := fileIdentity(file)
+	if identErr == nil {
+		if img, ok := f.Store.FileImage(ident); ok {
+			if err := f.ensureRendered(ctx, &added{}, img); err == nil {
+				return img, nil
+			}
+		}
+	}
 	a, err := image.ReadACIFile(file)
 	if err != nil {
 		return nil, err
 	}
+	defer func() {
+		if identErr == nil {
+			if err := f.Store.SetFileImage(ident, a.Digest); err != nil {
+				f.debugf("image: remember %s: %v", file, err)
+			}
+		}
+	}()
 	if img, err := f.Store.Image(a.Digest); err == nil {
 		if err := f.ensureRendered(ctx, &added{}, img); err != nil {
 			return nil, err
@@ -493,4 +512,20 @@ func (f *Fetcher) ImportACIFile(ctx context.Context, file string) (*store.Image,
 	}
 	f.debugf("image: imported %s as %s", file, store.FormatID(img.ID))
 	return img, nil
+}
+
+// fileIdentity stats file for the store's file-to-image records.
+func fileIdentity(file string) (store.FileIdentity, error) {
+	abs, err := filepath.Abs(file)
+	if err != nil {
+		return store.FileIdentity{}, err
+	}
+	var st unix.Stat_t
+	if err := unix.Stat(abs, &st); err != nil {
+		return store.FileIdentity{}, err
+	}
+	return store.FileIdentity{
+		Path: abs, Dev: st.Dev, Ino: st.Ino, Size: st.Size,
+		MtimeNs: st.Mtim.Nano(), CtimeNs: st.Ctim.Nano(),
+	}, nil
 }

@@ -1,0 +1,61 @@
+package store
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+
+	"github.com/opencontainers/go-digest"
+)
+
+// FileIdentity identifies a version of a local file without reading it:
+// any write, replacement or rename over it changes one of these.
+type FileIdentity struct {
+	Path    string `json:"path"`
+	Dev     uint64 `json:"dev"`
+	Ino     uint64 `json:"ino"`
+	Size    int64  `json:"size"`
+	MtimeNs int64  `json:"mtimeNs"`
+	CtimeNs int64  `json:"ctimeNs"`
+}
+
+type fileIDRecord struct {
+	FileIdentity
+	ID digest.Digest `json:"id"`
+}
+
+// fileIDRel is where a file record lives: beside the name refs, which
+// image rm and image gc drop with the image they point at ("id").
+func fileIDRel(path string) []string {
+	sum := sha256.Sum256([]byte(path))
+	return []string{"refs", "file-" + hex.EncodeToString(sum[:]) + ".json"}
+}
+
+// FileImage returns the image a local file was last imported as, if the
+// file is still exactly that version and the image is stored. It lets rkt
+// skip re-hashing a stage1 image file on every run.
+func (s *Store) FileImage(id FileIdentity) (*Image, bool) {
+	data, err := readSmall(s.path(fileIDRel(id.Path)...), maxRecordSize)
+	if err != nil {
+		return nil, false
+	}
+	var rec fileIDRecord
+	if json.Unmarshal(data, &rec) != nil || rec.FileIdentity != id {
+		return nil, false
+	}
+	img, err := s.Image(rec.ID)
+	if err != nil {
+		return nil, false
+	}
+	return img, true
+}
+
+// SetFileImage records that the file version id was imported as image.
+func (s *Store) SetFileImage(id FileIdentity, image digest.Digest) error {
+	data, err := json.Marshal(fileIDRecord{FileIdentity: id, ID: image})
+	if err != nil {
+		return err
+	}
+	return writeFileAtomic(s.path(fileIDRel(id.Path)...), data, 0o640)
+}
+
