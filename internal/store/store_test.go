@@ -410,3 +410,32 @@ func BenchmarkGC(b *testing.B) {
 		}
 	}
 }
+
+func TestFileImage(t *testing.T) {
+	s := openTest(t, Exclusive)
+	img := putTestImage(t, s, "x/stage1:1")
+	id := FileIdentity{Path: "/usr/lib/rkt/stage1.aci", Dev: 1, Ino: 2, Size: 3, MtimeNs: 4, CtimeNs: 5}
+	if _, ok := s.FileImage(id); ok {
+		t.Fatal("an unknown file has an image")
+	}
+	if err := s.SetFileImage(id, img.ID); err != nil {
+		t.Fatal(err)
+	}
+	if got, ok := s.FileImage(id); !ok || got.ID != img.ID {
+		t.Fatalf("FileImage = %v, %v", got, ok)
+	}
+	changed := id
+	changed.MtimeNs++
+	if _, ok := s.FileImage(changed); ok {
+		t.Fatal("a changed file kept its image")
+	}
+	if err := s.RemoveImage(img.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := s.FileImage(id); ok {
+		t.Fatal("the file record outlived its image")
+	}
+	if entries, _ := os.ReadDir(filepath.Join(s.Dir(), "refs")); len(entries) != 0 {
+		t.Fatalf("refs left after image rm: %v", entries)
+	}
+}
