@@ -267,14 +267,14 @@ func (l *layoutSource) localName(refName string) string {
 		}
 	}
 	tag := refName
-	if tag == "" || !tagRE.MatchString(tag) {
+	if tag == "" || !tagRE().MatchString(tag) {
 		tag = "latest"
 	}
 	base := filepath.Base(l.ref.Path)
 	for _, ext := range []string{".tar", ".oci"} {
 		base = strings.TrimSuffix(base, ext)
 	}
-	base = strings.ToLower(nonRepoChars.ReplaceAllString(base, "-"))
+	base = strings.ToLower(nonRepoChars().ReplaceAllString(base, "-"))
 	base = strings.Trim(base, "-._")
 	if base == "" {
 		base = "image"

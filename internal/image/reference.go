@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/opencontainers/go-digest"
@@ -50,7 +51,7 @@ type Reference struct {
 
 // idRE matches image IDs as rkt prints them (sha256-hex) and digests
 // (sha256:hex), full or a prefix of at least 2 hex digits.
-var idRE = regexp.MustCompile(`^(sha256|sha512)[-:]([a-f0-9]{2,128})$`)
+var idRE = lazyRegexp(`^(sha256|sha512)[-:]([a-f0-9]{2,128})$`)
 
 // knownTransports lists the prefixes that name a transport.
 var knownTransports = []Transport{Docker, OCIArchive, OCILayout, DockerArchive}
@@ -76,7 +77,7 @@ func ParseReference(s string) (*Reference, error) {
 			return parseLocal(s, t, rest)
 		}
 	}
-	if m := idRE.FindStringSubmatch(s); m != nil {
+	if m := idRE().FindStringSubmatch(s); m != nil {
 		return &Reference{Transport: Stored, Input: s, ID: m[1] + ":" + m[2]}, nil
 	}
 	if i := strings.Index(s, "://"); i > 0 {
@@ -124,10 +125,10 @@ func parseDocker(input, rest string) (*Reference, error) {
 // does not: ggcr checks only the characters of the repository path and tag,
 // so it takes "docker:///", "docker:.", "example.com/../x" or "busybox:..".
 func checkDockerRef(ref name.Reference) error {
-	if repo := ref.Context().RepositoryStr(); !repoPathRE.MatchString(repo) {
+	if repo := ref.Context().RepositoryStr(); !repoPathRE().MatchString(repo) {
 		return fmt.Errorf("invalid repository name %q", repo)
 	}
-	if tag, ok := ref.(name.Tag); ok && !tagRE.MatchString(tag.TagStr()) {
+	if tag, ok := ref.(name.Tag); ok && !tagRE().MatchString(tag.TagStr()) {
 		return fmt.Errorf("invalid tag %q", tag.TagStr())
 	}
 	return nil
@@ -136,7 +137,7 @@ func checkDockerRef(ref name.Reference) error {
 // repoPathRE is a repository path in the distribution reference grammar:
 // slash-separated components of lowercase alphanumerics joined by ".", "_",
 // "__" or dashes.
-var repoPathRE = regexp.MustCompile(`^[a-z0-9]+(?:(?:[._]|__|[-]+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|[-]+)[a-z0-9]+)*)*$`)
+var repoPathRE = lazyRegexp(`^[a-z0-9]+(?:(?:[._]|__|[-]+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|[-]+)[a-z0-9]+)*)*$`)
 
 func parseLocal(input string, t Transport, rest string) (*Reference, error) {
 	path, ref := rest, ""
@@ -150,7 +151,7 @@ func parseLocal(input string, t Transport, rest string) (*Reference, error) {
 		return nil, errdefs.InvalidArgument(fmt.Errorf("image %q: missing path", input))
 	}
 	if t == OCILayout || t == OCIArchive {
-		if ref != "" && !refNameRE.MatchString(ref) {
+		if ref != "" && !refNameRE().MatchString(ref) {
 			return nil, errdefs.InvalidArgument(fmt.Errorf("image %q: invalid reference name %q", input, ref))
 		}
 	}
@@ -163,7 +164,7 @@ func parseLocal(input string, t Transport, rest string) (*Reference, error) {
 
 // refNameRE is the grammar of org.opencontainers.image.ref.name values
 // (OCI image layout spec), loosened to what tools write in practice.
-var refNameRE = regexp.MustCompile(`^[A-Za-z0-9._\-/+@]{1,255}$`)
+var refNameRE = lazyRegexp(`^[A-Za-z0-9._\-/+@]{1,255}$`)
 
 // StoreName is the name an image fetched by ref is recorded under: the fully
 // qualified docker reference for registries (`index.docker.io/library/busybox:latest`).
@@ -192,6 +193,12 @@ func NormalizeName(s string) []string {
 func (r *Reference) String() string { return r.Input }
 
 var (
-	tagRE        = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$`)
-	nonRepoChars = regexp.MustCompile(`[^a-zA-Z0-9._-]+`)
+	tagRE        = lazyRegexp(`^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$`)
+	nonRepoChars = lazyRegexp(`[^a-zA-Z0-9._-]+`)
 )
+
+// lazyRegexp compiles a pattern on first use, keeping regexp compilation
+// off the start-up path of commands that never parse a reference.
+func lazyRegexp(pattern string) func() *regexp.Regexp {
+	return sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(pattern) })
+}

@@ -60,7 +60,7 @@ func FuzzParseReference(f *testing.F) {
 			if !filepath.IsAbs(r.Path) || r.Docker != nil || r.ID != "" || r.Name != "" {
 				t.Fatalf("local reference %+v", r)
 			}
-			if r.Transport != DockerArchive && r.Ref != "" && !refNameRE.MatchString(r.Ref) {
+			if r.Transport != DockerArchive && r.Ref != "" && !refNameRE().MatchString(r.Ref) {
 				t.Fatalf("invalid OCI ref name %q accepted", r.Ref)
 			}
 		case Stored:
@@ -104,7 +104,7 @@ func assertDockerRef(t *testing.T, ref name.Reference) {
 			t.Fatalf("identifier %q is not the digest %q", r.Identifier(), d)
 		}
 	case name.Tag:
-		if !tagRE.MatchString(r.TagStr()) {
+		if !tagRE().MatchString(r.TagStr()) {
 			t.Fatalf("tag %q accepted", r.TagStr())
 		}
 	default:
