@@ -58,4 +58,3 @@ func (s *Store) SetFileImage(id FileIdentity, image digest.Digest) error {
 	}
 	return writeFileAtomic(s.path(fileIDRel(id.Path)...), data, 0o640)
 }
-
