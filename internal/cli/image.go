@@ -456,50 +456,25 @@ written as stored, so the export has the same manifest digest (image ID).`,
 			if err != nil {
 				return err
 			}
-			out := args[1]
-			if _, err := os.Lstat(out); err == nil && !overwrite {
-				return errdefs.WithKind(errdefs.KindAlreadyExists, fmt.Errorf("%s already exists (use --overwrite)", out))
-			}
-			tmp, err := os.CreateTemp(filepath.Dir(out), "."+filepath.Base(out)+".tmp-*")
-			if err != nil {
-				return err
-			}
-			ok := false
-			defer func() {
-				if !ok {
-					tmp.Close()
-					os.Remove(tmp.Name())
+			return writeOutputFile(args[1], overwrite, func(f *os.File) error {
+				var err error
+				if img.MediaType == image.MediaTypeACI {
+					// An ACI is exported as the very bytes it was imported from.
+					err = s.CopyBlob(img.ID, f)
+				} else {
+					// The full name is the ref, so a re-import keeps it.
+					err = s.ExportOCIArchive(img.ID, img.Name, f)
 				}
-			}()
-			_, tag := podspec.SplitName(img.Name)
-			export := func() error { return s.ExportOCIArchive(img.ID, refNameFor(img.Name, tag), tmp) }
-			if img.MediaType == image.MediaTypeACI {
-				// An ACI is exported as the very bytes it was imported from.
-				export = func() error { return s.CopyBlob(img.ID, tmp) }
-			}
-			if err := export(); err != nil {
-				return fmt.Errorf("export %s: %w", store.FormatID(img.ID), err)
-			}
-			if err := tmp.Chmod(0o644); err != nil {
-				return err
-			}
-			if err := tmp.Close(); err != nil {
-				return err
-			}
-			if err := os.Rename(tmp.Name(), out); err != nil {
-				return err
-			}
-			ok = true
-			return nil
+				if err != nil {
+					return fmt.Errorf("export %s: %w", store.FormatID(img.ID), err)
+				}
+				return nil
+			})
 		},
 	}
 	cmd.Flags().BoolVar(&overwrite, "overwrite", false, "overwrite the output file if it exists")
 	return cmd
 }
-
-// refNameFor is the org.opencontainers.image.ref.name of an export: the
-// full name, so a re-import keeps it.
-func refNameFor(imgName, _ string) string { return imgName }
 
 // --- image extract / render
 

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/appc/spec/schema"
 	"github.com/appc/spec/schema/types"
 	"github.com/spf13/cobra"
 
@@ -125,6 +126,69 @@ func (a *app) podArgs(args []string, uuidFile string) ([]string, error) {
 	return args, nil
 }
 
+// eachPod runs fn on the pods ids name, as rm and stop do: one stderr
+// line per failure, the quoted UUID on stdout for each pod fn acted on
+// (done), and an error when any failed.
+func (a *app) eachPod(ids []string, prefix, verb string, fn func(*pod.Pod) (done bool, err error)) error {
+	failed := 0
+	for _, id := range ids {
+		p, err := pod.Load(a.dir, id)
+		done := false
+		if err == nil {
+			done, err = fn(p)
+		}
+		if err != nil {
+			fmt.Fprintf(a.stderr, "%s: %s\n", prefix, oneLine(err.Error()))
+			failed++
+			continue
+		}
+		if done {
+			fmt.Fprintf(a.stdout, "%q\n", p.UUID)
+		}
+	}
+	if failed > 0 {
+		return fmt.Errorf("failed to %s %d pod(s)", verb, failed)
+	}
+	return nil
+}
+
+// loadPodAs loads the pod uuid names, as root, and checks its state.
+func (a *app) loadPodAs(uuid string, ok func(pod.State) bool, want string) (*pod.Pod, *schema.PodManifest, error) {
+	if err := requireRoot(); err != nil {
+		return nil, nil, err
+	}
+	p, err := pod.Load(a.dir, uuid)
+	if err != nil {
+		return nil, nil, err
+	}
+	if !ok(p.State) {
+		return nil, nil, errdefs.InvalidArgument(fmt.Errorf("pod %s is %s, not %s", p.UUID, p.State, want))
+	}
+	m, err := p.Manifest()
+	if err != nil {
+		return nil, nil, err
+	}
+	return p, m, nil
+}
+
+// chooseApp is --app, or the pod's only app.
+func chooseApp(p *pod.Pod, m *schema.PodManifest, name string) (string, error) {
+	if name != "" {
+		if m.Apps.Get(types.ACName(name)) == nil {
+			return "", errdefs.NotFound(fmt.Errorf("pod %s has no app %q", p.UUID, name))
+		}
+		return name, nil
+	}
+	if len(m.Apps) != 1 {
+		var names []string
+		for _, ra := range m.Apps {
+			names = append(names, ra.Name.String())
+		}
+		return "", errdefs.InvalidArgument(fmt.Errorf("pod %s has several apps (%s): choose one with --app", p.UUID, strings.Join(names, ", ")))
+	}
+	return m.Apps[0].Name.String(), nil
+}
+
 func (a *app) rmCommand() *cobra.Command {
 	var uuidFile string
 	cmd := &cobra.Command{
@@ -143,23 +207,10 @@ func (a *app) rmCommand() *cobra.Command {
 			if s != nil {
 				defer s.Close()
 			}
-			failed := 0
-			for _, id := range ids {
-				p, err := pod.Load(a.dir, id)
-				if err == nil {
-					_, err = p.Remove(a.deleteOptions(cmd, s, nil))
-				}
-				if err != nil {
-					fmt.Fprintf(a.stderr, "rm: %s\n", oneLine(err.Error()))
-					failed++
-					continue
-				}
-				fmt.Fprintf(a.stdout, "%q\n", p.UUID)
-			}
-			if failed > 0 {
-				return fmt.Errorf("failed to remove %d pod(s)", failed)
-			}
-			return nil
+			return a.eachPod(ids, "rm", "remove", func(p *pod.Pod) (bool, error) {
+				_, err := p.Remove(a.deleteOptions(cmd, s, nil))
+				return true, err
+			})
 		},
 	}
 	cmd.Flags().StringVar(&uuidFile, "uuid-file", "", "read the pod's UUID from this file")
@@ -186,30 +237,16 @@ kills them at once.`,
 			if s != nil {
 				defer s.Close()
 			}
-			failed := 0
-			for _, id := range ids {
-				p, err := pod.Load(a.dir, id)
-				if err == nil && p.State != pod.StateRunning {
-					if p.State.AfterRun() {
-						fmt.Fprintf(a.stderr, "stop: pod %q is already stopped\n", p.UUID)
-						continue
-					}
-					err = fmt.Errorf("pod %q is not running (state %s)", p.UUID, p.State)
+			return a.eachPod(ids, "stop", "stop", func(p *pod.Pod) (bool, error) {
+				if p.State.AfterRun() {
+					fmt.Fprintf(a.stderr, "stop: pod %q is already stopped\n", p.UUID)
+					return false, nil
 				}
-				if err == nil {
-					err = stage0.Stop(cmd.Context(), s, p, force)
+				if p.State != pod.StateRunning {
+					return false, fmt.Errorf("pod %q is not running (state %s)", p.UUID, p.State)
 				}
-				if err != nil {
-					fmt.Fprintf(a.stderr, "stop: %s\n", oneLine(err.Error()))
-					failed++
-					continue
-				}
-				fmt.Fprintf(a.stdout, "%q\n", p.UUID)
-			}
-			if failed > 0 {
-				return fmt.Errorf("failed to stop %d pod(s)", failed)
-			}
-			return nil
+				return true, stage0.Stop(cmd.Context(), s, p, force)
+			})
 		},
 	}
 	cmd.Flags().BoolVar(&force, "force", false, "kill the pod's processes at once")
@@ -263,31 +300,12 @@ or /bin/sh when the image has no bash.`,
 		Example: "  rkt enter 5f1e\n  rkt enter --app=web 5f1e cat /etc/hostname",
 		Args:    cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := requireRoot(); err != nil {
-				return err
-			}
-			p, err := pod.Load(a.dir, args[0])
+			p, m, err := a.loadPodAs(args[0], func(s pod.State) bool { return s == pod.StateRunning }, "running")
 			if err != nil {
 				return err
 			}
-			if p.State != pod.StateRunning {
-				return errdefs.InvalidArgument(fmt.Errorf("pod %s is %s, not running", p.UUID, p.State))
-			}
-			m, err := p.Manifest()
-			if err != nil {
+			if appName, err = chooseApp(p, m, appName); err != nil {
 				return err
-			}
-			if appName == "" {
-				if len(m.Apps) != 1 {
-					var names []string
-					for _, ra := range m.Apps {
-						names = append(names, ra.Name.String())
-					}
-					return errdefs.InvalidArgument(fmt.Errorf("pod %s has several apps (%s): choose one with --app", p.UUID, strings.Join(names, ", ")))
-				}
-				appName = m.Apps[0].Name.String()
-			} else if m.Apps.Get(types.ACName(appName)) == nil {
-				return errdefs.NotFound(fmt.Errorf("pod %s has no app %q", p.UUID, appName))
 			}
 			command := args[1:]
 			if len(command) == 0 {
@@ -334,62 +352,61 @@ layer of the changes. Run it with 'rkt run oci-archive:OUTPUT'.`,
 		Example: "  rkt export --app=web 5f1e web-snapshot.tar\n  rkt --insecure-options=image run --net=host oci-archive:web-snapshot.tar",
 		Args:    cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := requireRoot(); err != nil {
-				return err
-			}
-			p, err := pod.Load(a.dir, args[0])
+			p, m, err := a.loadPodAs(args[0], pod.State.AfterRun, "exited")
 			if err != nil {
 				return err
 			}
-			m, err := p.Manifest()
-			if err != nil {
+			if appName, err = chooseApp(p, m, appName); err != nil {
 				return err
-			}
-			if appName == "" {
-				if len(m.Apps) != 1 {
-					return errdefs.InvalidArgument(fmt.Errorf("pod %s has %d apps: choose one with --app", p.UUID, len(m.Apps)))
-				}
-				appName = m.Apps[0].Name.String()
-			}
-			out := args[1]
-			if _, err := os.Lstat(out); err == nil && !overwrite {
-				return errdefs.WithKind(errdefs.KindAlreadyExists, fmt.Errorf("%s already exists (use --overwrite)", out))
 			}
 			s, err := a.openStore(store.Shared)
 			if err != nil {
 				return err
 			}
 			defer s.Close()
-			dir := filepath.Dir(out)
-			tmp, err := os.CreateTemp(dir, "."+filepath.Base(out)+".tmp-*")
-			if err != nil {
-				return err
-			}
-			ok := false
-			defer func() {
-				if !ok {
-					tmp.Close()
-					os.Remove(tmp.Name())
-				}
-			}()
+			out := args[1]
 			ref := "localhost/exported/" + appName + ":" + p.UUID[:8]
-			if err := stage0.Export(cmd.Context(), s, p, appName, ref, dir, tmp); err != nil {
-				return err
-			}
-			if err := tmp.Chmod(0o644); err != nil {
-				return err
-			}
-			if err := tmp.Close(); err != nil {
-				return err
-			}
-			if err := os.Rename(tmp.Name(), out); err != nil {
-				return err
-			}
-			ok = true
-			return nil
+			return writeOutputFile(out, overwrite, func(f *os.File) error {
+				return stage0.Export(cmd.Context(), s, p, appName, ref, filepath.Dir(out), f)
+			})
 		},
 	}
 	cmd.Flags().StringVar(&appName, "app", "", "name of the app to export (needed when the pod has several)")
 	cmd.Flags().BoolVar(&overwrite, "overwrite", false, "overwrite the output file if it exists")
 	return cmd
+}
+
+// writeOutputFile writes a file the user named (an image archive) through
+// a temporary file beside it, renamed into place only when fill succeeded,
+// so a failure leaves nothing and an existing file is replaced only with
+// --overwrite.
+func writeOutputFile(out string, overwrite bool, fill func(*os.File) error) error {
+	if _, err := os.Lstat(out); err == nil && !overwrite {
+		return errdefs.WithKind(errdefs.KindAlreadyExists, fmt.Errorf("%s already exists (use --overwrite)", out))
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(out), "."+filepath.Base(out)+".tmp-*")
+	if err != nil {
+		return err
+	}
+	ok := false
+	defer func() {
+		if !ok {
+			tmp.Close()
+			os.Remove(tmp.Name())
+		}
+	}()
+	if err := fill(tmp); err != nil {
+		return err
+	}
+	if err := tmp.Chmod(0o644); err != nil {
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp.Name(), out); err != nil {
+		return err
+	}
+	ok = true
+	return nil
 }

@@ -361,17 +361,7 @@ func (a *app) runPreparedCommand() *cobra.Command {
 		Example: "  rkt run-prepared --net=host 5f1e…",
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := requireRoot(); err != nil {
-				return err
-			}
-			p, err := pod.Load(a.dir, args[0])
-			if err != nil {
-				return err
-			}
-			if p.State != pod.StatePrepared {
-				return errdefs.InvalidArgument(fmt.Errorf("pod %s is %s, not prepared", p.UUID, p.State))
-			}
-			m, err := p.Manifest()
+			p, m, err := a.loadPodAs(args[0], func(s pod.State) bool { return s == pod.StatePrepared }, "prepared")
 			if err != nil {
 				return err
 			}

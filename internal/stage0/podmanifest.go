@@ -14,7 +14,6 @@ import (
 
 	"github.com/rkt/rkt/internal/errdefs"
 	"github.com/rkt/rkt/internal/fetch"
-	"github.com/rkt/rkt/internal/pod"
 	"github.com/rkt/rkt/internal/podspec"
 	"github.com/rkt/rkt/internal/rootfs"
 	"github.com/rkt/rkt/internal/store"
@@ -68,21 +67,11 @@ func PrepareManifest(ctx context.Context, f *fetch.Fetcher, dataDir string, pm *
 	if err != nil {
 		return nil, err
 	}
-	p, err := pod.NewEmbryo(dataDir)
+	p, err := newPod(dataDir)
 	if err != nil {
 		return nil, err
 	}
-	if err := p.ToPreparing(); err != nil {
-		return nil, err
-	}
-	defer func() {
-		if err != nil {
-			_ = p.Close()
-			if rerr := rootfs.RemoveAll(p.Dir); rerr != nil {
-				err = fmt.Errorf("%w (and removing pod %s: %w)", err, p.UUID, rerr)
-			}
-		}
-	}()
+	defer discardOnError(p, &err)
 	res := &Prepared{Pod: p, Stage1: st1, Manifest: pm}
 	for i := range pm.Apps {
 		ra := &pm.Apps[i]

@@ -87,23 +87,11 @@ func Prepare(ctx context.Context, f *fetch.Fetcher, dataDir string, opts Prepare
 	if err != nil {
 		return nil, err
 	}
-	p, err := pod.NewEmbryo(dataDir)
+	p, err := newPod(dataDir)
 	if err != nil {
 		return nil, err
 	}
-	if err := p.ToPreparing(); err != nil {
-		return nil, err
-	}
-	defer func() {
-		if err != nil {
-			// Nothing half-made stays behind: the unlocked directory
-			// would be an aborted prepare for gc; remove it now.
-			_ = p.Close()
-			if rerr := rootfs.RemoveAll(p.Dir); rerr != nil {
-				err = fmt.Errorf("%w (and removing pod %s: %w)", err, p.UUID, rerr)
-			}
-		}
-	}()
+	defer discardOnError(p, &err)
 	pm := schema.BlankPodManifest()
 	pm.Volumes = volumes
 	res := &Prepared{Pod: p, Stage1: st1, Manifest: pm}
@@ -422,4 +410,29 @@ func writePodFiles(podDir string, pm *schema.PodManifest, st1 *Stage1) error {
 	}
 	// The manifest is written last: a pod with one is complete.
 	return os.WriteFile(filepath.Join(podDir, abi.PodManifest), b, 0o640)
+}
+
+// newPod creates a pod directory and locks it in the prepare state.
+func newPod(dataDir string) (*pod.Pod, error) {
+	p, err := pod.NewEmbryo(dataDir)
+	if err != nil {
+		return nil, err
+	}
+	if err := p.ToPreparing(); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// discardOnError removes a pod being prepared when *err is set, so
+// nothing half-made stays behind (the unlocked directory would otherwise
+// be an aborted prepare for gc).
+func discardOnError(p *pod.Pod, err *error) {
+	if *err == nil {
+		return
+	}
+	_ = p.Close()
+	if rerr := rootfs.RemoveAll(p.Dir); rerr != nil {
+		*err = fmt.Errorf("%w (and removing pod %s: %w)", *err, p.UUID, rerr)
+	}
 }
