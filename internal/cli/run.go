@@ -263,6 +263,11 @@ func (a *app) runArgs(rf *runFlags, uuid string, apps int) (abi.RunArgs, error) 
 	if err != nil {
 		return abi.RunArgs{}, err
 	}
+	for _, o := range []string{"capabilities", "paths", "seccomp"} {
+		if a.insecure.has(o) && uuid != "" {
+			fmt.Fprintf(a.stderr, "run: warning: --insecure-options=%s: that restriction is disabled for this pod (it is not enforced by this stage1 yet either)\n", o)
+		}
+	}
 	return abi.RunArgs{
 		Debug:               a.debug,
 		Net:                 rf.net,
