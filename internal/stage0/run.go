@@ -38,7 +38,9 @@ func Exec(p *pod.Pod, st1 *Stage1, args abi.RunArgs, before func(podDir string, 
 	if err != nil {
 		return fmt.Errorf("pod %s: lock: %w", p.UUID, err)
 	}
-	env := append(os.Environ(), abi.EnvLockFD+"="+strconv.Itoa(fd))
+	// The run process only waits for the pod: one Go P keeps its threads,
+	// and so its stacks, few (it costs memory for every running pod).
+	env := append(os.Environ(), abi.EnvLockFD+"="+strconv.Itoa(fd), "GOMAXPROCS=1")
 	if args.Debug {
 		env = append(env, abi.EnvDebug+"=1")
 	}

@@ -15,10 +15,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/appc/spec/schema"
-	"github.com/appc/spec/schema/types"
-
 	"github.com/rkt/rkt/internal/stage1/abi"
+	"github.com/rkt/rkt/internal/stage1/podinit"
 )
 
 const testUUID = "0b2e6b4c-1a2b-4c3d-8e9f-0123456789ab"
@@ -99,23 +97,21 @@ type testApp struct {
 	group  string
 	env    map[string]string
 	wd     string
-	mounts []schema.Mount
+	mounts []podinit.Mount
 	ro     bool
 	// extra files in a second layer on top: path -> content ("->X": symlink to X)
 	top map[string]string
 }
 
 // makePod builds a pod directory by hand, as stage0 would.
-func makePod(t testing.TB, apps []testApp, vols []types.Volume) string {
+func makePod(t testing.TB, apps []testApp, vols []podinit.Volume) string {
 	t.Helper()
 	base := t.TempDir()
 	layer := filepath.Join(base, "layers", "busybox")
 	makeLayer(t, layer)
 	pod := filepath.Join(base, "pod")
-	pm := schema.BlankPodManifest()
-	pm.Volumes = vols
+	pm := &podinit.PodManifest{ACVersion: "0.8.11", ACKind: podinit.PodManifestKind, Volumes: vols}
 	for i, a := range apps {
-		name := types.MustACName(a.name)
 		layers := []string{layer}
 		if len(a.top) > 0 {
 			top := filepath.Join(base, "layers", "top"+strconv.Itoa(i))
@@ -147,9 +143,9 @@ func makePod(t testing.TB, apps []testApp, vols []types.Volume) string {
 		if err := os.WriteFile(filepath.Join(pod, abi.AppsInfo, a.name, abi.AppLayers), []byte(strings.Join(layers, "\n")+"\n"), 0o644); err != nil {
 			t.Fatal(err)
 		}
-		var env types.Environment
+		var env []podinit.EnvVar
 		for k, v := range a.env {
-			env.Set(k, v)
+			env = append(env, podinit.EnvVar{Name: k, Value: v})
 		}
 		user, group := a.user, a.group
 		if user == "" {
@@ -158,10 +154,9 @@ func makePod(t testing.TB, apps []testApp, vols []types.Volume) string {
 		if group == "" {
 			group = "0"
 		}
-		pm.Apps = append(pm.Apps, schema.RuntimeApp{
-			Name:  *name,
-			Image: schema.RuntimeImage{Name: types.MustACIdentifier("example.com/busybox"), ID: *mustHash()},
-			App: &types.App{
+		pm.Apps = append(pm.Apps, podinit.RuntimeApp{
+			Name: a.name,
+			App: &podinit.App{
 				Exec: a.exec, User: user, Group: group, Environment: env, WorkingDirectory: a.wd,
 			},
 			ReadOnlyRootFS: a.ro,
@@ -179,14 +174,6 @@ func makePod(t testing.TB, apps []testApp, vols []types.Volume) string {
 		t.Fatal(err)
 	}
 	return pod
-}
-
-func mustHash() *types.Hash {
-	h, err := types.NewHash("sha512-" + strings.Repeat("ab", 64))
-	if err != nil {
-		panic(err)
-	}
-	return h
 }
 
 type result struct {

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 
 	"github.com/rkt/rkt/internal/stage1/podinit"
 )
@@ -18,6 +19,10 @@ const exitFailure = 254
 //     images whose entrypoint annotations name symlinks to this binary;
 //   - an explicit first argument (stage1-ns run ...).
 func Main(argv []string) int {
+	// Every role is sequential system calls and waiting: one P is enough,
+	// and each P costs the processes that wait as long as the pod lives
+	// (the run process and pod init) its own cache of heap spans.
+	runtime.GOMAXPROCS(1)
 	if len(argv) > 1 {
 		switch argv[1] {
 		case podinit.RolePodInit:

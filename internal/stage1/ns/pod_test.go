@@ -9,10 +9,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/appc/spec/schema"
-	"github.com/appc/spec/schema/types"
-
 	"github.com/rkt/rkt/internal/stage1/abi"
+	"github.com/rkt/rkt/internal/stage1/podinit"
 )
 
 // facts parses key=value lines.
@@ -147,22 +145,22 @@ func TestRunVolumes(t *testing.T) {
 	escape := t.TempDir() // an absolute host path an image symlink points at
 	mode := "0770"
 	uid, gid := 0, 0
-	vols := []types.Volume{
-		{Name: *types.MustACName("rw"), Kind: "host", Source: rw},
-		{Name: *types.MustACName("ro"), Kind: "host", Source: ro, ReadOnly: boolp(true)},
-		{Name: *types.MustACName("shared"), Kind: "empty", Mode: &mode, UID: &uid, GID: &gid},
+	vols := []podinit.Volume{
+		{Name: "rw", Kind: "host", Source: rw},
+		{Name: "ro", Kind: "host", Source: ro, ReadOnly: boolp(true)},
+		{Name: "shared", Kind: "empty", Mode: &mode, UID: &uid, GID: &gid},
 	}
 	writer := shApp("writer", `echo hi > /rw/out; cat /ro/f; echo; echo x > /ro/g 2>/dev/null && echo ro-writable || echo ro-ok
 echo shared > /shared/file; ls /escape/vol/f >/dev/null && echo escape-inside`)
-	writer.mounts = []schema.Mount{
-		{Volume: *types.MustACName("rw"), Path: "/rw"},
-		{Volume: *types.MustACName("ro"), Path: "/ro"},
-		{Volume: *types.MustACName("shared"), Path: "/shared"},
-		{Volume: *types.MustACName("ro"), Path: "/escape/vol"},
+	writer.mounts = []podinit.Mount{
+		{Volume: "rw", Path: "/rw"},
+		{Volume: "ro", Path: "/ro"},
+		{Volume: "shared", Path: "/shared"},
+		{Volume: "ro", Path: "/escape/vol"},
 	}
 	writer.top = map[string]string{"escape": "->" + escape}
 	reader := shApp("reader", `for i in $(seq 50); do test -f /data/file && break; sleep 0.1; done; echo reader=$(cat /data/file)`)
-	reader.mounts = []schema.Mount{{Volume: *types.MustACName("shared"), Path: "/data"}}
+	reader.mounts = []podinit.Mount{{Volume: "shared", Path: "/data"}}
 	pod := makePod(t, []testApp{writer, reader}, vols)
 	r := runPod(t, pod)
 	if r.code != 0 {
@@ -220,8 +218,8 @@ func TestRunSIGTERM(t *testing.T) {
 func TestRunSIGTERMIgnored(t *testing.T) {
 	v := t.TempDir()
 	app := shApp("app", "trap '' TERM; touch /v/ready; sleep 1000")
-	app.mounts = []schema.Mount{{Volume: *types.MustACName("v"), Path: "/v"}}
-	pod := makePod(t, []testApp{app}, []types.Volume{{Name: *types.MustACName("v"), Kind: "host", Source: v}})
+	app.mounts = []podinit.Mount{{Volume: "v", Path: "/v"}}
+	pod := makePod(t, []testApp{app}, []podinit.Volume{{Name: "v", Kind: "host", Source: v}})
 	cmd, o, e := startPod(t, pod)
 	for i := 0; i < 500; i++ {
 		if _, err := os.Stat(filepath.Join(v, "ready")); err == nil {

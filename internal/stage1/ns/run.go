@@ -117,7 +117,9 @@ func Run(args []string) int {
 	// Pdeathsig follows the thread that forked: keep this one.
 	runtime.LockOSThread()
 	proc, err := os.StartProcess("/proc/self/exe", []string{"stage1-pod-init", podinit.RolePodInit, string(cfgJSON)}, &os.ProcAttr{
-		Env:   []string{},
+		// Pod init waits as long as the pod lives: one P from its start
+		// spares it the threads and span caches of others (see Main).
+		Env:   []string{"GOMAXPROCS=1"},
 		Files: []*os.File{os.Stdin, os.Stdout, os.Stderr},
 		Sys:   &unix.SysProcAttr{Cloneflags: cloneflags, Pdeathsig: unix.SIGKILL},
 	})

@@ -1,7 +1,7 @@
 package podinit
 
 import (
-	"debug/elf"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -127,23 +127,90 @@ func execDiagnostic(prog string, err error) string {
 	if !errors.Is(err, unix.ENOENT) {
 		return msg
 	}
-	f, oerr := elf.Open(prog)
+	f, oerr := os.Open(prog)
 	if oerr != nil {
 		return msg
 	}
 	defer f.Close()
-	for _, p := range f.Progs {
-		if p.Type != elf.PT_INTERP {
-			continue
-		}
-		b, rerr := io.ReadAll(io.LimitReader(p.Open(), 4096))
-		if rerr != nil {
-			return msg
-		}
-		interp := strings.TrimRight(string(b), "\x00")
+	if interp, ok := elfInterp(f); ok {
 		return fmt.Sprintf("%s (its ELF interpreter %q is missing)", msg, interp)
 	}
 	return msg
+}
+
+// elfInterp returns the PT_INTERP path of an ELF file (32 or 64 bits,
+// either byte order), and whether it has one. It replaces debug/elf, which
+// would double the stage1 binary's dependencies for one error message.
+func elfInterp(r io.ReaderAt) (string, bool) {
+	var id [16]byte
+	if _, err := r.ReadAt(id[:], 0); err != nil || string(id[:4]) != "\x7fELF" {
+		return "", false
+	}
+	var bo binary.ByteOrder
+	switch id[5] { // EI_DATA
+	case 1:
+		bo = binary.LittleEndian
+	case 2:
+		bo = binary.BigEndian
+	default:
+		return "", false
+	}
+	const ptInterp = 3
+	var phoff, phentsize, phnum uint64
+	var hdr [64]byte
+	switch id[4] { // EI_CLASS
+	case 1: // 32 bits: e_phoff at 28, e_phentsize at 42, e_phnum at 44
+		if _, err := r.ReadAt(hdr[:52], 0); err != nil {
+			return "", false
+		}
+		phoff, phentsize, phnum = uint64(bo.Uint32(hdr[28:])), uint64(bo.Uint16(hdr[42:])), uint64(bo.Uint16(hdr[44:]))
+		if phentsize < 32 {
+			return "", false
+		}
+	case 2: // 64 bits: e_phoff at 32, e_phentsize at 54, e_phnum at 56
+		if _, err := r.ReadAt(hdr[:64], 0); err != nil {
+			return "", false
+		}
+		phoff, phentsize, phnum = bo.Uint64(hdr[32:]), uint64(bo.Uint16(hdr[54:])), uint64(bo.Uint16(hdr[56:]))
+		if phentsize < 56 {
+			return "", false
+		}
+	default:
+		return "", false
+	}
+	for i := uint64(0); i < phnum && i < 1024; i++ {
+		var ph [56]byte
+		n := 32
+		if id[4] == 2 {
+			n = 56
+		}
+		off := phoff + i*phentsize
+		if off > 1<<62 {
+			return "", false
+		}
+		if _, err := r.ReadAt(ph[:n], int64(off)); err != nil {
+			return "", false
+		}
+		if bo.Uint32(ph[0:]) != ptInterp {
+			continue
+		}
+		var pOff, pSize uint64
+		if id[4] == 1 { // p_offset at 4, p_filesz at 16
+			pOff, pSize = uint64(bo.Uint32(ph[4:])), uint64(bo.Uint32(ph[16:]))
+		} else { // p_offset at 8, p_filesz at 32
+			pOff, pSize = bo.Uint64(ph[8:]), bo.Uint64(ph[32:])
+		}
+		if pOff > 1<<62 {
+			return "", false
+		}
+		b := make([]byte, min(pSize, 4096))
+		n2, err := r.ReadAt(b, int64(pOff))
+		if err != nil && !errors.Is(err, io.EOF) {
+			return "", false
+		}
+		return strings.TrimRight(string(b[:n2]), "\x00"), true
+	}
+	return "", false
 }
 
 // lookPath resolves a command without a slash through the PATH of env,

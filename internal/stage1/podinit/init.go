@@ -12,8 +12,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/appc/spec/schema"
-	"github.com/appc/spec/schema/types"
 	"golang.org/x/sys/unix"
 
 	"github.com/rkt/rkt/internal/isolation/mount"
@@ -94,8 +92,8 @@ func (s *initState) setup() (map[int]string, error) {
 	if err != nil {
 		return nil, fmt.Errorf("reading the pod manifest: %w", err)
 	}
-	var pm schema.PodManifest
-	if err := json.Unmarshal(data, &pm); err != nil {
+	pm, err := ParsePodManifest(data)
+	if err != nil {
 		return nil, fmt.Errorf("parsing the pod manifest: %w", err)
 	}
 	if len(pm.Apps) == 0 {
@@ -107,20 +105,20 @@ func (s *initState) setup() (map[int]string, error) {
 	plans := make([]AppPlan, 0, len(pm.Apps))
 	for i := range pm.Apps {
 		ra := &pm.Apps[i]
-		ld, err := os.ReadFile(abi.AppsInfo + "/" + ra.Name.String() + "/" + abi.AppLayers)
+		ld, err := os.ReadFile(abi.AppsInfo + "/" + ra.Name + "/" + abi.AppLayers)
 		if err != nil {
 			return nil, fmt.Errorf("app %q: reading its layers: %w", ra.Name, err)
 		}
-		p, err := PlanApp(&pm, ra, ParseLayers(string(ld)), s.cfg)
+		p, err := PlanApp(pm, ra, ParseLayers(string(ld)), s.cfg)
 		if err != nil {
 			return nil, err
 		}
-		if _, err := os.Lstat(abi.AppsInfo + "/" + ra.Name.String() + "/" + abi.AppNoOverlay); err == nil {
+		if _, err := os.Lstat(abi.AppsInfo + "/" + ra.Name + "/" + abi.AppNoOverlay); err == nil {
 			p.NoOverlay = true
 		}
 		plans = append(plans, p)
 	}
-	fresh, err := makeSharedVolumes(podVolumes(&pm))
+	fresh, err := makeSharedVolumes(podVolumes(pm))
 	if err != nil {
 		return nil, err
 	}
@@ -207,7 +205,9 @@ func (s *initState) startApps(plans []AppPlan) (map[int]string, error) {
 			stdin = os.Stdin
 		}
 		attr := &os.ProcAttr{
-			Env:   []string{},
+			// The helper gets no environment (the app gets spec.Env):
+			// only the Go runtime's setting of one P (see ns.Main).
+			Env:   []string{"GOMAXPROCS=1"},
 			Files: []*os.File{stdin, os.Stdout, os.Stderr, w},
 			Sys: &unix.SysProcAttr{
 				Cloneflags: unix.CLONE_NEWNS,
@@ -357,9 +357,9 @@ func supervise(apps map[int]string, timeout time.Duration, sigc <-chan os.Signal
 
 // podVolumes lists the pod's volumes, then the implicit volumes of the
 // apps' image mount points (AppVolume), each name once.
-func podVolumes(pm *schema.PodManifest) []types.Volume {
+func podVolumes(pm *PodManifest) []Volume {
 	out := slices.Clone(pm.Volumes)
-	seen := map[types.ACName]bool{}
+	seen := map[string]bool{}
 	for _, v := range out {
 		seen[v.Name] = true
 	}
@@ -376,13 +376,13 @@ func podVolumes(pm *schema.PodManifest) []types.Volume {
 
 // makeSharedVolumes creates the empty volumes that do not exist yet and
 // returns the set of those it created (relative to the pod dir).
-func makeSharedVolumes(vols []types.Volume) (map[string]bool, error) {
+func makeSharedVolumes(vols []Volume) (map[string]bool, error) {
 	fresh := map[string]bool{}
 	for _, v := range vols {
-		if v.Kind != "empty" {
+		if v.Kind != VolumeEmpty {
 			continue
 		}
-		if err := validName(v.Name.String()); err != nil {
+		if err := validName(v.Name); err != nil {
 			return nil, fmt.Errorf("volume: %w", err)
 		}
 		mode := uint64(0o755)
@@ -400,7 +400,7 @@ func makeSharedVolumes(vols []types.Volume) (map[string]bool, error) {
 		if v.GID != nil {
 			gid = *v.GID
 		}
-		dir := SharedVolumeDir(v.Name.String())
+		dir := SharedVolumeDir(v.Name)
 		if err := os.MkdirAll("sharedVolumes", 0o750); err != nil {
 			return nil, err
 		}

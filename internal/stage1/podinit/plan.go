@@ -9,9 +9,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/appc/spec/schema"
-	"github.com/appc/spec/schema/types"
-
 	"github.com/rkt/rkt/internal/isolation/mount"
 	"github.com/rkt/rkt/internal/stage1/abi"
 )
@@ -115,7 +112,7 @@ const DefaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bi
 // BuildEnv returns the app's environment: the manifest's (in order, a later
 // duplicate wins), then rkt's defaults for the variables it does not set,
 // then AC_APP_NAME.
-func BuildEnv(app string, env types.Environment) []string {
+func BuildEnv(app string, env []EnvVar) []string {
 	var out []string
 	idx := map[string]int{}
 	set := func(k, v string) {
@@ -217,8 +214,8 @@ func validName(n string) error {
 
 // PlanApp computes the plan for app ra of pod pm, whose image has the given
 // rendered layers (bottom first).
-func PlanApp(pm *schema.PodManifest, ra *schema.RuntimeApp, layers []string, cfg Config) (AppPlan, error) {
-	name := ra.Name.String()
+func PlanApp(pm *PodManifest, ra *RuntimeApp, layers []string, cfg Config) (AppPlan, error) {
+	name := ra.Name
 	if err := validName(name); err != nil {
 		return AppPlan{}, fmt.Errorf("app: %w", err)
 	}
@@ -252,7 +249,7 @@ func PlanApp(pm *schema.PodManifest, ra *schema.RuntimeApp, layers []string, cfg
 		return fail(fmt.Errorf("working directory %q is not absolute", wd))
 	}
 	p.Exec = ExecSpec{
-		App: name, Rootfs: p.Rootfs, Argv: slices.Clone([]string(ra.App.Exec)),
+		App: name, Rootfs: p.Rootfs, Argv: slices.Clone(ra.App.Exec),
 		Env: BuildEnv(name, ra.App.Environment), WorkingDir: wd,
 		UID: uid, GID: gid, SupplementaryGIDs: slices.Clone(ra.App.SupplementaryGIDs),
 		Interactive: cfg.Interactive,
@@ -348,14 +345,14 @@ func PlanApp(pm *schema.PodManifest, ra *schema.RuntimeApp, layers []string, cfg
 // SharedVolumeDir is where an empty volume lives, relative to the pod dir.
 func SharedVolumeDir(name string) string { return "sharedVolumes/" + name }
 
-func volumeMounts(pm *schema.PodManifest, ra *schema.RuntimeApp) ([]Step, error) {
-	byName := map[string]types.Volume{}
+func volumeMounts(pm *PodManifest, ra *RuntimeApp) ([]Step, error) {
+	byName := map[string]Volume{}
 	for _, v := range pm.Volumes {
-		byName[v.Name.String()] = v
+		byName[v.Name] = v
 	}
 	var out []Step
 	for _, mnt := range ra.Mounts {
-		v, ok := byName[mnt.Volume.String()]
+		v, ok := byName[mnt.Volume]
 		if mnt.AppVolume != nil {
 			v, ok = *mnt.AppVolume, true
 		}
@@ -376,7 +373,7 @@ func volumeMounts(pm *schema.PodManifest, ra *schema.RuntimeApp) ([]Step, error)
 			st.Attrs = mount.ReadOnly
 		}
 		switch v.Kind {
-		case "host":
+		case VolumeHost:
 			if !path.IsAbs(v.Source) {
 				return nil, fmt.Errorf("volume %q: host source %q is not absolute", v.Name, v.Source)
 			}
@@ -384,11 +381,11 @@ func volumeMounts(pm *schema.PodManifest, ra *schema.RuntimeApp) ([]Step, error)
 			if v.Recursive != nil {
 				st.Recursive = *v.Recursive
 			}
-		case "empty":
-			if err := validName(v.Name.String()); err != nil {
+		case VolumeEmpty:
+			if err := validName(v.Name); err != nil {
 				return nil, fmt.Errorf("volume: %w", err)
 			}
-			st.Source = SharedVolumeDir(v.Name.String())
+			st.Source = SharedVolumeDir(v.Name)
 			st.Recursive = false
 			st.CopyUp = mnt.AppVolume != nil
 		default:

@@ -7,9 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/appc/spec/schema"
-	"github.com/appc/spec/schema/types"
-
 	"github.com/rkt/rkt/internal/isolation/mount"
 )
 
@@ -32,7 +29,7 @@ func TestParseLayers(t *testing.T) {
 }
 
 func TestBuildEnv(t *testing.T) {
-	env := types.Environment{{Name: "HOME", Value: "/home/u"}, {Name: "FOO", Value: "1"}, {Name: "FOO", Value: "2"}, {Name: "AC_APP_NAME", Value: "evil"}}
+	env := []EnvVar{{Name: "HOME", Value: "/home/u"}, {Name: "FOO", Value: "1"}, {Name: "FOO", Value: "2"}, {Name: "AC_APP_NAME", Value: "evil"}}
 	got := BuildEnv("web", env)
 	want := []string{"HOME=/home/u", "FOO=2", "PATH=" + DefaultPath, "SHELL=/bin/sh", "USER=root", "LOGNAME=root", "AC_APP_NAME=web"}
 	if !slices.Equal(got, want) {
@@ -56,23 +53,23 @@ func TestHostsFile(t *testing.T) {
 	}
 }
 
-func testManifest() (*schema.PodManifest, *schema.RuntimeApp) {
+func testManifest() (*PodManifest, *RuntimeApp) {
 	ro := true
-	pm := schema.BlankPodManifest()
-	pm.Volumes = []types.Volume{
-		{Name: *types.MustACName("data"), Kind: "host", Source: "/srv/data", ReadOnly: &ro},
-		{Name: *types.MustACName("scratch"), Kind: "empty"},
+	pm := &PodManifest{ACKind: PodManifestKind, ACVersion: "0.8.11"}
+	pm.Volumes = []Volume{
+		{Name: "data", Kind: "host", Source: "/srv/data", ReadOnly: &ro},
+		{Name: "scratch", Kind: "empty"},
 	}
-	pm.Apps = []schema.RuntimeApp{{
-		Name: *types.MustACName("web"),
-		App: &types.App{
-			Exec: types.Exec{"/bin/web", "-x"}, User: "1000", Group: "100", SupplementaryGIDs: []int{5, 6},
+	pm.Apps = []RuntimeApp{{
+		Name: "web",
+		App: &App{
+			Exec: []string{"/bin/web", "-x"}, User: "1000", Group: "100", SupplementaryGIDs: []int{5, 6},
 			WorkingDirectory: "/srv",
 		},
 		ReadOnlyRootFS: true,
-		Mounts: []schema.Mount{
-			{Volume: *types.MustACName("scratch"), Path: "/var/a/b"},
-			{Volume: *types.MustACName("data"), Path: "/data"},
+		Mounts: []Mount{
+			{Volume: "scratch", Path: "/var/a/b"},
+			{Volume: "data", Path: "/data"},
 		},
 	}}
 	return pm, &pm.Apps[0]
@@ -132,15 +129,15 @@ func TestPlanApp(t *testing.T) {
 }
 
 func TestPlanAppErrors(t *testing.T) {
-	cases := map[string]func(pm *schema.PodManifest, ra *schema.RuntimeApp){
-		"user":    func(_ *schema.PodManifest, ra *schema.RuntimeApp) { ra.App.User = "nobody" },
-		"group":   func(_ *schema.PodManifest, ra *schema.RuntimeApp) { ra.App.Group = "-1" },
-		"exec":    func(_ *schema.PodManifest, ra *schema.RuntimeApp) { ra.App.Exec = nil },
-		"wd":      func(_ *schema.PodManifest, ra *schema.RuntimeApp) { ra.App.WorkingDirectory = "rel" },
-		"volume":  func(_ *schema.PodManifest, ra *schema.RuntimeApp) { ra.Mounts[0].Volume = *types.MustACName("nope") },
-		"target":  func(_ *schema.PodManifest, ra *schema.RuntimeApp) { ra.Mounts[0].Path = "rel" },
-		"kind":    func(pm *schema.PodManifest, _ *schema.RuntimeApp) { pm.Volumes[1].Kind = "nfs" },
-		"hostsrc": func(pm *schema.PodManifest, _ *schema.RuntimeApp) { pm.Volumes[0].Source = "rel" },
+	cases := map[string]func(pm *PodManifest, ra *RuntimeApp){
+		"user":    func(_ *PodManifest, ra *RuntimeApp) { ra.App.User = "nobody" },
+		"group":   func(_ *PodManifest, ra *RuntimeApp) { ra.App.Group = "-1" },
+		"exec":    func(_ *PodManifest, ra *RuntimeApp) { ra.App.Exec = nil },
+		"wd":      func(_ *PodManifest, ra *RuntimeApp) { ra.App.WorkingDirectory = "rel" },
+		"volume":  func(_ *PodManifest, ra *RuntimeApp) { ra.Mounts[0].Volume = "nope" },
+		"target":  func(_ *PodManifest, ra *RuntimeApp) { ra.Mounts[0].Path = "rel" },
+		"kind":    func(pm *PodManifest, _ *RuntimeApp) { pm.Volumes[1].Kind = "nfs" },
+		"hostsrc": func(pm *PodManifest, _ *RuntimeApp) { pm.Volumes[0].Source = "rel" },
 	}
 	for name, mutate := range cases {
 		pm, ra := testManifest()
@@ -166,9 +163,9 @@ func TestSupervise(t *testing.T) {
 func TestPlanAppDNSModes(t *testing.T) {
 	pm, ra := testManifest()
 	host := "h"
-	hostsVol := *types.MustACName("hostsvol")
-	pm.Volumes = append(pm.Volumes, types.Volume{Name: hostsVol, Kind: "host", Source: "/srv/hosts"})
-	ra.Mounts = append(ra.Mounts, schema.Mount{Volume: hostsVol, Path: "/etc/hosts"})
+	hostsVol := "hostsvol"
+	pm.Volumes = append(pm.Volumes, Volume{Name: hostsVol, Kind: "host", Source: "/srv/hosts"})
+	ra.Mounts = append(ra.Mounts, Mount{Volume: hostsVol, Path: "/etc/hosts"})
 	find := func(p AppPlan, target string) []Step {
 		var out []Step
 		for _, s := range p.Mounts {
@@ -222,8 +219,8 @@ func TestPlanAppDNSModes(t *testing.T) {
 func TestPlanAppImageVolumeCopyUp(t *testing.T) {
 	pm, ra := testManifest()
 	mode, id := "0755", 0
-	av := types.Volume{Name: *types.MustACName("volume-seed"), Kind: "empty", Mode: &mode, UID: &id, GID: &id}
-	ra.Mounts = append(ra.Mounts, schema.Mount{Volume: av.Name, Path: "/seed", AppVolume: &av})
+	av := Volume{Name: "volume-seed", Kind: "empty", Mode: &mode, UID: &id, GID: &id}
+	ra.Mounts = append(ra.Mounts, Mount{Volume: av.Name, Path: "/seed", AppVolume: &av})
 	p, err := PlanApp(pm, ra, []string{"/l"}, Config{Hostname: "h"})
 	if err != nil {
 		t.Fatal(err)
