@@ -56,5 +56,5 @@ func (s *Store) SetFileImage(id FileIdentity, image digest.Digest) error {
 	if err != nil {
 		return err
 	}
-	return writeFileAtomic(s.path(fileIDRel(id.Path)...), data, 0o640)
+	return writeFileAtomicSync(s.path(fileIDRel(id.Path)...), data, 0o640, false)
 }

@@ -290,7 +290,9 @@ func (s *Store) Touch(id digest.Digest) error {
 	if err != nil {
 		return err
 	}
-	return writeFileAtomic(s.path(recordRel(id)...), data, 0o640)
+	// Every rkt run touches its images: a last-used time is not worth an
+	// fsync on the start path.
+	return writeFileAtomicSync(s.path(recordRel(id)...), data, 0o640, false)
 }
 
 // RemoveImage removes image id's record and the names pointing at it, then

@@ -211,9 +211,16 @@ func (s *Store) path(elem ...string) string {
 	return filepath.Join(append([]string{s.dir}, elem...)...)
 }
 
-// writeFileAtomic writes data to a temporary file beside path and renames
-// it into place, so readers see the old or the new content, never a part.
+// writeFileAtomic writes data to a temporary file beside path, syncs it
+// and renames it into place, so readers see the old or the new content,
+// never a part, also after a power loss.
 func writeFileAtomic(path string, data []byte, mode os.FileMode) error {
+	return writeFileAtomicSync(path, data, mode, true)
+}
+
+// writeFileAtomicSync is writeFileAtomic, with the sync optional for
+// records whose loss in a crash does not matter (a last-used time).
+func writeFileAtomicSync(path string, data []byte, mode os.FileMode, sync bool) error {
 	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
 	if err != nil {
 		return err
@@ -223,7 +230,7 @@ func writeFileAtomic(path string, data []byte, mode os.FileMode) error {
 	if err == nil {
 		err = f.Chmod(mode)
 	}
-	if err == nil {
+	if err == nil && sync {
 		err = f.Sync()
 	}
 	if cerr := f.Close(); err == nil {
