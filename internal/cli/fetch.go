@@ -50,9 +50,6 @@ func (a *app) fetcher(s *store.Store, policy fetch.PullPolicy) *fetch.Fetcher {
 		Insecure:   fetch.Insecure{HTTP: a.insecure.has("http"), TLS: a.insecure.has("tls"), Image: a.insecure.has("image")},
 		PullPolicy: policy,
 		UserAgent:  "rkt/" + version,
-		Warnf: func(format string, args ...any) {
-			fmt.Fprintf(a.stderr, "image: warning: "+format+"\n", args...)
-		},
 	}
 	if a.debug {
 		f.Debugf = a.debugf

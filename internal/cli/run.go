@@ -127,9 +127,27 @@ func (a *app) prepare(cmd *cobra.Command, pf *podFlags, args []string) (*stage0.
 	if err := requireRoot(); err != nil {
 		return nil, err
 	}
+	var p *stage0.Prepared
+	var err error
 	if pf.podManifest != "" {
-		return a.prepareManifest(cmd, pf, args)
+		p, err = a.prepareManifest(cmd, pf, args)
+	} else {
+		p, err = a.prepareImages(cmd, pf, args)
 	}
+	if err != nil {
+		return nil, err
+	}
+	if pf.uuidFile != "" {
+		if err := writeUUIDFile(pf.uuidFile, p.Pod.UUID); err != nil {
+			_ = p.Pod.Close()
+			return nil, err
+		}
+	}
+	return p, nil
+}
+
+// prepareImages prepares a pod from image arguments.
+func (a *app) prepareImages(cmd *cobra.Command, pf *podFlags, args []string) (*stage0.Prepared, error) {
 	if len(args) == 0 {
 		return nil, errdefs.InvalidArgument(errors.New("give at least one image, or --pod-manifest"))
 	}
@@ -150,17 +168,7 @@ func (a *app) prepare(cmd *cobra.Command, pf *podFlags, args []string) (*stage0.
 	if a.insecure.has("image") {
 		fmt.Fprintln(a.stderr, "image: warning: image signature verification has been disabled")
 	}
-	p, err := stage0.Prepare(cmd.Context(), f, a.dir, opts)
-	if err != nil {
-		return nil, err
-	}
-	if pf.uuidFile != "" {
-		if err := writeUUIDFile(pf.uuidFile, p.Pod.UUID); err != nil {
-			_ = p.Pod.Close()
-			return nil, err
-		}
-	}
-	return p, nil
+	return stage0.Prepare(cmd.Context(), f, a.dir, opts)
 }
 
 // prepareManifest prepares a pod from --pod-manifest.
@@ -186,17 +194,7 @@ func (a *app) prepareManifest(cmd *cobra.Command, pf *podFlags, args []string) (
 		return nil, err
 	}
 	defer s.Close()
-	p, err := stage0.PrepareManifest(cmd.Context(), a.fetcher(s, fetch.PullNever), a.dir, pm, pf.stage1, a.stage1Dirs())
-	if err != nil {
-		return nil, err
-	}
-	if pf.uuidFile != "" {
-		if err := writeUUIDFile(pf.uuidFile, p.Pod.UUID); err != nil {
-			_ = p.Pod.Close()
-			return nil, err
-		}
-	}
-	return p, nil
+	return stage0.PrepareManifest(cmd.Context(), a.fetcher(s, fetch.PullNever), a.dir, pm, pf.stage1, a.stage1Dirs())
 }
 
 func writeUUIDFile(file, uuid string) error {

@@ -2,12 +2,10 @@ package fetch
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
-	"strings"
 	"sync"
 	"time"
 
@@ -78,8 +76,6 @@ type Fetcher struct {
 	Progress Progress
 	// Debugf receives diagnostic lines (rkt --debug); may be nil.
 	Debugf func(format string, args ...any)
-	// Warnf receives warnings the user should see; may be nil.
-	Warnf func(format string, args ...any)
 	// Jobs is how many layers download at once (default 4).
 	Jobs int
 	// Limits bound layer rendering.
@@ -434,25 +430,6 @@ type nopBar struct{}
 func (nopBar) Phase(string) {}
 func (nopBar) Bytes(int64)  {}
 func (nopBar) Done(error)   {}
-
-// errNothing is returned when no image input is given.
-var errNothing = errors.New("no image given")
-
-// FetchAll fetches each input in order and stops at the first failure.
-func (f *Fetcher) FetchAll(ctx context.Context, inputs []string) ([]*store.Image, error) {
-	if len(inputs) == 0 {
-		return nil, errdefs.InvalidArgument(errNothing)
-	}
-	out := make([]*store.Image, 0, len(inputs))
-	for _, in := range inputs {
-		img, err := f.Fetch(ctx, strings.TrimSpace(in))
-		if err != nil {
-			return out, err
-		}
-		out = append(out, img)
-	}
-	return out, nil
-}
 
 // ImportACIFile stores a local ACI file as an image and renders it: the
 // stage1 images rkt builds and finds beside its binary. Such images are
