@@ -87,9 +87,7 @@ func NewEmbryo(dataDir string) (*Pod, error) {
 			_ = os.RemoveAll(dir)
 			return nil, fmt.Errorf("create pod %q: %w", id, err)
 		}
-		if err := syncDir(phaseDir(dataDir, phaseEmbryo)); err != nil {
-			return nil, err
-		}
+		// No fsync: an embryo lost to a power cut is no loss.
 		p := &Pod{UUID: id, State: StateEmbryo, Dir: dir, dataDir: dataDir, phase: phaseEmbryo}
 		if st, err := os.Lstat(dir); err == nil {
 			p.ctime = ctimeOf(st)
@@ -339,7 +337,15 @@ func (p *Pod) move(to phase, st State) error {
 	if err := os.MkdirAll(phaseDir(p.dataDir, to), 0o750); err != nil {
 		return fmt.Errorf("move pod %q: %w", p.UUID, err)
 	}
-	if err := renameDurable(p.Dir, dst); err != nil {
+	// Only the moves a user relies on after a power cut are synced: a
+	// prepared pod must still be there, and a pod that ran must not look
+	// prepared again. Embryos and pods being prepared are garbage after a
+	// crash anyway, and gc's moves are redone by the next gc.
+	rename := os.Rename
+	if to == phasePrepared || to == phaseRun {
+		rename = renameDurable
+	}
+	if err := rename(p.Dir, dst); err != nil {
 		if gone(err) {
 			if _, serr := os.Lstat(p.Dir); serr != nil && gone(serr) { //nolint:gosec // G703: p.Dir is the data dir plus a validated UUID
 				return p.movedError()

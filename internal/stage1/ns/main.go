@@ -13,8 +13,8 @@ import (
 const exitFailure = 254
 
 // Main runs the stage1-ns binary. The role is chosen by, in order:
-//   - a hidden first argument (podinit.RolePodInit, podinit.RoleAppExec),
-//     used only when the binary re-executes itself;
+//   - a hidden first argument (podinit.RolePodInit), used only when the
+//     binary re-executes itself;
 //   - the base name of argv[0] (run, init, enter, stop, gc), for stage1
 //     images whose entrypoint annotations name symlinks to this binary;
 //   - an explicit first argument (stage1-ns run ...).
@@ -27,8 +27,6 @@ func Main(argv []string) int {
 		switch argv[1] {
 		case podinit.RolePodInit:
 			return podinit.PodInitMain(argv[2:])
-		case podinit.RoleAppExec:
-			return podinit.AppExecMain(argv[2:])
 		}
 	}
 	if len(argv) == 0 {

@@ -2,12 +2,13 @@ package podinit
 
 import (
 	"encoding/binary"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"os"
+	"runtime"
 	"strings"
+	"syscall" //nolint:depguard // syscall.Credential: the type of unix.SysProcAttr.Credential, which x/sys/unix does not re-export
 
 	"golang.org/x/sys/unix"
 
@@ -23,84 +24,113 @@ const ExitExecFailed = 127
 // be set up before the exec (rootfs, working directory, credentials).
 const ExitSetupFailed = 254
 
-// AppExecMain is the app-exec helper role: it runs in the app's own mount
-// namespace (a copy of pod init's), pivots into the app rootfs, drops to the
-// app's credentials and execs the app. args is [ExecSpec as JSON].
-func AppExecMain(args []string) int {
-	_ = unix.Prctl(unix.PR_SET_DUMPABLE, 0, 0, 0, 0)
-	if len(args) != 1 {
-		fmt.Fprintln(os.Stderr, "stage1: app-exec: want one argument")
-		return ExitSetupFailed
-	}
-	var spec ExecSpec
-	if err := json.Unmarshal([]byte(args[0]), &spec); err != nil {
-		fmt.Fprintf(os.Stderr, "stage1: app-exec: %v\n", err)
-		return ExitSetupFailed
+// startApp starts one app and returns its PID (in the pod's PID
+// namespace). The work runs on a goroutine locked to a fresh OS thread that
+// never returns to the Go scheduler: the thread unshares its mount
+// namespace (a copy of pod init's), pivots into the app's rootfs, enters
+// the working directory there, and forks the app from that state. The
+// child, and so the app, inherits the thread's namespaces, root and
+// working directory; pod init's other threads are untouched. The thread
+// exits with the goroutine. No helper process, and no second Go runtime,
+// starts per app.
+//
+// The app's pidfd is returned too (or -1), for its PID in the host's PID
+// namespace.
+//
+// An app that cannot be started gets an exit code (ExitSetupFailed,
+// ExitExecFailed) and a message on stderr, as its own exit would.
+func startApp(spec ExecSpec, stdin *os.File) (pid, pidfd, code int) {
+	type result struct{ pid, pidfd, code int }
+	done := make(chan result, 1)
+	go func() {
+		runtime.LockOSThread() // never unlocked: the thread dies with us
+		pid, pidfd, code := startInThread(spec, stdin)
+		done <- result{pid, pidfd, code}
+	}()
+	r := <-done
+	return r.pid, r.pidfd, r.code
+}
+
+func startInThread(spec ExecSpec, stdin *os.File) (pid, pidfd, code int) {
+	pidfd = -1
+	if err := unix.Unshare(unix.CLONE_NEWNS | unix.CLONE_FS); err != nil {
+		fmt.Fprintf(os.Stderr, "Error: app %q: mount namespace: %v\n", spec.App, err)
+		return 0, -1, ExitSetupFailed
 	}
 	if err := mount.PivotRoot(spec.Rootfs); err != nil {
 		fmt.Fprintf(os.Stderr, "Error: app %q: %v\n", spec.App, err)
-		return ExitSetupFailed
+		return 0, -1, ExitSetupFailed
 	}
 	if !spec.Interactive {
 		// Pod init's /dev/null is the host's, unreachable from the app's
-		// root: take the app's own (a bind of it) so that
+		// root: give the app its own (a bind of it), so that
 		// /proc/self/fd/0 reads /dev/null.
-		if err := devNullStdin(); err != nil {
+		null, err := openDevNull()
+		if err != nil {
 			fmt.Fprintf(os.Stderr, "Error: app %q: stdin: %v\n", spec.App, err)
-			return ExitSetupFailed
+			return 0, -1, ExitSetupFailed
 		}
+		defer null.Close()
+		stdin = null
 	}
 	if err := enterWorkingDir(spec.WorkingDir); err != nil {
 		fmt.Fprintf(os.Stderr, "Error: Unable to change to working directory %q: %s\n", spec.WorkingDir, errText(err))
-		return ExitSetupFailed
+		return 0, -1, ExitSetupFailed
 	}
 	prog, err := lookPath(spec.Argv[0], spec.Env)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "Error: Unable to open %q: %s\n", spec.Argv[0], errText(err))
-		return ExitExecFailed
+		return 0, -1, ExitExecFailed
 	}
-	groups := spec.SupplementaryGIDs
-	if groups == nil {
-		groups = []int{}
+	groups := make([]uint32, len(spec.SupplementaryGIDs))
+	for i, g := range spec.SupplementaryGIDs {
+		groups[i] = uint32(g) //nolint:gosec // PlanApp checked 0 <= g < 2^31-1
 	}
-	if err := unix.Setgroups(groups); err != nil {
-		fmt.Fprintf(os.Stderr, "Error: setgroups %v: %s\n", groups, errText(err))
-		return ExitSetupFailed
+	// Every fd but 0, 1 and 2 is closed by the exec (SECURITY rule 3):
+	// pod init marked all it inherited close-on-exec, and Go opens its
+	// own so.
+	proc, err := os.StartProcess(prog, spec.Argv, &os.ProcAttr{
+		Env:   spec.Env,
+		Files: []*os.File{stdin, os.Stdout, os.Stderr},
+		Sys: &unix.SysProcAttr{
+			Credential: &syscall.Credential{Uid: uint32(spec.UID), Gid: uint32(spec.GID), Groups: groups}, //nolint:gosec // numericID checked both
+			Setsid:     spec.Interactive,
+			Setctty:    spec.Interactive,
+			Ctty:       0,
+			PidFD:      &pidfd,
+		},
+	})
+	if err != nil {
+		var errno unix.Errno
+		if errors.As(err, &errno) && (errno == unix.EPERM || errno == unix.EINVAL) {
+			fmt.Fprintf(os.Stderr, "Error: app %q: setting uid %d, gid %d, groups %v: %s\n", spec.App, spec.UID, spec.GID, spec.SupplementaryGIDs, errText(errno))
+			return 0, -1, ExitSetupFailed
+		}
+		fmt.Fprintf(os.Stderr, "Error: Unable to open %q: %s\n", prog, execDiagnostic(prog, err))
+		return 0, -1, ExitExecFailed
 	}
-	if err := unix.Setgid(spec.GID); err != nil {
-		fmt.Fprintf(os.Stderr, "Error: setgid %d: %s\n", spec.GID, errText(err))
-		return ExitSetupFailed
-	}
-	if err := unix.Setuid(spec.UID); err != nil {
-		fmt.Fprintf(os.Stderr, "Error: setuid %d: %s\n", spec.UID, errText(err))
-		return ExitSetupFailed
-	}
-	// Every fd but 0, 1 and 2 is closed by the exec (SECURITY rule 3).
-	if err := unix.CloseRange(3, ^uint(0), unix.CLOSE_RANGE_CLOEXEC); err != nil {
-		fmt.Fprintf(os.Stderr, "Error: close_range: %s\n", errText(err))
-		return ExitSetupFailed
-	}
-	err = unix.Exec(prog, spec.Argv, spec.Env)
-	fmt.Fprintf(os.Stderr, "Error: Unable to open %q: %s\n", prog, execDiagnostic(prog, err))
-	return ExitExecFailed
+	pid = proc.Pid
+	_ = proc.Release()
+	return pid, pidfd, 0
 }
 
-// devNullStdin makes fd 0 the app root's /dev/null, checking that it is
+// openDevNull opens the (pivoted) root's /dev/null, checking that it is
 // the null device.
-func devNullStdin() error {
+func openDevNull() (*os.File, error) {
 	fd, err := unix.Open("/dev/null", unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_CLOEXEC|unix.O_NOCTTY, 0)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	defer unix.Close(fd)
 	var st unix.Stat_t
 	if err := unix.Fstat(fd, &st); err != nil {
-		return err
+		unix.Close(fd)
+		return nil, err
 	}
 	if st.Mode&unix.S_IFMT != unix.S_IFCHR || st.Rdev != unix.Mkdev(1, 3) {
-		return errors.New("/dev/null is not the null device")
+		unix.Close(fd)
+		return nil, errors.New("/dev/null is not the null device")
 	}
-	return unix.Dup3(fd, 0, 0)
+	return os.NewFile(uintptr(fd), "/dev/null"), nil
 }
 
 // enterWorkingDir changes to dir, resolved inside the (pivoted) root

@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"os/signal"
 	"slices"
@@ -18,12 +17,9 @@ import (
 	"github.com/rkt/rkt/internal/stage1/abi"
 )
 
-// Hidden first arguments selecting a role of the stage1 binary when it
-// re-executes itself through /proc/self/exe.
-const (
-	RolePodInit = "__rkt-stage1-pod-init"
-	RoleAppExec = "__rkt-stage1-app-exec"
-)
+// RolePodInit is the hidden first argument selecting pod init when the
+// stage1 binary re-executes itself through /proc/self/exe.
+const RolePodInit = "__rkt-stage1-pod-init"
 
 // PidsDir holds pids/<app>: the host PID of each app, for enter.
 const PidsDir = abi.Stage1State + "/pids"
@@ -41,6 +37,9 @@ type initState struct {
 	cfg    Config
 	start  time.Time
 	status int // fd of abi.StatusDir
+	// failedApp could not be started; failedCode is its exit code.
+	failedApp  string
+	failedCode int
 }
 
 func (s *initState) debugf(format string, args ...any) {
@@ -71,7 +70,10 @@ func PodInitMain(args []string) int {
 		_ = unix.Kill(-1, unix.SIGKILL)
 		return ExitPodInitFailed
 	}
-	code := supervise(apps, s.cfg.StopTimeout, sigc, s.recordStatus, s.debugf)
+	if s.failedApp != "" {
+		s.recordStatus(s.failedApp, s.failedCode)
+	}
+	code := supervise(apps, s.failedCode, s.cfg.StopTimeout, sigc, s.recordStatus, s.debugf)
 	s.debugf("pod exits with %d", code)
 	return code
 }
@@ -171,104 +173,54 @@ func (s *initState) setup() (map[int]string, error) {
 	return apps, nil
 }
 
+// startApps starts the apps in order (see startApp) and records their host
+// PIDs. When one cannot be started, the later ones are not: its name and
+// exit code are kept for supervise, which stops the pod as when an app
+// fails.
 func (s *initState) startApps(plans []AppPlan) (map[int]string, error) {
-	devnull, err := os.Open(os.DevNull)
-	if err != nil {
-		return nil, err
-	}
-	defer devnull.Close()
-	self, err := os.Readlink("/proc/self") // our PID in the host's procfs
-	if err != nil {
-		return nil, err
-	}
 	apps := map[int]string{}
-	// Each helper gets the write end of a pipe as fd 3, closed by its exec
-	// of the app (or its death): "ready" means every app is exec'd.
-	var started []*os.File
-	defer func() {
-		for _, r := range started {
-			r.Close()
-		}
-	}()
 	for _, p := range plans {
-		spec, err := json.Marshal(p.Exec)
+		pid, pidfd, code := startApp(p.Exec, os.Stdin)
+		if code != 0 {
+			s.failedApp, s.failedCode = p.Name, code
+			break
+		}
+		apps[pid] = p.Name
+		if pidfd < 0 {
+			return apps, fmt.Errorf("app %q: no pidfd (Linux 5.2 or later is needed)", p.Name)
+		}
+		hostPID, err := hostPIDOf(pidfd)
+		unix.Close(pidfd)
 		if err != nil {
-			return nil, err
-		}
-		r, w, err := os.Pipe()
-		if err != nil {
-			return nil, err
-		}
-		started = append(started, r)
-		stdin := devnull
-		if p.Exec.Interactive {
-			stdin = os.Stdin
-		}
-		attr := &os.ProcAttr{
-			// The helper gets no environment (the app gets spec.Env):
-			// only the Go runtime's setting of one P (see ns.Main).
-			Env:   []string{"GOMAXPROCS=1"},
-			Files: []*os.File{stdin, os.Stdout, os.Stderr, w},
-			Sys: &unix.SysProcAttr{
-				Cloneflags: unix.CLONE_NEWNS,
-				Setsid:     p.Exec.Interactive,
-				Setctty:    p.Exec.Interactive,
-				Ctty:       0,
-			},
-		}
-		proc, err := os.StartProcess("/proc/self/exe", []string{"stage1-app-exec", RoleAppExec, string(spec)}, attr)
-		w.Close()
-		if err != nil {
-			return nil, fmt.Errorf("app %q: starting: %w", p.Name, err)
-		}
-		apps[proc.Pid] = p.Name
-		hostPID, err := hostPIDOf(self, proc.Pid)
-		if err != nil {
-			return nil, fmt.Errorf("app %q: finding its host PID: %w", p.Name, err)
+			return apps, fmt.Errorf("app %q: finding its host PID: %w", p.Name, err)
 		}
 		if err := writeAtomic(PidsDir+"/"+p.Name, []byte(strconv.Itoa(hostPID))); err != nil {
-			return nil, err
+			return apps, err
 		}
-		_ = proc.Release()
-	}
-	for _, r := range started {
-		_, _ = io.Copy(io.Discard, r)
 	}
 	return apps, nil
 }
 
-// hostPIDOf maps the PID of a child in our PID namespace to its PID in the
-// host's (the procfs mounted at /proc, which is still the host's).
-func hostPIDOf(self string, nsPID int) (int, error) {
-	want := strconv.Itoa(nsPID)
-	tasks, err := os.ReadDir("/proc/" + self + "/task")
+// hostPIDOf reads the PID in the host's PID namespace of the process a
+// pidfd refers to, from the pidfd's fdinfo in the procfs mounted at /proc
+// (still the host's): its NSpid line lists the PID in every namespace from
+// the host's down. The process must not have been reaped yet.
+func hostPIDOf(pidfd int) (int, error) {
+	data, err := os.ReadFile("/proc/self/fdinfo/" + strconv.Itoa(pidfd))
 	if err != nil {
 		return 0, err
 	}
-	for _, t := range tasks {
-		kids, err := os.ReadFile("/proc/" + self + "/task/" + t.Name() + "/children")
-		if err != nil {
-			continue
-		}
-		for _, k := range strings.Fields(string(kids)) {
-			if _, err := strconv.Atoi(k); err != nil {
-				continue
-			}
-			st, err := os.ReadFile("/proc/" + k + "/status") //nolint:gosec // k is a decimal PID from procfs
-			if err != nil {
-				continue
-			}
-			for _, line := range strings.Split(string(st), "\n") {
-				if f, ok := strings.CutPrefix(line, "NSpid:"); ok {
-					fs := strings.Fields(f)
-					if len(fs) > 0 && fs[len(fs)-1] == want {
-						return strconv.Atoi(k)
-					}
+	for _, line := range strings.Split(string(data), "\n") {
+		if f, ok := strings.CutPrefix(line, "NSpid:"); ok {
+			fs := strings.Fields(f)
+			if len(fs) > 0 {
+				if pid, err := strconv.Atoi(fs[0]); err == nil && pid > 0 {
+					return pid, nil
 				}
 			}
 		}
 	}
-	return 0, fmt.Errorf("no child with PID %d in the pod", nsPID)
+	return 0, fmt.Errorf("no PID in the fdinfo of pidfd %d", pidfd)
 }
 
 // recordStatus writes status/<app> atomically through the status dir fd
@@ -295,12 +247,14 @@ func (s *initState) recordStatus(app string, code int) {
 // the others when the first one fails or when asked to stop, and returns
 // the pod's exit code: the code of the first app that failed on its own (an
 // app killed by the stop signals the pod sent does not count), else 0.
-func supervise(apps map[int]string, timeout time.Duration, sigc <-chan os.Signal, record func(string, int), debugf func(string, ...any)) int {
+//
+// A non-zero first is the code of an app that failed before supervise
+// began: the pod stops at once.
+func supervise(apps map[int]string, first int, timeout time.Duration, sigc <-chan os.Signal, record func(string, int), debugf func(string, ...any)) int {
 	if timeout <= 0 {
 		timeout = DefaultStopTimeout
 	}
 	stopping := false
-	first := 0
 	var killTimer <-chan time.Time
 	stop := func(why string) {
 		if stopping {
@@ -337,6 +291,9 @@ func supervise(apps map[int]string, timeout time.Duration, sigc <-chan os.Signal
 				stop(fmt.Sprintf("app %q exited with %d", app, code))
 			}
 		}
+	}
+	if first != 0 {
+		stop(fmt.Sprintf("an app could not start (%d)", first))
 	}
 	reap()
 	for len(apps) > 0 {

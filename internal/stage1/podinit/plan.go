@@ -241,6 +241,11 @@ func PlanApp(pm *PodManifest, ra *RuntimeApp, layers []string, cfg Config) (AppP
 	if err != nil {
 		return fail(err)
 	}
+	for _, g := range ra.App.SupplementaryGIDs {
+		if g < 0 || g > 1<<31-2 {
+			return fail(fmt.Errorf("supplementary group %d is not a valid ID", g))
+		}
+	}
 	wd := ra.App.WorkingDirectory
 	if wd == "" {
 		wd = "/"

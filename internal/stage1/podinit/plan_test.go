@@ -155,7 +155,7 @@ func TestPlanAppErrors(t *testing.T) {
 func TestSupervise(t *testing.T) {
 	// No children at all: returns at once with 0.
 	sigc := make(chan os.Signal)
-	if got := supervise(map[int]string{}, time.Second, sigc, func(string, int) {}, func(string, ...any) {}); got != 0 {
+	if got := supervise(map[int]string{}, 0, time.Second, sigc, func(string, int) {}, func(string, ...any) {}); got != 0 {
 		t.Fatal(got)
 	}
 }
