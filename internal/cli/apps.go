@@ -6,9 +6,11 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/appc/spec/schema/types"
 	"github.com/spf13/pflag"
 
 	"github.com/rkt/rkt/internal/errdefs"
+	"github.com/rkt/rkt/internal/isolation/caps"
 )
 
 // appArgs is one app of a run or prepare command line: its image and the
@@ -26,6 +28,9 @@ type appArgs struct {
 	readOnlyRootFS    bool
 	environment       []string
 	mounts            []string
+	capsRetain        string
+	capsRemove        string
+	oomScoreAdj       string
 }
 
 // appFlagValues holds what per-app flags given on the command line add.
@@ -49,7 +54,66 @@ func perAppFlags(fs *pflag.FlagSet, a *appArgs) *appFlagValues {
 	fs.BoolVar(&a.readOnlyRootFS, "readonly-rootfs", a.readOnlyRootFS, "mount the app's root filesystem read-only")
 	fs.StringArrayVar(&v.environment, "environment", nil, "set an environment variable for this app (NAME=VALUE)")
 	fs.StringArrayVar(&v.mounts, "mount", nil, "mount a volume into this app: volume=NAME,target=PATH")
+	fs.StringVar(&a.capsRetain, "caps-retain", a.capsRetain, "the app's capability bounding set, comma-separated (replaces the default and the image's)")
+	fs.StringVar(&a.capsRemove, "caps-remove", a.capsRemove, "capabilities to take from the default bounding set, comma-separated")
+	fs.StringVar(&a.oomScoreAdj, "oom-score-adj", a.oomScoreAdj, "the app's oom_score_adj (-1000 to 1000)")
 	return v
+}
+
+// isolators turns the isolator flags of an app into appc isolators.
+func (a *appArgs) isolators() ([]types.Isolator, error) {
+	var out []types.Isolator
+	bad := func(flag string, err error) error {
+		return errdefs.InvalidArgument(fmt.Errorf("image %s: --%s: %w", a.image, flag, err))
+	}
+	if a.capsRetain != "" && a.capsRemove != "" {
+		return nil, errdefs.InvalidArgument(fmt.Errorf("image %s: --caps-retain and --caps-remove are mutually exclusive", a.image))
+	}
+	for _, f := range []struct {
+		flag, val string
+		retain    bool
+	}{{"caps-retain", a.capsRetain, true}, {"caps-remove", a.capsRemove, false}} {
+		if f.val == "" {
+			continue
+		}
+		var names []string
+		for _, n := range strings.Split(f.val, ",") {
+			c, err := caps.Parse(n)
+			if err != nil {
+				return nil, bad(f.flag, err)
+			}
+			names = append(names, caps.Name(c))
+		}
+		var iso *types.Isolator
+		var err error
+		if f.retain {
+			var set *types.LinuxCapabilitiesRetainSet
+			if set, err = types.NewLinuxCapabilitiesRetainSet(names...); err == nil {
+				iso, err = set.AsIsolator()
+			}
+		} else {
+			var set *types.LinuxCapabilitiesRevokeSet
+			if set, err = types.NewLinuxCapabilitiesRevokeSet(names...); err == nil {
+				iso, err = set.AsIsolator()
+			}
+		}
+		if err != nil {
+			return nil, bad(f.flag, err)
+		}
+		out = append(out, *iso)
+	}
+	if a.oomScoreAdj != "" {
+		n, err := strconv.Atoi(a.oomScoreAdj)
+		if err != nil {
+			return nil, bad("oom-score-adj", fmt.Errorf("%q is not a number", a.oomScoreAdj))
+		}
+		v, err := types.NewLinuxOOMScoreAdj(n)
+		if err != nil {
+			return nil, bad("oom-score-adj", err)
+		}
+		out = append(out, v.AsIsolator())
+	}
+	return out, nil
 }
 
 // merge adds the collected per-app values to a.
@@ -121,7 +185,8 @@ func flagTakesValue(s string) bool {
 		return false
 	}
 	switch strings.TrimLeft(s, "-") {
-	case "name", "exec", "working-dir", "user", "group", "environment", "mount", "supplementary-gids":
+	case "name", "exec", "working-dir", "user", "group", "environment", "mount", "supplementary-gids",
+		"caps-retain", "caps-remove", "oom-score-adj":
 		return true
 	}
 	return false

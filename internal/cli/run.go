@@ -80,7 +80,12 @@ func (a *app) prepareOptions(cmd *cobra.Command, pf *podFlags, args []string) (s
 	// --mount before the first image is a pod-wide mount.
 	opts.Mounts = pf.defaults.mounts
 	for _, ap := range apps {
+		isolators, err := ap.isolators()
+		if err != nil {
+			return stage0.PrepareOptions{}, err
+		}
 		o := podspec.AppOptions{
+			Isolators:         isolators,
 			Name:              ap.name,
 			Args:              ap.args,
 			ArgsSet:           ap.argsSet,
@@ -261,10 +266,13 @@ func (a *app) runArgs(rf *runFlags, uuid string, apps int) (abi.RunArgs, error) 
 	if err != nil {
 		return abi.RunArgs{}, err
 	}
-	for _, o := range []string{"capabilities", "paths", "seccomp"} {
+	for _, o := range []string{"capabilities", "paths"} {
 		if a.insecure.has(o) && uuid != "" {
-			fmt.Fprintf(a.stderr, "run: warning: --insecure-options=%s: that restriction is disabled for this pod (it is not enforced by this stage1 yet either)\n", o)
+			fmt.Fprintf(a.stderr, "run: warning: --insecure-options=%s: that restriction is disabled for this pod\n", o)
 		}
+	}
+	if a.insecure.has("seccomp") && uuid != "" {
+		fmt.Fprintln(a.stderr, "run: warning: --insecure-options=seccomp: that restriction is disabled for this pod (it is not enforced by this stage1 yet either)")
 	}
 	return abi.RunArgs{
 		Debug:               a.debug,
@@ -286,7 +294,8 @@ const appsUsage = `IMAGE [per-app flags] [-- ARGS...] [--- IMAGE [per-app flags]
 Per-app flags (after an image, or before the first image for every app):
   --exec=PATH  --name=NAME  --user=USER  --group=GROUP  --working-dir=DIR
   --supplementary-gids=GID,...  --readonly-rootfs  --environment=NAME=VALUE
-  --mount=volume=NAME,target=PATH`
+  --mount=volume=NAME,target=PATH  --caps-retain=CAP,...  --caps-remove=CAP,...
+  --oom-score-adj=N`
 
 func (a *app) runCommand() *cobra.Command {
 	var (

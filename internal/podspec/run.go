@@ -33,6 +33,40 @@ type AppOptions struct {
 	// BaseEnvironment (KEY=VALUE) is under the image's: only names the
 	// image does not set are taken (rkt run --inherit-env).
 	BaseEnvironment []string
+	// Isolators from the command line (--caps-retain, --caps-remove,
+	// --oom-score-adj) replace the image's of the same kind.
+	Isolators []types.Isolator
+}
+
+// capsIsolators are the two capability isolators: either one on the
+// command line replaces both in the image (they are mutually exclusive).
+var capsIsolators = map[types.ACIdentifier]bool{
+	types.LinuxCapabilitiesRetainSetName: true,
+	types.LinuxCapabilitiesRevokeSetName: true,
+}
+
+// ApplyIsolators sets the command line's isolators on app, replacing the
+// image's of the same kind.
+func ApplyIsolators(app *types.App, cli []types.Isolator) {
+	if len(cli) == 0 {
+		return
+	}
+	replace := map[types.ACIdentifier]bool{}
+	for _, iso := range cli {
+		replace[iso.Name] = true
+		if capsIsolators[iso.Name] {
+			for n := range capsIsolators {
+				replace[n] = true
+			}
+		}
+	}
+	var out types.Isolators
+	for _, iso := range app.Isolators {
+		if !replace[iso.Name] {
+			out = append(out, iso)
+		}
+	}
+	app.Isolators = append(out, cli...)
 }
 
 // DefaultAppName is the app name rkt gives an image: the last component
@@ -92,6 +126,7 @@ func RuntimeAppFromOCI(ref ImageRef, appcID string, cfg *v1.ConfigFile, acc *Acc
 		}
 		app.Environment.Set(k, v)
 	}
+	ApplyIsolators(app, opts.Isolators)
 	name := opts.Name
 	if name == "" {
 		name = DefaultAppName(ref.Repository)

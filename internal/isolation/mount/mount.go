@@ -249,6 +249,28 @@ func Bind(source string, target int, recursive bool, attrs int) error {
 	return attach(tfd, target, source)
 }
 
+// BindFD is Bind with the source given as an opened fd (O_PATH is
+// enough): the mount at source is cloned, attrs applied, and the clone
+// attached onto target, which may be the same fd (a bind of a path over
+// itself).
+func BindFD(source, target int, recursive bool, attrs int) error {
+	flags := uint(unix.OPEN_TREE_CLONE | unix.OPEN_TREE_CLOEXEC | unix.AT_EMPTY_PATH)
+	if recursive {
+		flags |= unix.AT_RECURSIVE
+	}
+	tfd, err := unix.OpenTree(source, "", flags)
+	if err != nil {
+		return fmt.Errorf("cloning mount: %w", err)
+	}
+	defer unix.Close(tfd)
+	if attrs != 0 {
+		if err := SetAttr(tfd, attrs, recursive); err != nil {
+			return err
+		}
+	}
+	return attach(tfd, target, "bind")
+}
+
 // SetAttr sets attrs (MOUNT_ATTR_*) on the mount fd refers to (and, with
 // recursive, on the mounts below it).
 func SetAttr(fd int, attrs int, recursive bool) error {

@@ -2,13 +2,16 @@ package ns
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"os"
 	"runtime"
 	"strings"
+	"syscall" //nolint:depguard // syscall.Credential: the type of unix.SysProcAttr.Credential, which x/sys/unix does not re-export
 
 	"golang.org/x/sys/unix"
 
+	"github.com/rkt/rkt/internal/isolation/caps"
 	"github.com/rkt/rkt/internal/stage1/abi"
 	"github.com/rkt/rkt/internal/stage1/podinit"
 )
@@ -17,6 +20,7 @@ import (
 // the namespaces and rootfs of one app, with the app's environment, and
 // exits with the command's exit code.
 func Enter(args []string) int {
+	_ = unix.Prctl(unix.PR_SET_DUMPABLE, 0, 0, 0, 0)
 	a, err := abi.ParseEnterArgs(args)
 	if err != nil {
 		return fail("%v", err)
@@ -29,6 +33,18 @@ func Enter(args []string) int {
 		return fail("enter: app %q: %v", a.AppName, err)
 	}
 	envData, err := os.ReadFile(abi.EnvDir + "/" + a.AppName)
+	if err != nil {
+		return fail("enter: app %q: %v", a.AppName, err)
+	}
+	specData, err := os.ReadFile(podinit.EnterDir + "/" + a.AppName)
+	if err != nil {
+		return fail("enter: app %q: %v", a.AppName, err)
+	}
+	var spec podinit.EnterSpec
+	if err := json.Unmarshal(specData, &spec); err != nil {
+		return fail("enter: app %q: %s: %v", a.AppName, podinit.EnterDir, err)
+	}
+	cred, err := credential(spec)
 	if err != nil {
 		return fail("enter: app %q: %v", a.AppName, err)
 	}
@@ -74,7 +90,22 @@ func Enter(args []string) int {
 	if !strings.Contains(prog, "/") {
 		prog = lookPath(prog, env)
 	}
-	proc, err := os.StartProcess(prog, a.Cmd, &os.ProcAttr{Dir: "/", Env: env, Files: []*os.File{os.Stdin, os.Stdout, os.Stderr}})
+	// What the app's own thread had before its fork (podinit.startApp):
+	// never more.
+	if !spec.Security.AllCaps {
+		if err := caps.LimitThread(spec.Security.Bounding, caps.LastCap()); err != nil {
+			return fail("enter: %v", err)
+		}
+	}
+	if spec.Security.NoNewPrivs {
+		if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
+			return fail("enter: no_new_privs: %v", err)
+		}
+	}
+	proc, err := os.StartProcess(prog, a.Cmd, &os.ProcAttr{
+		Dir: "/", Env: env, Files: []*os.File{os.Stdin, os.Stdout, os.Stderr},
+		Sys: &unix.SysProcAttr{Credential: cred},
+	})
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "Error: Unable to open %q: %v\n", a.Cmd[0], err)
 		return podinit.ExitExecFailed
@@ -90,6 +121,23 @@ func Enter(args []string) int {
 		return 128 + int(ws.Signal())
 	}
 	return exitFailure
+}
+
+// credential checks the IDs of an EnterSpec (a file of the pod dir, which
+// pod init wrote) and turns them into the command's credentials.
+func credential(spec podinit.EnterSpec) (*syscall.Credential, error) {
+	const maxID = 1<<31 - 2
+	if spec.UID < 0 || spec.UID > maxID || spec.GID < 0 || spec.GID > maxID {
+		return nil, fmt.Errorf("invalid uid %d or gid %d", spec.UID, spec.GID)
+	}
+	groups := make([]uint32, 0, len(spec.Groups))
+	for _, g := range spec.Groups {
+		if g < 0 || g > maxID {
+			return nil, fmt.Errorf("invalid group %d", g)
+		}
+		groups = append(groups, uint32(g))
+	}
+	return &syscall.Credential{Uid: uint32(spec.UID), Gid: uint32(spec.GID), Groups: groups}, nil
 }
 
 func lookPath(name string, env []string) string {

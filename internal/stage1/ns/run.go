@@ -21,7 +21,10 @@ import (
 // PodConfig turns the run arguments into pod init's configuration and the
 // clone flags of the pod, or says why the flavor cannot run them.
 func PodConfig(a abi.RunArgs, getenv func(string) string) (podinit.Config, uintptr, error) {
-	cfg := podinit.Config{Hostname: a.Hostname, Interactive: a.Interactive, Debug: a.Debug, StopTimeout: podinit.DefaultStopTimeout}
+	cfg := podinit.Config{
+		Hostname: a.Hostname, Interactive: a.Interactive, Debug: a.Debug, StopTimeout: podinit.DefaultStopTimeout,
+		DisableCapabilities: a.DisableCapabilities, DisablePaths: a.DisablePaths, DisableSeccomp: a.DisableSeccomp,
+	}
 	flags := uintptr(unix.CLONE_NEWNS | unix.CLONE_NEWPID | unix.CLONE_NEWUTS)
 	switch a.Net {
 	case "host":

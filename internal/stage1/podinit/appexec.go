@@ -12,6 +12,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/rkt/rkt/internal/isolation/caps"
 	"github.com/rkt/rkt/internal/isolation/mount"
 )
 
@@ -39,19 +40,19 @@ const ExitSetupFailed = 254
 //
 // An app that cannot be started gets an exit code (ExitSetupFailed,
 // ExitExecFailed) and a message on stderr, as its own exit would.
-func startApp(spec ExecSpec, stdin *os.File) (pid, pidfd, code int) {
+func startApp(spec ExecSpec, sec Security, stdin *os.File) (pid, pidfd, code int) {
 	type result struct{ pid, pidfd, code int }
 	done := make(chan result, 1)
 	go func() {
 		runtime.LockOSThread() // never unlocked: the thread dies with us
-		pid, pidfd, code := startInThread(spec, stdin)
+		pid, pidfd, code := startInThread(spec, sec, stdin)
 		done <- result{pid, pidfd, code}
 	}()
 	r := <-done
 	return r.pid, r.pidfd, r.code
 }
 
-func startInThread(spec ExecSpec, stdin *os.File) (pid, pidfd, code int) {
+func startInThread(spec ExecSpec, sec Security, stdin *os.File) (pid, pidfd, code int) {
 	pidfd = -1
 	if err := unix.Unshare(unix.CLONE_NEWNS | unix.CLONE_FS); err != nil {
 		fmt.Fprintf(os.Stderr, "Error: app %q: mount namespace: %v\n", spec.App, err)
@@ -85,6 +86,22 @@ func startInThread(spec ExecSpec, stdin *os.File) (pid, pidfd, code int) {
 	groups := make([]uint32, len(spec.SupplementaryGIDs))
 	for i, g := range spec.SupplementaryGIDs {
 		groups[i] = uint32(g) //nolint:gosec // PlanApp checked 0 <= g < 2^31-1
+	}
+	// Last, now that nothing more needs privileges: limit what the thread
+	// passes on. The child still has the capabilities to set its
+	// credentials; the exec then gives the app the bounding set (root) or
+	// nothing (other users).
+	if !sec.AllCaps {
+		if err := caps.LimitThread(sec.Bounding, caps.LastCap()); err != nil {
+			fmt.Fprintf(os.Stderr, "Error: app %q: capabilities: %v\n", spec.App, err)
+			return 0, -1, ExitSetupFailed
+		}
+	}
+	if sec.NoNewPrivs {
+		if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
+			fmt.Fprintf(os.Stderr, "Error: app %q: no_new_privs: %v\n", spec.App, err)
+			return 0, -1, ExitSetupFailed
+		}
 	}
 	// Every fd but 0, 1 and 2 is closed by the exec (SECURITY rule 3):
 	// pod init marked all it inherited close-on-exec, and Go opens its

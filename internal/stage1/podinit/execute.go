@@ -1,6 +1,7 @@
 package podinit
 
 import (
+	"errors"
 	"fmt"
 
 	"golang.org/x/sys/unix"
@@ -88,6 +89,31 @@ func runStep(root int, s Step) error {
 		}
 		defer unix.Close(fd)
 		return mount.Bind(s.Source, fd, s.Recursive, s.Attrs)
+	case StepMask:
+		fd, err := mount.OpenInRoot(root, s.Target, unix.O_PATH|unix.O_NOFOLLOW)
+		if errors.Is(err, unix.ENOENT) {
+			return nil // nothing to hide
+		}
+		if err != nil {
+			return err
+		}
+		defer unix.Close(fd)
+		if mount.IsDir(fd) {
+			return mount.MountFS("tmpfs", []mount.Option{{Key: "size", Value: "0"}, {Key: "mode", Value: "0555"}},
+				mount.ReadOnly|mount.NoSuid|mount.NoDev|mount.NoExec, fd)
+		}
+		// Not nodev: the masked file reads as empty, as in docker.
+		return mount.Bind("/dev/null", fd, false, mount.ReadOnly|mount.NoSuid|mount.NoExec)
+	case StepReadOnly:
+		fd, err := mount.OpenInRoot(root, s.Target, unix.O_PATH|unix.O_NOFOLLOW)
+		if errors.Is(err, unix.ENOENT) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		defer unix.Close(fd)
+		return mount.BindFD(fd, fd, true, mount.ReadOnly|mount.NoSuid|mount.NoDev|mount.NoExec)
 	default:
 		return fmt.Errorf("unknown step kind %q", s.Kind)
 	}

@@ -24,6 +24,19 @@ const RolePodInit = "__rkt-stage1-pod-init"
 // PidsDir holds pids/<app>: the host PID of each app, for enter.
 const PidsDir = abi.Stage1State + "/pids"
 
+// EnterDir holds enter/<app>: the EnterSpec of each app, so that enter
+// gives its command exactly what the app has.
+const EnterDir = abi.Stage1State + "/enter"
+
+// EnterSpec is what an entered command gets from its app besides the
+// namespaces: credentials and the security settings of the app's thread.
+type EnterSpec struct {
+	UID      int      `json:"uid"`
+	GID      int      `json:"gid"`
+	Groups   []int    `json:"groups"`
+	Security Security `json:"security"`
+}
+
 // EnvStopTimeout overrides the stop timeout (a Go duration, e.g. "2s").
 const EnvStopTimeout = "RKT_STAGE1_STOP_TIMEOUT"
 
@@ -124,7 +137,7 @@ func (s *initState) setup() (map[int]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	for _, d := range []string{abi.StatusDir, abi.EnvDir, PidsDir, abi.Stage1State + "/etc"} {
+	for _, d := range []string{abi.StatusDir, abi.EnvDir, PidsDir, EnterDir, abi.Stage1State + "/etc"} {
 		if err := os.MkdirAll(d, 0o750); err != nil {
 			return nil, err
 		}
@@ -139,6 +152,13 @@ func (s *initState) setup() (map[int]string, error) {
 			}
 		}
 		if err := writeAtomic(abi.EnvDir+"/"+p.Name, []byte(strings.Join(p.Exec.Env, "\x00")+"\x00")); err != nil {
+			return nil, err
+		}
+		es, err := json.Marshal(EnterSpec{UID: p.Exec.UID, GID: p.Exec.GID, Groups: p.Exec.SupplementaryGIDs, Security: p.Security})
+		if err != nil {
+			return nil, err
+		}
+		if err := writeAtomic(EnterDir+"/"+p.Name, es); err != nil {
 			return nil, err
 		}
 		if err := p.execute(fresh); err != nil {
@@ -180,7 +200,7 @@ func (s *initState) setup() (map[int]string, error) {
 func (s *initState) startApps(plans []AppPlan) (map[int]string, error) {
 	apps := map[int]string{}
 	for _, p := range plans {
-		pid, pidfd, code := startApp(p.Exec, os.Stdin)
+		pid, pidfd, code := startApp(p.Exec, p.Security, os.Stdin)
 		if code != 0 {
 			s.failedApp, s.failedCode = p.Name, code
 			break
@@ -196,6 +216,15 @@ func (s *initState) startApps(plans []AppPlan) (map[int]string, error) {
 		}
 		if err := writeAtomic(PidsDir+"/"+p.Name, []byte(strconv.Itoa(hostPID))); err != nil {
 			return apps, err
+		}
+		if adj := p.Security.OOMScoreAdj; adj != nil {
+			// oom_score_adj is per process, so it cannot be set on the
+			// forking thread: the app runs a few microseconds before it.
+			// Lowering it needs CAP_SYS_RESOURCE.
+			f := "/proc/" + strconv.Itoa(hostPID) + "/oom_score_adj"
+			if err := os.WriteFile(f, []byte(strconv.Itoa(*adj)), 0); err != nil {
+				return apps, fmt.Errorf("app %q: setting oom_score_adj to %d: %w", p.Name, *adj, err)
+			}
 		}
 	}
 	return apps, nil

@@ -11,8 +11,10 @@ import (
 // PodManifest (schema 0.8, as stage0 writes it with github.com/appc/spec)
 // that the flavor uses, decoded with encoding/json alone so that the stage1
 // binary does not link the appc schema (and its pflag, inf, semver, go4
-// dependencies). Fields the flavor does not use (images, isolators, ports,
-// annotations, labels) are not decoded, so not validated either.
+// dependencies). Fields the flavor does not use (images, ports,
+// annotations, labels) are not decoded, so not validated either; the
+// isolators are decoded by name, each value by the isolator that knows it
+// (isolators.go).
 //
 // ParsePodManifest checks what the flavor relies on, with the rules of the
 // appc schema: names are appc ACNames (so safe as one path element) and
@@ -47,6 +49,14 @@ type App struct {
 	WorkingDirectory  string       `json:"workingDirectory,omitempty"`
 	Environment       []EnvVar     `json:"environment,omitempty"`
 	MountPoints       []MountPoint `json:"mountPoints,omitempty"`
+	Isolators         []Isolator   `json:"isolators,omitempty"`
+}
+
+// Isolator is an appc isolator: a name and a value whose form the name
+// decides.
+type Isolator struct {
+	Name  string          `json:"name"`
+	Value json.RawMessage `json:"value"`
 }
 
 // EnvVar is one variable of an app's environment.

@@ -34,6 +34,11 @@ type Config struct {
 	// HostsEntries are lines appended to the generated /etc/hosts
 	// (hosts=stage0: the --hosts-entry values stage0 wrote).
 	HostsEntries string `json:"hostsEntries,omitempty"`
+	// Disable* loosen the defaults (--insecure-options=capabilities,
+	// paths, seccomp).
+	DisableCapabilities bool `json:"disableCapabilities,omitempty"`
+	DisablePaths        bool `json:"disablePaths,omitempty"`
+	DisableSeccomp      bool `json:"disableSeccomp,omitempty"`
 }
 
 // StepKind is the kind of one mount step.
@@ -44,7 +49,27 @@ const (
 	StepFS      StepKind = "fs"      // a new file system instance on a directory
 	StepBind    StepKind = "bind"    // a bind mount of a host (or pod dir) path
 	StepSymlink StepKind = "symlink" // a symlink
+	// StepMask hides a path that exists: /dev/null bound over a file, an
+	// empty read-only tmpfs over a directory.
+	StepMask StepKind = "mask"
+	// StepReadOnly binds a path that exists over itself, read-only.
+	StepReadOnly StepKind = "readonly"
 )
+
+// MaskedPaths are hidden from every app (podman's default set), unless
+// --insecure-options=paths.
+var MaskedPaths = []string{
+	"/proc/acpi", "/proc/interrupts", "/proc/kcore", "/proc/keys",
+	"/proc/latency_stats", "/proc/sched_debug", "/proc/scsi", "/proc/timer_list",
+	"/proc/timer_stats", "/sys/dev/block", "/sys/devices/virtual/powercap",
+	"/sys/firmware", "/sys/fs/selinux",
+}
+
+// ReadOnlyPaths are read-only in every app (podman's default set), unless
+// --insecure-options=paths.
+var ReadOnlyPaths = []string{
+	"/proc/asound", "/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger",
+}
 
 // Step is one step of an app's mount plan. Target is always a path inside
 // the app rootfs, resolved by file descriptor when the step runs.
@@ -78,7 +103,7 @@ type File struct {
 	Content string
 }
 
-// ExecSpec is what the app-exec helper needs to become the app.
+// ExecSpec is what starting the app needs (see startApp).
 type ExecSpec struct {
 	App               string   `json:"app"`
 	Rootfs            string   `json:"rootfs"` // relative to the pod dir
@@ -104,6 +129,7 @@ type AppPlan struct {
 	Mounts       []Step
 	ReadOnlyRoot bool
 	Exec         ExecSpec
+	Security     Security
 }
 
 // DefaultPath is rkt's default PATH.
@@ -343,7 +369,22 @@ func PlanApp(pm *PodManifest, ra *RuntimeApp, layers []string, cfg Config) (AppP
 		}
 		m = append(m, v)
 	}
+	// Last, so that no volume mounted under /proc or /sys uncovers them.
+	// An app without CAP_SYS_ADMIN cannot unmount them.
+	if !cfg.DisablePaths {
+		for _, t := range MaskedPaths {
+			m = append(m, Step{Kind: StepMask, Target: t})
+		}
+		for _, t := range ReadOnlyPaths {
+			m = append(m, Step{Kind: StepReadOnly, Target: t})
+		}
+	}
 	p.Mounts = m
+	sec, err := planSecurity(ra.App.Isolators, cfg)
+	if err != nil {
+		return fail(err)
+	}
+	p.Security = sec
 	return p, nil
 }
 

@@ -1,0 +1,109 @@
+package podinit
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+
+	"github.com/rkt/rkt/internal/isolation/caps"
+)
+
+// Isolator names the ns flavor applies (the others are refused or, for
+// those that need cgroups, handled there).
+const (
+	IsolatorNoNewPrivs  = "os/linux/no-new-privileges"
+	IsolatorOOMScoreAdj = "os/linux/oom-score-adj"
+)
+
+// Security is what an app's process gets besides its namespaces and
+// mounts: set on the thread that forks it (see startApp), so in force from
+// the app's first instruction.
+type Security struct {
+	// Bounding is the capability bounding set (a root app's permitted and
+	// effective sets after exec). AllCaps leaves every capability
+	// (--insecure-options=capabilities).
+	Bounding caps.Set `json:"bounding"`
+	AllCaps  bool     `json:"allCaps,omitempty"`
+	// NoNewPrivs sets no_new_privs: no setuid, setgid or file capability
+	// gains at exec.
+	NoNewPrivs bool `json:"noNewPrivs,omitempty"`
+	// OOMScoreAdj, when set, is written to the app's oom_score_adj.
+	OOMScoreAdj *int `json:"oomScoreAdj,omitempty"`
+}
+
+// planSecurity reads an app's security isolators. The values are checked
+// as appc defines them; an isolator this flavor does not know is refused,
+// so that a pod never runs with less isolation than its manifest asks for.
+func planSecurity(isolators []Isolator, cfg Config) (Security, error) {
+	var sec Security
+	var retain, remove *caps.Set
+	seen := map[string]bool{}
+	for _, iso := range isolators {
+		if seen[iso.Name] {
+			return sec, fmt.Errorf("isolator %s given twice", iso.Name)
+		}
+		seen[iso.Name] = true
+		switch iso.Name {
+		case caps.RetainSetName, caps.RemoveSetName:
+			var v struct {
+				Set []string `json:"set"`
+			}
+			if err := decodeStrict(iso.Value, &v); err != nil {
+				return sec, fmt.Errorf("isolator %s: %w", iso.Name, err)
+			}
+			if len(v.Set) == 0 {
+				return sec, fmt.Errorf("isolator %s: the set is empty", iso.Name)
+			}
+			set, err := caps.ParseSet(v.Set)
+			if err != nil {
+				return sec, fmt.Errorf("isolator %s: %w", iso.Name, err)
+			}
+			if iso.Name == caps.RetainSetName {
+				retain = &set
+			} else {
+				remove = &set
+			}
+		case IsolatorNoNewPrivs:
+			var v bool
+			if err := decodeStrict(iso.Value, &v); err != nil {
+				return sec, fmt.Errorf("isolator %s: %w", iso.Name, err)
+			}
+			sec.NoNewPrivs = v
+		case IsolatorOOMScoreAdj:
+			var v int
+			if err := decodeStrict(iso.Value, &v); err != nil {
+				return sec, fmt.Errorf("isolator %s: %w", iso.Name, err)
+			}
+			if v < -1000 || v > 1000 {
+				return sec, fmt.Errorf("isolator %s: %d is outside -1000..1000", iso.Name, v)
+			}
+			sec.OOMScoreAdj = &v
+		default:
+			return sec, fmt.Errorf("isolator %s is not supported by the ns flavor", iso.Name)
+		}
+	}
+	b, err := caps.Bounding(retain, remove)
+	if err != nil {
+		return sec, err
+	}
+	sec.Bounding = b
+	sec.AllCaps = cfg.DisableCapabilities
+	return sec, nil
+}
+
+// decodeStrict decodes one JSON value into v, refusing unknown fields and
+// trailing data.
+func decodeStrict(data json.RawMessage, v any) error {
+	if len(data) == 0 {
+		return fmt.Errorf("no value")
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return err
+	}
+	if dec.More() {
+		return fmt.Errorf("trailing data after the value")
+	}
+	return nil
+}
