@@ -11,6 +11,7 @@ import (
 
 	"github.com/rkt/rkt/internal/errdefs"
 	"github.com/rkt/rkt/internal/isolation/caps"
+	"github.com/rkt/rkt/internal/isolation/seccomp"
 )
 
 // appArgs is one app of a run or prepare command line: its image and the
@@ -31,6 +32,7 @@ type appArgs struct {
 	capsRetain        string
 	capsRemove        string
 	oomScoreAdj       string
+	seccomp           string
 }
 
 // appFlagValues holds what per-app flags given on the command line add.
@@ -57,6 +59,7 @@ func perAppFlags(fs *pflag.FlagSet, a *appArgs) *appFlagValues {
 	fs.StringVar(&a.capsRetain, "caps-retain", a.capsRetain, "the app's capability bounding set, comma-separated (replaces the default and the image's)")
 	fs.StringVar(&a.capsRemove, "caps-remove", a.capsRemove, "capabilities to take from the default bounding set, comma-separated")
 	fs.StringVar(&a.oomScoreAdj, "oom-score-adj", a.oomScoreAdj, "the app's oom_score_adj (-1000 to 1000)")
+	fs.StringVar(&a.seccomp, "seccomp", a.seccomp, "the app's seccomp filter: mode=retain|remove[,errno=ENAME],SYSCALL|@GROUP,...")
 	return v
 }
 
@@ -99,6 +102,13 @@ func (a *appArgs) isolators() ([]types.Isolator, error) {
 		}
 		if err != nil {
 			return nil, bad(f.flag, err)
+		}
+		out = append(out, *iso)
+	}
+	if a.seccomp != "" {
+		iso, err := seccompIsolator(a.seccomp)
+		if err != nil {
+			return nil, bad("seccomp", err)
 		}
 		out = append(out, *iso)
 	}
@@ -186,7 +196,7 @@ func flagTakesValue(s string) bool {
 	}
 	switch strings.TrimLeft(s, "-") {
 	case "name", "exec", "working-dir", "user", "group", "environment", "mount", "supplementary-gids",
-		"caps-retain", "caps-remove", "oom-score-adj":
+		"caps-retain", "caps-remove", "oom-score-adj", "seccomp":
 		return true
 	}
 	return false
@@ -213,3 +223,38 @@ func setSGIDs(a *appArgs, s string, changed bool) error {
 type discard struct{}
 
 func (discard) Write(p []byte) (int, error) { return len(p), nil }
+
+// seccompIsolator parses --seccomp: mode=retain|remove first, an optional
+// errno=NAME, then system calls and groups.
+func seccompIsolator(v string) (*types.Isolator, error) {
+	parts := strings.Split(v, ",")
+	mode, ok := strings.CutPrefix(parts[0], "mode=")
+	if !ok {
+		return nil, fmt.Errorf("%q does not start with mode=retain or mode=remove", v)
+	}
+	p := seccomp.Policy{Mode: mode}
+	for _, f := range parts[1:] {
+		if e, ok := strings.CutPrefix(f, "errno="); ok {
+			p.Errno = e
+			continue
+		}
+		if f != "" {
+			p.Set = append(p.Set, f)
+		}
+	}
+	if err := p.Check(); err != nil {
+		return nil, err
+	}
+	if p.Mode == seccomp.Retain {
+		set, err := types.NewLinuxSeccompRetainSet(p.Errno, p.Set...)
+		if err != nil {
+			return nil, err
+		}
+		return set.AsIsolator()
+	}
+	set, err := types.NewLinuxSeccompRemoveSet(p.Errno, p.Set...)
+	if err != nil {
+		return nil, err
+	}
+	return set.AsIsolator()
+}

@@ -266,13 +266,10 @@ func (a *app) runArgs(rf *runFlags, uuid string, apps int) (abi.RunArgs, error) 
 	if err != nil {
 		return abi.RunArgs{}, err
 	}
-	for _, o := range []string{"capabilities", "paths"} {
+	for _, o := range []string{"capabilities", "paths", "seccomp"} {
 		if a.insecure.has(o) && uuid != "" {
 			fmt.Fprintf(a.stderr, "run: warning: --insecure-options=%s: that restriction is disabled for this pod\n", o)
 		}
-	}
-	if a.insecure.has("seccomp") && uuid != "" {
-		fmt.Fprintln(a.stderr, "run: warning: --insecure-options=seccomp: that restriction is disabled for this pod (it is not enforced by this stage1 yet either)")
 	}
 	return abi.RunArgs{
 		Debug:               a.debug,
@@ -295,7 +292,7 @@ Per-app flags (after an image, or before the first image for every app):
   --exec=PATH  --name=NAME  --user=USER  --group=GROUP  --working-dir=DIR
   --supplementary-gids=GID,...  --readonly-rootfs  --environment=NAME=VALUE
   --mount=volume=NAME,target=PATH  --caps-retain=CAP,...  --caps-remove=CAP,...
-  --oom-score-adj=N`
+  --oom-score-adj=N  --seccomp=mode=retain|remove[,errno=E],SYSCALL|@GROUP,...`
 
 func (a *app) runCommand() *cobra.Command {
 	var (

@@ -34,7 +34,7 @@ type AppOptions struct {
 	// image does not set are taken (rkt run --inherit-env).
 	BaseEnvironment []string
 	// Isolators from the command line (--caps-retain, --caps-remove,
-	// --oom-score-adj) replace the image's of the same kind.
+	// --seccomp, --oom-score-adj) replace the image's of the same kind.
 	Isolators []types.Isolator
 }
 
@@ -43,6 +43,13 @@ type AppOptions struct {
 var capsIsolators = map[types.ACIdentifier]bool{
 	types.LinuxCapabilitiesRetainSetName: true,
 	types.LinuxCapabilitiesRevokeSetName: true,
+}
+
+// seccompIsolators are the two seccomp isolators, replaced together as
+// the capability ones.
+var seccompIsolators = map[types.ACIdentifier]bool{
+	types.LinuxSeccompRetainSetName: true,
+	types.LinuxSeccompRemoveSetName: true,
 }
 
 // ApplyIsolators sets the command line's isolators on app, replacing the
@@ -54,9 +61,11 @@ func ApplyIsolators(app *types.App, cli []types.Isolator) {
 	replace := map[types.ACIdentifier]bool{}
 	for _, iso := range cli {
 		replace[iso.Name] = true
-		if capsIsolators[iso.Name] {
-			for n := range capsIsolators {
-				replace[n] = true
+		for _, pair := range []map[types.ACIdentifier]bool{capsIsolators, seccompIsolators} {
+			if pair[iso.Name] {
+				for n := range pair {
+					replace[n] = true
+				}
 			}
 		}
 	}

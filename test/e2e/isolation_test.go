@@ -125,8 +125,14 @@ func TestIsolationDefaults(t *testing.T) {
 		t.Errorf("inheritable %s, ambient %s: want none", p["capinh"], p["capamb"])
 	}
 	want := map[string]string{
-		"mount":                                "EPERM",
-		"ptrace":                               "EPERM",
+		// rkt's default whitelist kills these before the capabilities
+		// are even checked; clone with CLONE_NEWUSER fails.
+		"mount":                                "SIGSYS",
+		"ptrace":                               "SIGSYS",
+		"keyctl":                               "SIGSYS",
+		"unshare_user":                         "EPERM",
+		"x32_keyctl":                           "SIGSYS",
+		"seccomp":                              "2",
 		"write:/proc/sys/kernel/domainname":    "EROFS",
 		"write:/proc/irq/default_smp_affinity": "EROFS",
 		"read:/proc/keys":                      "0 bytes",
@@ -182,6 +188,9 @@ func TestIsolationCapsFlags(t *testing.T) {
 	if p.set(t, "capeff") != 0 || p.set(t, "capprm") != 0 || p.set(t, "capbnd") != caps.Default {
 		t.Errorf("non-root app: effective %s permitted %s bounding %s", p["capeff"], p["capprm"], p["capbnd"])
 	}
+	if p["nonewprivs"] != "1" || p["seccomp"] != "2" {
+		t.Errorf("non-root app with seccomp: no_new_privs %s, seccomp %s: want both", p["nonewprivs"], p["seccomp"])
+	}
 
 	args := []string{insecureImage + ",capabilities", "run", "--net=host", img}
 	r = rkt(t, e, args...).ok(t)
@@ -189,8 +198,8 @@ func TestIsolationCapsFlags(t *testing.T) {
 	if got := p.set(t, "capbnd"); got != hostBounding(t) {
 		t.Errorf("--insecure-options=capabilities: bounding %s, want the host's %s", got, hostBounding(t))
 	}
-	if p["mount"] != "ok" {
-		t.Errorf("with every capability, mount gave %s", p["mount"])
+	if p["mount"] != "SIGSYS" {
+		t.Errorf("with every capability, mount gave %s: the seccomp filter must stay", p["mount"])
 	}
 	if !strings.Contains(r.stderr, "--insecure-options=capabilities") {
 		t.Errorf("no warning for --insecure-options=capabilities:\n%s", r.stderr)
@@ -212,11 +221,50 @@ func TestIsolationInsecurePaths(t *testing.T) {
 	if p["read:/proc/timer_list"] == "0 bytes" || p["write:/proc/sys/kernel/domainname"] != "ok" {
 		t.Errorf("--insecure-options=paths: timer_list %s, /proc/sys %s", p["read:/proc/timer_list"], p["write:/proc/sys/kernel/domainname"])
 	}
-	if p.set(t, "capbnd") != caps.Default {
-		t.Errorf("--insecure-options=paths changed the capabilities: %s", p["capbnd"])
+	if p.set(t, "capbnd") != caps.Default || p["seccomp"] != "2" {
+		t.Errorf("--insecure-options=paths changed the capabilities (%s) or seccomp (%s)", p["capbnd"], p["seccomp"])
 	}
 	if !strings.Contains(r.stderr, "--insecure-options=paths") {
 		t.Errorf("no warning:\n%s", r.stderr)
+	}
+}
+
+// TestIsolationSeccomp: --insecure-options=seccomp lifts only the filter;
+// --seccomp replaces the default with a remove or retain set, with an
+// errno; bad sets are refused.
+func TestIsolationSeccomp(t *testing.T) {
+	e, _ := podEnv(t)
+	t.Parallel()
+	img := probeLayout(t)
+	r := rkt(t, e, insecureImage+",seccomp", "run", "--net=host", img).ok(t)
+	p := parseProbe(t, r.stdout)
+	if p["seccomp"] != "0" || p["keyctl"] == "SIGSYS" || p["x32_keyctl"] == "SIGSYS" {
+		t.Errorf("--insecure-options=seccomp: seccomp %s keyctl %s x32 keyctl %s", p["seccomp"], p["keyctl"], p["x32_keyctl"])
+	}
+	if p["mount"] != "EPERM" || p.set(t, "capbnd") != caps.Default {
+		t.Errorf("--insecure-options=seccomp loosened the capabilities: mount %s, bounding %s", p["mount"], p["capbnd"])
+	}
+	if !strings.Contains(r.stderr, "--insecure-options=seccomp") {
+		t.Errorf("no warning:\n%s", r.stderr)
+	}
+
+	p = runProbe(t, e, img, nil, []string{"--seccomp=mode=remove,errno=ENOTSUP,keyctl,add_key"})
+	if p["keyctl"] != "ENOTSUP" || p["seccomp"] != "2" || p["mount"] != "EPERM" {
+		t.Errorf("remove set with errno: keyctl %s seccomp %s mount %s", p["keyctl"], p["seccomp"], p["mount"])
+	}
+	p = runProbe(t, e, img, nil, []string{"--seccomp=mode=retain,@rkt/default-whitelist,keyctl"})
+	if p["keyctl"] == "SIGSYS" || p["ptrace"] != "SIGSYS" {
+		t.Errorf("retain set with keyctl: keyctl %s ptrace %s", p["keyctl"], p["ptrace"])
+	}
+	p = runProbe(t, e, img, nil, []string{"--seccomp=mode=retain,errno=EACCES,@docker/default-whitelist"})
+	if p["ptrace"] != "EACCES" || p["mount"] != "EACCES" {
+		t.Errorf("retain set with errno: ptrace %s mount %s", p["ptrace"], p["mount"])
+	}
+	for _, bad := range []string{"mode=retain,nosuchcall", "mode=keep,read", "keyctl", "mode=remove,execve", "mode=retain,errno=EWHAT,read", "mode=retain,@systemd/clock"} {
+		r := rkt(t, e, insecureImage, "run", "--net=host", img, "--seccomp="+bad).exit(t, 254)
+		if !strings.Contains(r.stderr, "--seccomp") {
+			t.Errorf("--seccomp=%s: %s", bad, r.stderr)
+		}
 	}
 }
 
@@ -285,8 +333,8 @@ func TestEnterHasTheAppsLimits(t *testing.T) {
 		_ = run.Wait()
 	}()
 	uuid := waitRunning(t, e, uuidFile)
-	r := rkt(t, e, "enter", uuid, "/bin/sh", "-c", "id -u; grep -E '^Cap(Bnd|Eff)' /proc/self/status").ok(t)
-	want := fmt.Sprintf("65534\nCapEff:\t%016x\nCapBnd:\t%016x\n", 0, uint64(1)<<10)
+	r := rkt(t, e, "enter", uuid, "/bin/sh", "-c", "id -u; grep -E '^(Cap(Bnd|Eff)|NoNewPrivs|Seccomp):' /proc/self/status").ok(t)
+	want := fmt.Sprintf("65534\nCapEff:\t%016x\nCapBnd:\t%016x\nNoNewPrivs:\t1\nSeccomp:\t2\n", 0, uint64(1)<<10)
 	if r.stdout != want {
 		t.Errorf("entered command saw:\n%s\nwant:\n%s\n(run stdout %s stderr %s)", r.stdout, want, stdout, stderr)
 	}

@@ -12,6 +12,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/rkt/rkt/internal/isolation/caps"
+	"github.com/rkt/rkt/internal/isolation/seccomp"
 	"github.com/rkt/rkt/internal/stage1/abi"
 	"github.com/rkt/rkt/internal/stage1/podinit"
 )
@@ -100,6 +101,20 @@ func Enter(args []string) int {
 	if spec.Security.NoNewPrivs {
 		if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
 			return fail("enter: no_new_privs: %v", err)
+		}
+	}
+	if spec.Security.Seccomp != nil {
+		// os probes pidfd support on first use, with calls the filter
+		// may not allow: have it done before.
+		if self, err := os.FindProcess(os.Getpid()); err == nil {
+			_ = self.Release()
+		}
+		prog, err := spec.Security.SeccompProgram()
+		if err == nil {
+			err = seccomp.Install(prog)
+		}
+		if err != nil {
+			return fail("enter: %v", err)
 		}
 	}
 	proc, err := os.StartProcess(prog, a.Cmd, &os.ProcAttr{

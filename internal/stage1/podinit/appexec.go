@@ -14,6 +14,7 @@ import (
 
 	"github.com/rkt/rkt/internal/isolation/caps"
 	"github.com/rkt/rkt/internal/isolation/mount"
+	"github.com/rkt/rkt/internal/isolation/seccomp"
 )
 
 // ExitExecFailed is the exit code of an app whose executable could not be
@@ -100,6 +101,18 @@ func startInThread(spec ExecSpec, sec Security, stdin *os.File) (pid, pidfd, cod
 	if sec.NoNewPrivs {
 		if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
 			fmt.Fprintf(os.Stderr, "Error: app %q: no_new_privs: %v\n", spec.App, err)
+			return 0, -1, ExitSetupFailed
+		}
+	}
+	// The filter last: from here the thread makes only seccomp.Startup
+	// calls, which every filter allows.
+	if sec.Seccomp != nil {
+		prog, err := sec.SeccompProgram()
+		if err == nil {
+			err = seccomp.Install(prog)
+		}
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "Error: app %q: %v\n", spec.App, err)
 			return 0, -1, ExitSetupFailed
 		}
 	}

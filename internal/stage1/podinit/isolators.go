@@ -5,7 +5,10 @@ import (
 	"encoding/json"
 	"fmt"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/rkt/rkt/internal/isolation/caps"
+	"github.com/rkt/rkt/internal/isolation/seccomp"
 )
 
 // Isolator names the ns flavor applies (the others are refused or, for
@@ -29,14 +32,38 @@ type Security struct {
 	NoNewPrivs bool `json:"noNewPrivs,omitempty"`
 	// OOMScoreAdj, when set, is written to the app's oom_score_adj.
 	OOMScoreAdj *int `json:"oomScoreAdj,omitempty"`
+	// Seccomp is the app's filter policy; nil for none
+	// (--insecure-options=seccomp).
+	Seccomp *seccomp.Policy `json:"seccomp,omitempty"`
+	// prog is Seccomp compiled, once, by planSecurity.
+	prog []unix.SockFilter
+}
+
+// SeccompProgram returns the app's filter as a BPF program, nil for none.
+func (s Security) SeccompProgram() ([]unix.SockFilter, error) {
+	if s.Seccomp == nil {
+		return nil, nil
+	}
+	if s.prog != nil {
+		return s.prog, nil
+	}
+	return seccomp.Compile(*s.Seccomp, s.SeccompOptions())
+}
+
+// SeccompOptions are the filter options that follow from the app's
+// capabilities: namespaces are refused by the filter unless the app keeps
+// CAP_SYS_ADMIN.
+func (s Security) SeccompOptions() seccomp.Options {
+	return seccomp.Options{DenyNamespaces: !s.AllCaps && !s.Bounding.Has(unix.CAP_SYS_ADMIN)}
 }
 
 // planSecurity reads an app's security isolators. The values are checked
 // as appc defines them; an isolator this flavor does not know is refused,
 // so that a pod never runs with less isolation than its manifest asks for.
-func planSecurity(isolators []Isolator, cfg Config) (Security, error) {
+func planSecurity(isolators []Isolator, uid int, cfg Config) (Security, error) {
 	var sec Security
 	var retain, remove *caps.Set
+	var filter *seccomp.Policy
 	seen := map[string]bool{}
 	for _, iso := range isolators {
 		if seen[iso.Name] {
@@ -63,6 +90,22 @@ func planSecurity(isolators []Isolator, cfg Config) (Security, error) {
 			} else {
 				remove = &set
 			}
+		case seccomp.RetainSetName, seccomp.RemoveSetName:
+			var v struct {
+				Set   []string `json:"set"`
+				Errno string   `json:"errno,omitempty"`
+			}
+			if err := decodeStrict(iso.Value, &v); err != nil {
+				return sec, fmt.Errorf("isolator %s: %w", iso.Name, err)
+			}
+			if filter != nil {
+				return sec, fmt.Errorf("%s and %s are mutually exclusive", seccomp.RetainSetName, seccomp.RemoveSetName)
+			}
+			mode := seccomp.Retain
+			if iso.Name == seccomp.RemoveSetName {
+				mode = seccomp.Remove
+			}
+			filter = &seccomp.Policy{Mode: mode, Set: v.Set, Errno: v.Errno}
 		case IsolatorNoNewPrivs:
 			var v bool
 			if err := decodeStrict(iso.Value, &v); err != nil {
@@ -88,6 +131,23 @@ func planSecurity(isolators []Isolator, cfg Config) (Security, error) {
 	}
 	sec.Bounding = b
 	sec.AllCaps = cfg.DisableCapabilities
+	if !cfg.DisableSeccomp {
+		if filter == nil {
+			d := seccomp.Default()
+			filter = &d
+		}
+		prog, err := seccomp.Compile(*filter, sec.SeccompOptions())
+		if err != nil {
+			return sec, fmt.Errorf("seccomp: %w", err)
+		}
+		sec.prog = prog
+		sec.Seccomp = filter
+		// As rkt did: an app that is not root cannot gain privileges
+		// that its filter was not written for.
+		if uid != 0 {
+			sec.NoNewPrivs = true
+		}
+	}
 	return sec, nil
 }
 

@@ -380,7 +380,7 @@ func PlanApp(pm *PodManifest, ra *RuntimeApp, layers []string, cfg Config) (AppP
 		}
 	}
 	p.Mounts = m
-	sec, err := planSecurity(ra.App.Isolators, cfg)
+	sec, err := planSecurity(ra.App.Isolators, uid, cfg)
 	if err != nil {
 		return fail(err)
 	}

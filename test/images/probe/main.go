@@ -26,6 +26,10 @@ func main() {
 	if len(os.Args) > 1 && os.Args[1] == "child" {
 		return
 	}
+	if len(os.Args) > 2 && os.Args[1] == "try" {
+		fmt.Print(errResult(try(os.Args[2])))
+		return
+	}
 	// It tries mount and mknod for real: only inside an app.
 	if os.Getenv("AC_APP_NAME") == "" {
 		fmt.Fprintln(os.Stderr, "probe: AC_APP_NAME is not set: run me as an app of a pod")
@@ -47,25 +51,11 @@ func main() {
 		fmt.Printf("%s=%s\n", f, result(strings.Join(strings.Fields(string(b)), " "), err))
 	}
 
-	const mnt = "/probe-mnt"
-	_ = os.Mkdir(mnt, 0o750)
-	err := unix.Mount("none", mnt, "tmpfs", 0, "")
-	if err == nil {
-		_ = unix.Unmount(mnt, 0)
+	// Each refusal is tried in a child of ours: a seccomp filter may kill
+	// it (SIGSYS) rather than fail the call.
+	for _, op := range []string{"mount", "unshare_user", "keyctl", "ptrace", "mknod", "x32_getpid", "x32_keyctl"} {
+		fmt.Printf("%s=%s\n", op, tryInChild(op))
 	}
-	fmt.Printf("mount=%s\n", errResult(err))
-	cmd := exec.CommandContext(context.Background(), "/proc/self/exe", "child")
-	cmd.SysProcAttr = &syscall.SysProcAttr{Cloneflags: unix.CLONE_NEWUSER}
-	fmt.Printf("unshare_user=%s\n", errResult(cmd.Run()))
-	_, err = unix.KeyctlJoinSessionKeyring("probe")
-	fmt.Printf("keyctl=%s\n", errResult(err))
-	// PTRACE_SEIZE does not stop pod init; our exit detaches it.
-	fmt.Printf("ptrace=%s\n", errResult(unix.PtraceSeize(1)))
-	err = unix.Mknod("/probe-null", unix.S_IFCHR|0o600, 0x103) // makedev(1, 3): /dev/null
-	if err == nil {
-		_ = os.Remove("/probe-null")
-	}
-	fmt.Printf("mknod=%s\n", errResult(err))
 
 	for _, p := range []string{"/proc/keys", "/proc/timer_list", "/proc/kcore", "/proc/interrupts"} {
 		b, err := os.ReadFile(p)
@@ -90,6 +80,67 @@ func main() {
 	}
 	sort.Strings(fds)
 	fmt.Printf("fds=%s\n", strings.Join(fds, " "))
+}
+
+// try performs one privileged operation.
+func try(op string) error {
+	switch op {
+	case "mount":
+		const mnt = "/probe-mnt"
+		_ = os.Mkdir(mnt, 0o750)
+		err := unix.Mount("none", mnt, "tmpfs", 0, "")
+		if err == nil {
+			_ = unix.Unmount(mnt, 0)
+		}
+		return err
+	case "unshare_user":
+		cmd := exec.CommandContext(context.Background(), "/proc/self/exe", "child")
+		cmd.SysProcAttr = &syscall.SysProcAttr{Cloneflags: unix.CLONE_NEWUSER}
+		return cmd.Run()
+	case "keyctl":
+		_, err := unix.KeyctlJoinSessionKeyring("probe")
+		return err
+	case "ptrace":
+		// PTRACE_SEIZE does not stop pod init; our exit detaches it.
+		return unix.PtraceSeize(1)
+	case "mknod":
+		err := unix.Mknod("/probe-null", unix.S_IFCHR|0o600, 0x103) // makedev(1, 3): /dev/null
+		if err == nil {
+			_ = os.Remove("/probe-null")
+		}
+		return err
+	case "x32_getpid", "x32_keyctl":
+		// The x32 entry point: the system call number with bit 30 set
+		// (getpid is 39, keyctl 250 there). Kernels without x32 answer
+		// ENOSYS; a filter must still see and judge them.
+		nr := uintptr(0x40000000 + 39)
+		if op == "x32_keyctl" {
+			nr = 0x40000000 + 250
+		}
+		_, _, errno := unix.RawSyscall(nr, 0, 0, 0)
+		if errno != 0 {
+			return errno
+		}
+		return nil
+	}
+	return fmt.Errorf("unknown operation %q", op)
+}
+
+// tryInChild runs try(op) in a new process and reports its result, or
+// the signal that killed it (SIGSYS for a seccomp kill).
+func tryInChild(op string) string {
+	cmd := exec.CommandContext(context.Background(), "/proc/self/exe", "try", op) //nolint:gosec // G204: op is one of our own operation names
+	out, err := cmd.Output()
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+			return unix.SignalName(ws.Signal())
+		}
+	}
+	if err != nil {
+		return err.Error()
+	}
+	return string(out)
 }
 
 func result(ok string, err error) string {
