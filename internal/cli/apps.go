@@ -33,6 +33,10 @@ type appArgs struct {
 	capsRemove        string
 	oomScoreAdj       string
 	seccomp           string
+	memory            string
+	cpu               string
+	cpuShares         string
+	pidsLimit         string
 }
 
 // appFlagValues holds what per-app flags given on the command line add.
@@ -59,6 +63,10 @@ func perAppFlags(fs *pflag.FlagSet, a *appArgs) *appFlagValues {
 	fs.StringVar(&a.capsRetain, "caps-retain", a.capsRetain, "the app's capability bounding set, comma-separated (replaces the default and the image's)")
 	fs.StringVar(&a.capsRemove, "caps-remove", a.capsRemove, "capabilities to take from the default bounding set, comma-separated")
 	fs.StringVar(&a.oomScoreAdj, "oom-score-adj", a.oomScoreAdj, "the app's oom_score_adj (-1000 to 1000)")
+	fs.StringVar(&a.memory, "memory", a.memory, "the app's memory limit (Kubernetes units: 50M, 16Mi, 1G)")
+	fs.StringVar(&a.cpu, "cpu", a.cpu, "the app's CPU limit (Kubernetes units: 500m is half a CPU)")
+	fs.StringVar(&a.cpuShares, "cpu-shares", a.cpuShares, "the app's CPU shares (2 to 262144; the CPU weight on cgroup v2)")
+	fs.StringVar(&a.pidsLimit, "pids-limit", a.pidsLimit, "the most processes and threads the app may have")
 	fs.StringVar(&a.seccomp, "seccomp", a.seccomp, "the app's seccomp filter: mode=retain|remove[,errno=ENAME],SYSCALL|@GROUP,...")
 	return v
 }
@@ -111,6 +119,31 @@ func (a *appArgs) isolators() ([]types.Isolator, error) {
 			return nil, bad("seccomp", err)
 		}
 		out = append(out, *iso)
+	}
+	if a.memory != "" {
+		v, err := types.NewResourceMemoryIsolator(a.memory, a.memory)
+		if err != nil {
+			return nil, bad("memory", err)
+		}
+		out = append(out, v.AsIsolator())
+	}
+	if a.cpu != "" {
+		v, err := types.NewResourceCPUIsolator(a.cpu, a.cpu)
+		if err != nil {
+			return nil, bad("cpu", err)
+		}
+		out = append(out, v.AsIsolator())
+	}
+	if a.cpuShares != "" {
+		n, err := strconv.Atoi(a.cpuShares)
+		if err != nil {
+			return nil, bad("cpu-shares", fmt.Errorf("%q is not a number", a.cpuShares))
+		}
+		v, err := types.NewLinuxCPUShares(n)
+		if err != nil {
+			return nil, bad("cpu-shares", err)
+		}
+		out = append(out, v.AsIsolator())
 	}
 	if a.oomScoreAdj != "" {
 		n, err := strconv.Atoi(a.oomScoreAdj)
@@ -196,7 +229,7 @@ func flagTakesValue(s string) bool {
 	}
 	switch strings.TrimLeft(s, "-") {
 	case "name", "exec", "working-dir", "user", "group", "environment", "mount", "supplementary-gids",
-		"caps-retain", "caps-remove", "oom-score-adj", "seccomp":
+		"caps-retain", "caps-remove", "oom-score-adj", "seccomp", "memory", "cpu", "cpu-shares", "pids-limit":
 		return true
 	}
 	return false
@@ -223,6 +256,18 @@ func setSGIDs(a *appArgs, s string, changed bool) error {
 type discard struct{}
 
 func (discard) Write(p []byte) (int, error) { return len(p), nil }
+
+// pidsLimitValue parses --pids-limit (0 when not given).
+func (a *appArgs) pidsLimitValue() (int64, error) {
+	if a.pidsLimit == "" {
+		return 0, nil
+	}
+	n, err := strconv.ParseInt(a.pidsLimit, 10, 64)
+	if err != nil || n <= 0 {
+		return 0, errdefs.InvalidArgument(fmt.Errorf("image %s: --pids-limit: %q is not a positive number", a.image, a.pidsLimit))
+	}
+	return n, nil
+}
 
 // seccompIsolator parses --seccomp: mode=retain|remove first, an optional
 // errno=NAME, then system calls and groups.

@@ -84,8 +84,13 @@ func (a *app) prepareOptions(cmd *cobra.Command, pf *podFlags, args []string) (s
 		if err != nil {
 			return stage0.PrepareOptions{}, err
 		}
+		pids, err := ap.pidsLimitValue()
+		if err != nil {
+			return stage0.PrepareOptions{}, err
+		}
 		o := podspec.AppOptions{
 			Isolators:         isolators,
+			PidsLimit:         pids,
 			Name:              ap.name,
 			Args:              ap.args,
 			ArgsSet:           ap.argsSet,
@@ -292,7 +297,8 @@ Per-app flags (after an image, or before the first image for every app):
   --exec=PATH  --name=NAME  --user=USER  --group=GROUP  --working-dir=DIR
   --supplementary-gids=GID,...  --readonly-rootfs  --environment=NAME=VALUE
   --mount=volume=NAME,target=PATH  --caps-retain=CAP,...  --caps-remove=CAP,...
-  --oom-score-adj=N  --seccomp=mode=retain|remove[,errno=E],SYSCALL|@GROUP,...`
+  --oom-score-adj=N  --seccomp=mode=retain|remove[,errno=E],SYSCALL|@GROUP,...
+  --memory=QUANTITY  --cpu=QUANTITY  --cpu-shares=N  --pids-limit=N`
 
 func (a *app) runCommand() *cobra.Command {
 	var (
@@ -323,7 +329,7 @@ stops the pod. Networking: --net=host or --net=none for now.`,
 				_ = p.Pod.Close()
 				return err
 			}
-			return stage0.Exec(p.Pod, p.Stage1, ra, rf.writeDNS)
+			return stage0.Exec(p.Pod, p.Stage1, ra, rf.writeDNS, a.warner("run"))
 		},
 	}
 	pf.register(cmd)
@@ -387,9 +393,14 @@ func (a *app) runPreparedCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return stage0.Exec(p, st1, ra, rf.writeDNS)
+			return stage0.Exec(p, st1, ra, rf.writeDNS, a.warner("run-prepared"))
 		},
 	}
 	rf.register(cmd)
 	return cmd
+}
+
+// warner prints warnings prefixed with the subcommand, as rkt does.
+func (a *app) warner(cmd string) func(string) {
+	return func(w string) { fmt.Fprintf(a.stderr, "%s: warning: %s\n", cmd, w) }
 }

@@ -36,7 +36,14 @@ type AppOptions struct {
 	// Isolators from the command line (--caps-retain, --caps-remove,
 	// --seccomp, --oom-score-adj) replace the image's of the same kind.
 	Isolators []types.Isolator
+	// PidsLimit (--pids-limit), when positive, becomes the app's
+	// AnnotationPidsLimit: appc has no isolator for it, and its schema
+	// refuses isolators it does not know.
+	PidsLimit int64
 }
+
+// AnnotationPidsLimit is the app annotation of its pids limit.
+const AnnotationPidsLimit = "rkt.dev/pids-limit"
 
 // capsIsolators are the two capability isolators: either one on the
 // command line replaces both in the image (they are mutually exclusive).
@@ -150,6 +157,9 @@ func RuntimeAppFromOCI(ref ImageRef, appcID string, cfg *v1.ConfigFile, acc *Acc
 	}
 	ra := &schema.RuntimeApp{Name: *acn, App: app, ReadOnlyRootFS: opts.ReadOnlyRootFS}
 	ra.Image.ID = *id
+	if opts.PidsLimit > 0 {
+		ra.Annotations.Set(AnnotationPidsLimit, strconv.FormatInt(opts.PidsLimit, 10))
+	}
 	if repo, err := types.SanitizeACIdentifier(strings.ToLower(ref.Repository)); err == nil {
 		if n, err := types.NewACIdentifier(repo); err == nil {
 			ra.Image.Name = n

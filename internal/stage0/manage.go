@@ -13,6 +13,8 @@ import (
 
 	"github.com/opencontainers/go-digest"
 
+	"github.com/rkt/rkt/internal/cgroup"
+	"github.com/rkt/rkt/internal/cgroup/layout"
 	"github.com/rkt/rkt/internal/pod"
 	"github.com/rkt/rkt/internal/stage1/abi"
 	"github.com/rkt/rkt/internal/store"
@@ -49,25 +51,41 @@ func entrypoint(s *store.Store, p *pod.Pod, annotation string) (string, error) {
 
 // StageGC runs the pod's stage1 gc entrypoint (network and cgroup
 // teardown) in the pod directory. Pods that never ran have nothing for it.
+// The pod's cgroups (stage0 made them) go after it: no process of the pod
+// survives its gc.
 func StageGC(ctx context.Context, s *store.Store, p *pod.Pod, args abi.GCArgs) error {
 	if p.State != pod.StateExitedDeleting {
-		return nil // prepared, aborted or expired: stage1 never ran it
+		return RemoveCgroups(p) // prepared, aborted or expired: stage1 never ran it
 	}
 	path, err := entrypoint(s, p, abi.AnnotationGC)
 	if err != nil {
 		return err
 	}
 	args.UUID = p.UUID
-	return runEntrypoint(ctx, p, path, args.Argv(), 2*time.Minute)
+	if err := runEntrypoint(ctx, p, path, args.Argv(), 2*time.Minute); err != nil {
+		return err
+	}
+	return RemoveCgroups(p)
 }
 
-// Stop runs the pod's stage1 stop entrypoint.
+// Stop runs the pod's stage1 stop entrypoint; with force, it then kills
+// every process left in the apps' cgroups.
 func Stop(ctx context.Context, s *store.Store, p *pod.Pod, force bool) error {
 	path, err := entrypoint(s, p, abi.AnnotationStop)
 	if err != nil {
 		return err
 	}
-	return runEntrypoint(ctx, p, path, abi.StopArgs{Force: force, UUID: p.UUID}.Argv(), time.Minute)
+	if err := runEntrypoint(ctx, p, path, abi.StopArgs{Force: force, UUID: p.UUID}.Argv(), time.Minute); err != nil {
+		return err
+	}
+	if !force {
+		return nil
+	}
+	l, err := layout.Load(p.Dir)
+	if err != nil || l == nil {
+		return err
+	}
+	return cgroup.Kill(l, true, 10*time.Second)
 }
 
 func runEntrypoint(ctx context.Context, p *pod.Pod, path string, args []string, timeout time.Duration) error {

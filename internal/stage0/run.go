@@ -20,10 +20,16 @@ import (
 // before, if not nil, runs once the pod is in run and locked by this
 // process, to write last files into the pod directory and adjust args.
 // Exec returns only on failure.
-func Exec(p *pod.Pod, st1 *Stage1, args abi.RunArgs, before func(podDir string, args *abi.RunArgs) error) error {
+//
+// Before the exec it creates the pod's cgroups (warn gets what they cannot
+// enforce) and moves this process into them.
+func Exec(p *pod.Pod, st1 *Stage1, args abi.RunArgs, before func(podDir string, args *abi.RunArgs) error, warn func(string)) error {
 	lock, err := p.ToRun()
 	if err != nil {
 		return err
+	}
+	if err := setupCgroups(p, args.DisablePaths, warn); err != nil {
+		return fmt.Errorf("pod %s: %w", p.UUID, err)
 	}
 	if before != nil {
 		if err := before(p.Dir, &args); err != nil {

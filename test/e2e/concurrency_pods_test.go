@@ -123,6 +123,16 @@ func TestConcurrentRunsAndGC(t *testing.T) {
 			t.Errorf("pods/%s not empty after gc: %v", state, names)
 		}
 	}
+	for i := 1; i <= n; i++ {
+		if u := outs[i].uuid; u != "" {
+			if left, _ := filepath.Glob("/sys/fs/cgroup/*/machine.slice/machine-rkt-" + u + ".scope"); len(left) > 0 {
+				t.Errorf("pod %s: cgroups left after gc: %v", u, left)
+			}
+			if left, _ := filepath.Glob("/sys/fs/cgroup/machine.slice/machine-rkt-" + u + ".scope"); len(left) > 0 {
+				t.Errorf("pod %s: cgroup left after gc: %v", u, left)
+			}
+		}
+	}
 	if after := podMounts(t, e); after != beforeMounts {
 		t.Errorf("mounts under the data dir after gc:\n%s\nbefore:\n%s", after, beforeMounts)
 	}

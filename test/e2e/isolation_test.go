@@ -132,6 +132,7 @@ func TestIsolationDefaults(t *testing.T) {
 		"keyctl":                               "SIGSYS",
 		"unshare_user":                         "EPERM",
 		"x32_keyctl":                           "SIGSYS",
+		"mknod":                                "EPERM", // the device cgroup: no device may be created
 		"seccomp":                              "2",
 		"write:/proc/sys/kernel/domainname":    "EROFS",
 		"write:/proc/irq/default_smp_affinity": "EROFS",

@@ -41,20 +41,30 @@ const ExitSetupFailed = 254
 //
 // An app that cannot be started gets an exit code (ExitSetupFailed,
 // ExitExecFailed) and a message on stderr, as its own exit would.
-func startApp(spec ExecSpec, sec Security, stdin *os.File) (pid, pidfd, code int) {
+func startApp(spec ExecSpec, sec Security, cg appCgroup, stdin *os.File) (pid, pidfd, code int) {
 	type result struct{ pid, pidfd, code int }
 	done := make(chan result, 1)
 	go func() {
 		runtime.LockOSThread() // never unlocked: the thread dies with us
-		pid, pidfd, code := startInThread(spec, sec, stdin)
+		pid, pidfd, code := startInThread(spec, sec, cg, stdin)
 		done <- result{pid, pidfd, code}
 	}()
 	r := <-done
 	return r.pid, r.pidfd, r.code
 }
 
-func startInThread(spec ExecSpec, sec Security, stdin *os.File) (pid, pidfd, code int) {
+func startInThread(spec ExecSpec, sec Security, cg appCgroup, stdin *os.File) (pid, pidfd, code int) {
 	pidfd = -1
+	// cgroup v1: this thread joins the app's cgroups, so what it forks
+	// starts there (v2 moves all of pod init instead: see startApps).
+	if cg.version == 1 {
+		for _, d := range cg.dirs {
+			if err := os.WriteFile(d+"/tasks", []byte("0"), 0); err != nil {
+				fmt.Fprintf(os.Stderr, "Error: app %q: joining its cgroup: %v\n", spec.App, err)
+				return 0, -1, ExitSetupFailed
+			}
+		}
+	}
 	if err := unix.Unshare(unix.CLONE_NEWNS | unix.CLONE_FS); err != nil {
 		fmt.Fprintf(os.Stderr, "Error: app %q: mount namespace: %v\n", spec.App, err)
 		return 0, -1, ExitSetupFailed

@@ -13,6 +13,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/rkt/rkt/internal/cgroup/layout"
 	"github.com/rkt/rkt/internal/isolation/mount"
 	"github.com/rkt/rkt/internal/stage1/abi"
 )
@@ -47,9 +48,10 @@ const DefaultStopTimeout = 10 * time.Second
 const ExitPodInitFailed = 254
 
 type initState struct {
-	cfg    Config
-	start  time.Time
-	status int // fd of abi.StatusDir
+	cfg     Config
+	start   time.Time
+	status  int            // fd of abi.StatusDir
+	memDirs map[string]int // app -> fd of its memory cgroup directory
 	// failedApp could not be started; failedCode is its exit code.
 	failedApp  string
 	failedCode int
@@ -204,9 +206,27 @@ func (s *initState) startApps(plans []AppPlan) (map[int]string, error) {
 	if self, err := os.FindProcess(os.Getpid()); err == nil {
 		_ = self.Release()
 	}
+	cgs, err := layout.Load(".")
+	if err != nil {
+		return nil, err
+	}
+	s.memDirs = memoryDirs(cgs)
 	apps := map[int]string{}
 	for _, p := range plans {
-		pid, pidfd, code := startApp(p.Exec, p.Security, os.Stdin)
+		cg := appCgroupOf(cgs, p.Name)
+		if cg.version == 2 {
+			// A v2 process is in one cgroup, all its threads with it: pod
+			// init joins the app's for the fork, then goes back.
+			if err := joinV2(cg.dirs[0]); err != nil {
+				return apps, fmt.Errorf("app %q: joining its cgroup: %w", p.Name, err)
+			}
+		}
+		pid, pidfd, code := startApp(p.Exec, p.Security, cg, os.Stdin)
+		if cg.version == 2 {
+			if err := joinV2(cgs.Dirs[""] + "/" + layout.InitName); err != nil {
+				return apps, fmt.Errorf("leaving the cgroup of app %q: %w", p.Name, err)
+			}
+		}
 		if code != 0 {
 			s.failedApp, s.failedCode = p.Name, code
 			break
@@ -236,6 +256,69 @@ func (s *initState) startApps(plans []AppPlan) (map[int]string, error) {
 	return apps, nil
 }
 
+// appCgroup is where an app's process starts: its cgroup directory in
+// each hierarchy (none when the pod has no cgroups).
+type appCgroup struct {
+	version int
+	dirs    []string
+}
+
+func appCgroupOf(l *layout.Layout, app string) appCgroup {
+	if l == nil || !slices.Contains(l.Apps, app) {
+		return appCgroup{}
+	}
+	return appCgroup{version: l.Version, dirs: l.AppDirs(app)}
+}
+
+// joinV2 moves this whole process into a cgroup v2 directory.
+func joinV2(dir string) error {
+	return os.WriteFile(dir+"/cgroup.procs", []byte("0"), 0)
+}
+
+// memoryDirs opens the memory cgroup directory of every app (pod init
+// pivots away from the host's /sys/fs/cgroup once the apps run).
+func memoryDirs(l *layout.Layout) map[string]int {
+	out := map[string]int{}
+	if l == nil {
+		return out
+	}
+	d, ok := l.Dirs["memory"]
+	if l.Version == 2 {
+		d, ok = l.Dirs[""]
+	}
+	if !ok {
+		return out
+	}
+	for _, app := range l.Apps {
+		fd, err := unix.Open(d+"/"+app, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+		if err == nil {
+			out[app] = fd
+		}
+	}
+	return out
+}
+
+// oomKilled reports whether the kernel's OOM killer killed a process in
+// the app's memory cgroup (its limit was reached): the oom_kill count of
+// memory.events (v2) or memory.oom_control (v1).
+func oomKilled(dirfd int) bool {
+	for _, f := range []string{"memory.events", "memory.oom_control"} {
+		fd, err := unix.Openat(dirfd, f, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			continue
+		}
+		buf := make([]byte, 4096)
+		n, _ := unix.Read(fd, buf)
+		unix.Close(fd)
+		for _, line := range strings.Split(string(buf[:max(n, 0)]), "\n") {
+			if v, ok := strings.CutPrefix(line, "oom_kill "); ok && strings.TrimSpace(v) != "0" {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 // hostPIDOf reads the PID in the host's PID namespace of the process a
 // pidfd refers to, from the pidfd's fdinfo in the procfs mounted at /proc
 // (still the host's): its NSpid line lists the PID in every namespace from
@@ -262,6 +345,9 @@ func hostPIDOf(pidfd int) (int, error) {
 // opened before the pivot.
 func (s *initState) recordStatus(app string, code int) {
 	s.debugf("app %q exited with %d", app, code)
+	if fd, ok := s.memDirs[app]; ok && code == 128+int(unix.SIGKILL) && oomKilled(fd) {
+		fmt.Fprintf(os.Stderr, "stage1: app %q was killed by the OOM killer: it reached its memory limit\n", app)
+	}
 	tmp := "." + app + ".tmp"
 	fd, err := unix.Openat(s.status, tmp, unix.O_CREAT|unix.O_TRUNC|unix.O_WRONLY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o644)
 	if err == nil {

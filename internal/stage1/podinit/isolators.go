@@ -121,6 +121,9 @@ func planSecurity(isolators []Isolator, uid int, cfg Config) (Security, error) {
 				return sec, fmt.Errorf("isolator %s: %d is outside -1000..1000", iso.Name, v)
 			}
 			sec.OOMScoreAdj = &v
+		case "resource/memory", "resource/cpu", "os/linux/cpu-shares":
+			// Applied by stage0 through the app's cgroup (the "cgroups"
+			// file of the pod directory).
 		default:
 			return sec, fmt.Errorf("isolator %s is not supported by the ns flavor", iso.Name)
 		}

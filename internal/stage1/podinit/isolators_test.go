@@ -84,7 +84,7 @@ func TestPlanSecurity(t *testing.T) {
 		{name: "trailing", isos: []Isolator{iso(IsolatorNoNewPrivs, `true true`)}, err: "trailing"},
 		{name: "oom range", isos: []Isolator{iso(IsolatorOOMScoreAdj, `1001`)}, err: "outside"},
 		{name: "bad syscall", isos: []Isolator{iso(seccomp.RetainSetName, `{"set":["nosuch"]}`)}, err: "nosuch"},
-		{name: "unsupported", isos: []Isolator{iso("resource/memory", `{"limit":"1G"}`)}, err: "not supported"},
+		{name: "unsupported", isos: []Isolator{iso("resource/network-bandwidth", `{"limit":"1G"}`)}, err: "not supported"},
 		{name: "no value", isos: []Isolator{{Name: IsolatorNoNewPrivs}}, err: "no value"},
 	}
 	for _, c := range cases {

@@ -1,0 +1,357 @@
+package cgroup
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/opencontainers/cgroups"
+	_ "github.com/opencontainers/cgroups/devices" // the v1 and v2 device controllers (v2: an eBPF program)
+	devconfig "github.com/opencontainers/cgroups/devices/config"
+	"github.com/opencontainers/cgroups/fs"
+	"github.com/opencontainers/cgroups/fs2"
+	"golang.org/x/sys/unix"
+
+	"github.com/rkt/rkt/internal/cgroup/layout"
+)
+
+// Limits are the resource limits of one app; zero values mean no limit.
+type Limits struct {
+	Memory    int64  // bytes
+	CPUQuota  int64  // microseconds of CPU per CPUPeriod
+	CPUShares uint64 // cgroup v1 cpu.shares (2..262144); cpu.weight on v2
+	PidsLimit int64
+	// Devices are the host devices the app may use besides the basic ones
+	// (device volumes).
+	Devices []Device
+	// AllDevices leaves the device controller alone
+	// (--insecure-options=paths).
+	AllDevices bool
+}
+
+// CPUPeriod is the CFS period the CPU quota is given in.
+const CPUPeriod = 100000
+
+// Device is a host device node an app may use.
+type Device struct {
+	Path     string
+	ReadOnly bool
+}
+
+// App is one app's name and limits.
+type App struct {
+	Name   string
+	Limits Limits
+}
+
+// basicDevices may be read and written by every app; nothing may be
+// created (no mknod permission).
+var basicDevices = []devconfig.Rule{
+	{Type: devconfig.CharDevice, Major: 1, Minor: 3, Permissions: "rw", Allow: true},    // null
+	{Type: devconfig.CharDevice, Major: 1, Minor: 5, Permissions: "rw", Allow: true},    // zero
+	{Type: devconfig.CharDevice, Major: 1, Minor: 7, Permissions: "rw", Allow: true},    // full
+	{Type: devconfig.CharDevice, Major: 1, Minor: 8, Permissions: "rw", Allow: true},    // random
+	{Type: devconfig.CharDevice, Major: 1, Minor: 9, Permissions: "rw", Allow: true},    // urandom
+	{Type: devconfig.CharDevice, Major: 5, Minor: 0, Permissions: "rw", Allow: true},    // tty
+	{Type: devconfig.CharDevice, Major: 5, Minor: 1, Permissions: "rw", Allow: true},    // console
+	{Type: devconfig.CharDevice, Major: 5, Minor: 2, Permissions: "rw", Allow: true},    // ptmx
+	{Type: devconfig.CharDevice, Major: 136, Minor: -1, Permissions: "rw", Allow: true}, // pts
+}
+
+// deviceRules returns an app's device rules: deny everything, then allow
+// the basic nodes and the app's device volumes.
+func deviceRules(devs []Device) ([]*devconfig.Rule, error) {
+	rules := []*devconfig.Rule{{Type: devconfig.WildcardDevice, Major: -1, Minor: -1, Permissions: "rwm", Allow: false}}
+	for i := range basicDevices {
+		r := basicDevices[i]
+		rules = append(rules, &r)
+	}
+	for _, d := range devs {
+		var st unix.Stat_t
+		if err := unix.Stat(d.Path, &st); err != nil {
+			return nil, fmt.Errorf("device %s: %w", d.Path, err)
+		}
+		t := devconfig.CharDevice
+		switch st.Mode & unix.S_IFMT {
+		case unix.S_IFCHR:
+		case unix.S_IFBLK:
+			t = devconfig.BlockDevice
+		default:
+			continue
+		}
+		perm := devconfig.Permissions("rw")
+		if d.ReadOnly {
+			perm = "r"
+		}
+		rules = append(rules, &devconfig.Rule{Type: t, Major: int64(unix.Major(st.Rdev)), Minor: int64(unix.Minor(st.Rdev)), Permissions: perm, Allow: true})
+	}
+	return rules, nil
+}
+
+func resources(l Limits, rules []*devconfig.Rule, v2 bool) *cgroups.Resources {
+	r := &cgroups.Resources{Devices: rules, SkipDevices: l.AllDevices}
+	// No swap beyond the memory limit: the limit is the app's memory.
+	r.Memory, r.MemorySwap = l.Memory, l.Memory
+	if l.CPUQuota > 0 {
+		r.CpuQuota, r.CpuPeriod = l.CPUQuota, CPUPeriod
+	}
+	if l.CPUShares > 0 {
+		r.CpuShares = l.CPUShares
+		if v2 {
+			r.CpuWeight = cgroups.ConvertCPUSharesToCgroupV2Value(l.CPUShares)
+			r.CpuShares = 0
+		}
+	}
+	if l.PidsLimit > 0 {
+		p := l.PidsLimit
+		r.PidsLimit = &p
+	}
+	return r
+}
+
+// Plan returns where the pod's cgroups will be, without creating
+// anything: record it in the pod directory before Create, so that gc can
+// remove whatever a crash halfway through Create left.
+func Plan(uuid string, apps []App) (*layout.Layout, error) {
+	path := layout.PodPath(uuid)
+	l := &layout.Layout{Path: path, Dirs: map[string]string{}}
+	for _, a := range apps {
+		l.Apps = append(l.Apps, a.Name)
+	}
+	if cgroups.IsCgroup2UnifiedMode() {
+		l.Version = 2
+		l.Dirs[""] = layout.Mountpoint + "/" + path
+		return l, nil
+	}
+	l.Version = 1
+	podM, err := fs.NewManager(&cgroups.Cgroup{Path: "/" + path, Resources: &cgroups.Resources{}}, nil)
+	if err != nil {
+		return nil, err
+	}
+	for ctrl, d := range podM.GetPaths() {
+		if ctrl == "" || strings.HasPrefix(ctrl, "name=") {
+			continue // the v2 part of a hybrid host, systemd's named hierarchy
+		}
+		l.Dirs[ctrl] = d
+	}
+	if len(l.Dirs) == 0 {
+		return nil, errors.New("no cgroup v1 controller is mounted")
+	}
+	return l, nil
+}
+
+// Create makes the cgroups of a Plan: the pod cgroup, its init child and
+// one child per app with its limits and device rules. It returns warnings
+// for the limits whose controller the host lacks. On failure it removes
+// what it made. Join then moves rkt's process into init.
+func Create(l *layout.Layout, apps []App) ([]string, error) {
+	create := createV1
+	if l.Version == 2 {
+		create = createV2
+	}
+	warnings, err := create(l, apps)
+	if err != nil {
+		_ = Remove(l)
+		return nil, err
+	}
+	return warnings, nil
+}
+
+// Join moves process pid into the pod's init cgroup, in every hierarchy.
+func Join(l *layout.Layout, pid int) error {
+	for _, d := range l.SortedDirs() {
+		if err := cgroups.WriteCgroupProc(d+"/"+layout.InitName, pid); err != nil {
+			return fmt.Errorf("cgroup %s/%s: %w", l.Path, layout.InitName, err)
+		}
+	}
+	return nil
+}
+
+func createV2(l *layout.Layout, apps []App) ([]string, error) {
+	dir := l.Dirs[""]
+	initM, err := fs2.NewManager(&cgroups.Cgroup{Resources: &cgroups.Resources{}}, dir+"/"+layout.InitName)
+	if err != nil {
+		return nil, err
+	}
+	if err := initM.Apply(-1); err != nil {
+		return nil, fmt.Errorf("cgroup %s/%s: %w", l.Path, layout.InitName, err)
+	}
+	avail := map[string]bool{}
+	if b, err := os.ReadFile(dir + "/cgroup.subtree_control"); err == nil {
+		for _, c := range strings.Fields(string(b)) {
+			avail[c] = true
+		}
+	}
+	has := func(c string) bool { return avail[c] }
+	var warnings []string
+	for _, a := range apps {
+		rules, err := deviceRules(a.Limits.Devices)
+		if err != nil {
+			return nil, fmt.Errorf("app %q: %w", a.Name, err)
+		}
+		warnings = append(warnings, missing(a, has)...)
+		r := resources(a.Limits, rules, true)
+		dropMissing(r, has)
+		m, err := fs2.NewManager(&cgroups.Cgroup{Resources: r}, dir+"/"+a.Name)
+		if err != nil {
+			return nil, err
+		}
+		if err := m.Apply(-1); err != nil {
+			return nil, fmt.Errorf("app %q: cgroup: %w", a.Name, err)
+		}
+		if err := m.Set(r); err != nil {
+			return nil, fmt.Errorf("app %q: cgroup limits: %w", a.Name, err)
+		}
+	}
+	return warnings, nil
+}
+
+func createV1(l *layout.Layout, apps []App) ([]string, error) {
+	sub := func(name string) map[string]string {
+		paths := map[string]string{}
+		for ctrl, d := range l.Dirs {
+			paths[ctrl] = d + "/" + name
+		}
+		return paths
+	}
+	// No limits and no device rules for init; Apply with SkipDevices would
+	// not even create its devices directory.
+	initM, err := fs.NewManager(&cgroups.Cgroup{Resources: &cgroups.Resources{}}, sub(layout.InitName))
+	if err != nil {
+		return nil, err
+	}
+	if err := initM.Apply(-1); err != nil {
+		return nil, fmt.Errorf("cgroup %s/%s: %w", l.Path, layout.InitName, err)
+	}
+	has := func(c string) bool { _, ok := l.Dirs[c]; return ok }
+	var warnings []string
+	for _, a := range apps {
+		rules, err := deviceRules(a.Limits.Devices)
+		if err != nil {
+			return nil, fmt.Errorf("app %q: %w", a.Name, err)
+		}
+		warnings = append(warnings, missing(a, has)...)
+		r := resources(a.Limits, rules, false)
+		dropMissing(r, has)
+		// Apply creates a directory in every hierarchy (the app's thread
+		// joins them all), the devices one too; Set with r skips the
+		// device rules when r.SkipDevices.
+		create := *r
+		create.SkipDevices = false
+		m, err := fs.NewManager(&cgroups.Cgroup{Resources: &create}, sub(a.Name))
+		if err != nil {
+			return nil, err
+		}
+		if err := m.Apply(-1); err != nil {
+			return nil, fmt.Errorf("app %q: cgroup: %w", a.Name, err)
+		}
+		if err := m.Set(r); err != nil {
+			return nil, fmt.Errorf("app %q: cgroup limits: %w", a.Name, err)
+		}
+	}
+	return warnings, nil
+}
+
+// missing warns about each limit of a whose controller is absent.
+func missing(a App, has func(string) bool) []string {
+	var w []string
+	l := a.Limits
+	if l.Memory > 0 && !has("memory") {
+		w = append(w, fmt.Sprintf("app %q: no memory cgroup controller: the memory limit is not enforced", a.Name))
+	}
+	if (l.CPUQuota > 0 || l.CPUShares > 0) && !has("cpu") {
+		w = append(w, fmt.Sprintf("app %q: no cpu cgroup controller: the cpu limits are not enforced", a.Name))
+	}
+	if l.PidsLimit > 0 && !has("pids") {
+		w = append(w, fmt.Sprintf("app %q: no pids cgroup controller: the pids limit is not enforced", a.Name))
+	}
+	return w
+}
+
+// dropMissing clears the limits whose controller is absent, so that Set
+// does not fail on them.
+func dropMissing(r *cgroups.Resources, has func(string) bool) {
+	if !has("memory") {
+		r.Memory = 0
+	}
+	if !has("cpu") {
+		r.CpuQuota, r.CpuPeriod, r.CpuShares, r.CpuWeight = 0, 0, 0, 0
+	}
+	if !has("pids") {
+		r.PidsLimit = nil
+	}
+}
+
+// Kill sends SIGKILL to every process in the pod's cgroups (or only in
+// its apps' with appsOnly) until none is left, for at most timeout.
+func Kill(l *layout.Layout, appsOnly bool, timeout time.Duration) error {
+	var dirs []string
+	for _, d := range l.SortedDirs() {
+		if appsOnly {
+			for _, a := range l.Apps {
+				dirs = append(dirs, d+"/"+a)
+			}
+		} else {
+			dirs = append(dirs, d)
+		}
+	}
+	deadline := time.Now().Add(timeout)
+	for {
+		pids := map[int]bool{}
+		for _, d := range dirs {
+			if l.Version == 2 {
+				// cgroup.kill (Linux 5.14) kills the whole subtree at
+				// once; older kernels fall back to the loop.
+				_ = os.WriteFile(d+"/cgroup.kill", []byte("1"), 0)
+			}
+			ps, err := cgroups.GetAllPids(d)
+			if err != nil && !errors.Is(err, os.ErrNotExist) {
+				return fmt.Errorf("cgroup %s: %w", d, err)
+			}
+			for _, p := range ps {
+				pids[p] = true
+			}
+		}
+		if len(pids) == 0 {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("cgroup %s: %d processes still there after %v", l.Path, len(pids), timeout)
+		}
+		for p := range pids {
+			_ = unix.Kill(p, unix.SIGKILL)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// Remove deletes the pod's cgroups (children first). They must be empty.
+func Remove(l *layout.Layout) error {
+	var errs []error
+	for _, d := range l.SortedDirs() {
+		for _, a := range append(slices.Clone(l.Apps), layout.InitName) {
+			if err := rmdir(d + "/" + a); err != nil {
+				errs = append(errs, err)
+			}
+		}
+		if err := rmdir(d); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func rmdir(d string) error {
+	err := unix.Rmdir(d)
+	if err == nil || errors.Is(err, unix.ENOENT) {
+		return nil
+	}
+	return fmt.Errorf("remove cgroup %s: %w", d, err)
+}
+
+// QuotaOfMillicores converts a CPU limit in millicores (Kubernetes' 500m)
+// to microseconds per CPUPeriod.
+func QuotaOfMillicores(m int64) int64 { return m * CPUPeriod / 1000 }

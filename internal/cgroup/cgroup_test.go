@@ -1,0 +1,133 @@
+package cgroup
+
+import (
+	"errors"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/opencontainers/cgroups"
+
+	"github.com/rkt/rkt/internal/cgroup/layout"
+)
+
+func TestDeviceRules(t *testing.T) {
+	rules, err := deviceRules([]Device{{Path: "/dev/null", ReadOnly: true}, {Path: os.Args[0]}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rules[0].Allow || rules[0].Permissions != "rwm" {
+		t.Errorf("first rule does not deny everything: %+v", rules[0])
+	}
+	last := rules[len(rules)-1]
+	if last.Major != 1 || last.Minor != 3 || last.Permissions != "r" {
+		t.Errorf("read-only device volume: %+v", last)
+	}
+	for _, r := range rules[1:] {
+		if strings.Contains(string(r.Permissions), "m") {
+			t.Errorf("rule allows mknod: %+v", r)
+		}
+	}
+	if _, err := deviceRules([]Device{{Path: "/nonexistent"}}); err == nil {
+		t.Error("missing device accepted")
+	}
+}
+
+// TestCreateKillRemove makes a pod's cgroups on this host (v1, hybrid or
+// v2), checks the limits the kernel shows, kills a process in an app's
+// cgroup and removes everything. Needs root.
+func TestCreateKillRemove(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to create cgroups")
+	}
+	uuid := "00000000-test-" + strings.ReplaceAll(t.Name(), "/", "-")
+	apps := []App{{Name: "app", Limits: Limits{Memory: 64 << 20, CPUQuota: QuotaOfMillicores(500), CPUShares: 512, PidsLimit: 20}}}
+	l, err := Plan(uuid, apps)
+	if err != nil {
+		t.Fatal(err)
+	}
+	warnings, err := Create(l, apps)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = Kill(l, false, time.Second); _ = Remove(l) })
+	for _, w := range warnings {
+		t.Log(w)
+	}
+	read := func(ctrl, file string) string {
+		d, ok := l.Dirs[ctrl]
+		if l.Version == 2 {
+			d, ok = l.Dirs[""]
+		}
+		if !ok {
+			return ""
+		}
+		b, _ := os.ReadFile(filepath.Join(d, "app", file))
+		return strings.TrimSpace(string(b))
+	}
+	if l.Version == 2 {
+		if got := read("", "memory.max"); got != "67108864" {
+			t.Errorf("memory.max %q", got)
+		}
+		if got := read("", "cpu.max"); got != "50000 100000" {
+			t.Errorf("cpu.max %q", got)
+		}
+		if got := read("", "pids.max"); got != "20" {
+			t.Errorf("pids.max %q", got)
+		}
+	} else {
+		if got := read("memory", "memory.limit_in_bytes"); got != "67108864" {
+			t.Errorf("memory limit %q", got)
+		}
+		if got := read("cpu", "cpu.cfs_quota_us"); got != "50000" {
+			t.Errorf("cpu quota %q", got)
+		}
+		if got := read("cpu", "cpu.shares"); got != "512" {
+			t.Errorf("cpu shares %q", got)
+		}
+		if got := read("pids", "pids.max"); got != "20" {
+			t.Errorf("pids.max %q", got)
+		}
+		if got := read("devices", "devices.list"); !strings.Contains(got, "c 1:3 rw") || strings.Contains(got, "a *:* rwm") {
+			t.Errorf("devices.list %q", got)
+		}
+	}
+	// A process in the app's cgroup is killed by Kill.
+	cmd := exec.CommandContext(t.Context(), "sleep", "100")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range l.AppDirs("app") {
+		if err := cgroups.WriteCgroupProc(d, cmd.Process.Pid); err != nil {
+			t.Fatal(err)
+		}
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	if err := Kill(l, true, 5*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-done; err == nil || !strings.Contains(err.Error(), "killed") {
+		t.Errorf("sleep: %v", err)
+	}
+	dir := t.TempDir()
+	if err := l.Save(dir); err != nil {
+		t.Fatal(err)
+	}
+	l2, err := layout.Load(dir)
+	if err != nil || l2.Path != l.Path || len(l2.Apps) != 1 {
+		t.Fatalf("load: %+v %v", l2, err)
+	}
+	if err := Remove(l2); err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range l.Dirs {
+		if _, err := os.Stat(d); !errors.Is(err, fs.ErrNotExist) {
+			t.Errorf("%s still there: %v", d, err)
+		}
+	}
+}

@@ -1,0 +1,47 @@
+package layout
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+func TestLoadRefusesForeignPaths(t *testing.T) {
+	dir := t.TempDir()
+	if l, err := Load(dir); l != nil || err != nil {
+		t.Fatalf("no file: %v %v", l, err)
+	}
+	for _, bad := range []string{
+		`{"version":1,"path":"../etc","dirs":{}}`,
+		`{"version":1,"path":"machine.slice/machine-rkt-x.scope","dirs":{"memory":"/etc/machine.slice/machine-rkt-x.scope"}}`,
+		`{"version":1,"path":"machine.slice/machine-rkt-x.scope","dirs":{"memory":"/sys/fs/cgroup/memory/other"}}`,
+		`{"version":1,"path":"machine.slice/machine-rkt-x.scope","dirs":{"memory":"/sys/fs/cgroup/../../etc/machine.slice/machine-rkt-x.scope"}}`,
+		`{"version":1,"path":"machine.slice/machine-rkt-x.scope","dirs":{},"apps":["../x"]}`,
+		`not json`,
+	} {
+		if err := os.WriteFile(filepath.Join(dir, File), []byte(bad), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if l, err := Load(dir); err == nil {
+			t.Errorf("%s accepted: %+v", bad, l)
+		}
+	}
+}
+
+func TestSaveLoadAppDirs(t *testing.T) {
+	dir := t.TempDir()
+	l := &Layout{Version: 1, Path: PodPath("u"), Dirs: map[string]string{
+		"memory": Mountpoint + "/memory/" + PodPath("u"), "cpu": Mountpoint + "/cpu/" + PodPath("u"),
+	}, Apps: []string{"a"}}
+	if err := l.Save(dir); err != nil {
+		t.Fatal(err)
+	}
+	got, err := Load(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{Mountpoint + "/cpu/" + PodPath("u") + "/a", Mountpoint + "/memory/" + PodPath("u") + "/a"}
+	if ds := got.AppDirs("a"); len(ds) != 2 || ds[0] != want[0] || ds[1] != want[1] {
+		t.Errorf("AppDirs: %v", ds)
+	}
+}

@@ -1,0 +1,129 @@
+package stage0
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	"github.com/appc/spec/schema"
+	"github.com/appc/spec/schema/types"
+	"golang.org/x/sys/unix"
+
+	"github.com/rkt/rkt/internal/cgroup"
+	"github.com/rkt/rkt/internal/cgroup/layout"
+	"github.com/rkt/rkt/internal/pod"
+	"github.com/rkt/rkt/internal/podspec"
+	"github.com/rkt/rkt/internal/stage1/abi"
+)
+
+// AppLimits reads the resource limits of an app: the resource/memory and
+// resource/cpu limits (Kubernetes quantities) and os/linux/cpu-shares
+// isolators, and the podspec.AnnotationPidsLimit annotation.
+func AppLimits(ra *schema.RuntimeApp) (cgroup.Limits, error) {
+	var l cgroup.Limits
+	if v, ok := ra.Annotations.Get(podspec.AnnotationPidsLimit); ok {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || n <= 0 {
+			return l, fmt.Errorf("%s: %q is not a positive number", podspec.AnnotationPidsLimit, v)
+		}
+		l.PidsLimit = n
+	}
+	app := ra.App
+	if app == nil {
+		return l, nil
+	}
+	for _, iso := range app.Isolators {
+		switch v := iso.Value().(type) {
+		case *types.ResourceMemory:
+			if q := v.Limit(); q != nil {
+				l.Memory = q.Value()
+			}
+		case *types.ResourceCPU:
+			if q := v.Limit(); q != nil {
+				l.CPUQuota = cgroup.QuotaOfMillicores(q.MilliValue())
+				if l.CPUQuota < 1000 {
+					return l, fmt.Errorf("%s: a CPU limit of %s is below 10m", iso.Name, q)
+				}
+			}
+		case *types.LinuxCPUShares:
+			l.CPUShares = uint64(*v) //nolint:gosec // appc checks 2 <= shares <= 262144
+		}
+	}
+	return l, nil
+}
+
+// deviceVolumes lists the host devices an app gets through host volumes.
+func deviceVolumes(pm *schema.PodManifest, ra *schema.RuntimeApp) []cgroup.Device {
+	var out []cgroup.Device
+	for _, m := range ra.Mounts {
+		for _, v := range pm.Volumes {
+			if v.Name != m.Volume || v.Kind != "host" {
+				continue
+			}
+			var st unix.Stat_t
+			if unix.Stat(v.Source, &st) != nil {
+				continue
+			}
+			if t := st.Mode & unix.S_IFMT; t == unix.S_IFCHR || t == unix.S_IFBLK {
+				out = append(out, cgroup.Device{Path: v.Source, ReadOnly: v.ReadOnly != nil && *v.ReadOnly})
+			}
+		}
+	}
+	return out
+}
+
+// setupCgroups creates the pod's cgroups from its manifest, records them
+// in the pod directory and moves this process (the pod's root process
+// once it execs stage1) into the pod's init cgroup. allDevices
+// (--insecure-options=paths) leaves the device controller open.
+func setupCgroups(p *pod.Pod, allDevices bool, warn func(string)) error {
+	pm, err := ReadPodManifest(filepath.Join(p.Dir, abi.PodManifest))
+	if err != nil {
+		return err
+	}
+	apps := make([]cgroup.App, 0, len(pm.Apps))
+	for i := range pm.Apps {
+		ra := &pm.Apps[i]
+		l, err := AppLimits(ra)
+		if err != nil {
+			return fmt.Errorf("app %q: %w", ra.Name, err)
+		}
+		l.Devices = deviceVolumes(pm, ra)
+		l.AllDevices = allDevices
+		apps = append(apps, cgroup.App{Name: ra.Name.String(), Limits: l})
+	}
+	l, err := cgroup.Plan(p.UUID, apps)
+	if err != nil {
+		return fmt.Errorf("cgroups: %w", err)
+	}
+	// Recorded first: a crash halfway leaves nothing gc cannot find.
+	if err := l.Save(p.Dir); err != nil {
+		return err
+	}
+	warnings, err := cgroup.Create(l, apps)
+	if err != nil {
+		return fmt.Errorf("cgroups: %w", err)
+	}
+	for _, w := range warnings {
+		warn(w)
+	}
+	return cgroup.Join(l, os.Getpid())
+}
+
+// RemoveCgroups kills whatever is left in an exited pod's cgroups and
+// removes them.
+func RemoveCgroups(p *pod.Pod) error {
+	l, err := layout.Load(p.Dir)
+	if err != nil || l == nil {
+		return err
+	}
+	if err := cgroup.Kill(l, false, 10*time.Second); err != nil {
+		return fmt.Errorf("pod %s: %w", p.UUID, err)
+	}
+	if err := cgroup.Remove(l); err != nil {
+		return fmt.Errorf("pod %s: %w", p.UUID, err)
+	}
+	return nil
+}

@@ -1,0 +1,172 @@
+package e2e
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/rkt/rkt/internal/cgroup/layout"
+)
+
+// podCgroups reads the cgroup layout of a pod of e.
+func podCgroups(t *testing.T, e *env, uuid string) *layout.Layout {
+	t.Helper()
+	for _, state := range []string{"run", "exited-garbage"} {
+		dir := filepath.Join(e.dir, "pods", state, uuid)
+		if !fileExists(dir) {
+			continue
+		}
+		l, err := layout.Load(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if l == nil {
+			t.Fatalf("pod %s has no cgroups file", uuid)
+		}
+		return l
+	}
+	t.Fatalf("pod %s not found", uuid)
+	return nil
+}
+
+// cgroupFile reads a file of an app's cgroup in the hierarchy of ctrl
+// (v1) or the unified one (v2).
+func cgroupFile(t *testing.T, l *layout.Layout, ctrl, app, file string) string {
+	t.Helper()
+	d, ok := l.Dirs[ctrl]
+	if l.Version == 2 {
+		d, ok = l.Dirs[""]
+	}
+	if !ok {
+		t.Skipf("no %s cgroup controller on this host", ctrl)
+	}
+	b, err := os.ReadFile(filepath.Join(d, app, file))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.TrimSpace(string(b))
+}
+
+// TestCgroupLimits: each app of a pod gets its own cgroup with the limits
+// of --memory, --cpu, --cpu-shares and --pids-limit; rkt's processes are in
+// the pod's init cgroup; gc removes every cgroup of the pod.
+func TestCgroupLimits(t *testing.T) {
+	e, img := podEnv(t)
+	t.Parallel()
+	uuidFile := filepath.Join(e.home, "uuid")
+	run, _, _, cancel := rktCommand(e, append(e.globalFlags(), insecureImage, "run", "--net=host", "--uuid-file-save="+uuidFile,
+		img, "--name=limited", "--memory=64Mi", "--cpu=250m", "--cpu-shares=300", "--pids-limit=25", "--exec=/bin/sleep", "--", "30",
+		"---", img, "--name=free", "--exec=/bin/sleep", "--", "30")...)
+	defer cancel()
+	if err := run.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		_ = run.Process.Kill()
+		_ = run.Wait()
+	}()
+	uuid := waitRunning(t, e, uuidFile)
+	l := podCgroups(t, e, uuid)
+	if !strings.HasSuffix(l.Path, "machine-rkt-"+uuid+".scope") || len(l.Apps) != 2 {
+		t.Fatalf("layout %+v", l)
+	}
+	if l.Version == 2 {
+		for file, want := range map[string]string{"memory.max": "67108864", "cpu.max": "25000 100000", "pids.max": "25"} {
+			if got := cgroupFile(t, l, "", "limited", file); got != want {
+				t.Errorf("%s = %q, want %q", file, got, want)
+			}
+		}
+		if got := cgroupFile(t, l, "", "free", "memory.max"); got != "max" {
+			t.Errorf("free app memory.max = %q", got)
+		}
+	} else {
+		for _, c := range []struct{ ctrl, file, want string }{
+			{"memory", "memory.limit_in_bytes", "67108864"},
+			{"cpu", "cpu.cfs_quota_us", "25000"},
+			{"cpu", "cpu.shares", "300"},
+			{"pids", "pids.max", "25"},
+		} {
+			if got := cgroupFile(t, l, c.ctrl, "limited", c.file); got != c.want {
+				t.Errorf("%s = %q, want %q", c.file, got, c.want)
+			}
+		}
+		if got := cgroupFile(t, l, "pids", "free", "pids.max"); got != "max" {
+			t.Errorf("free app pids.max = %q", got)
+		}
+	}
+	// The app's process is in its cgroup, rkt run (the pod's root
+	// process) in init.
+	ctrl := "memory"
+	if l.Version == 2 {
+		ctrl = ""
+	}
+	procs := cgroupFile(t, l, ctrl, "limited", "cgroup.procs")
+	if len(strings.Fields(procs)) != 1 {
+		t.Errorf("limited app's cgroup.procs: %q", procs)
+	}
+	if init := cgroupFile(t, l, ctrl, layout.InitName, "cgroup.procs"); !strings.Contains(init, "\n") && !strings.Contains(" "+init+" ", " ") {
+		t.Errorf("init cgroup.procs: %q", init)
+	}
+	rkt(t, e, "stop", uuid).ok(t)
+	_ = run.Wait()
+	rkt(t, e, "gc", "--grace-period=0s").ok(t)
+	for _, d := range l.Dirs {
+		if fileExists(d) {
+			t.Errorf("cgroup %s left after gc", d)
+		}
+	}
+}
+
+// TestCgroupEnforced: an app past --memory is killed by the OOM killer and
+// the pod says so; a fork bomb stops at --pids-limit.
+func TestCgroupEnforced(t *testing.T) {
+	e, img := podEnv(t)
+	t.Parallel()
+	hog := `x=$(head -c 100000000 /dev/zero | tr "\0" a); echo survived ${#x}`
+	r := rkt(t, e, insecureImage, "run", "--net=host", img, "--memory=16Mi", "--exec=/bin/sh", "--", "-c", hog)
+	if r.code != 137 || !strings.Contains(r.stderr, "OOM killer") || strings.Contains(r.stdout, "survived") {
+		t.Errorf("memory hog under --memory=16Mi:\n%s", r)
+	}
+	bomb := `i=0; while [ $i -lt 40 ]; do i=$((i+1)); sleep 5 & done; echo forked=$i`
+	r = rkt(t, e, insecureImage, "run", "--net=host", img, "--pids-limit=10", "--exec=/bin/sh", "--", "-c", bomb)
+	if r.code == 0 || !strings.Contains(r.stderr, "fork") {
+		t.Errorf("40 processes under --pids-limit=10:\n%s", r)
+	}
+	r = rkt(t, e, insecureImage, "run", "--net=host", img, "--exec=/bin/sh", "--", "-c", bomb+"; kill $(jobs -p) 2>/dev/null; exit 0").ok(t)
+	if !strings.Contains(r.stdout, "forked=40") {
+		t.Errorf("without a limit:\n%s", r)
+	}
+	for _, bad := range [][]string{{"--memory=lots"}, {"--cpu=-1"}, {"--cpu-shares=1"}, {"--pids-limit=0"}} {
+		rkt(t, e, append([]string{insecureImage, "run", "--net=host", img}, bad...)...).exit(t, 254)
+	}
+}
+
+// TestCgroupDevices: the device controller lets an app use the basic
+// nodes and a device volume (read-only when the volume is), and refuses
+// creating or opening any other device; --insecure-options=paths lifts it.
+func TestCgroupDevices(t *testing.T) {
+	e, img := podEnv(t)
+	t.Parallel()
+	// /dev/net/tun: not a basic node, and opening it needs no capability.
+	if !fileExists("/dev/net/tun") {
+		t.Skip("needs /dev/net/tun")
+	}
+	script := `head -c 0 /dev/null && echo null-ok; head -c 0 /tun && echo tun-read;
+(: > /tun) 2>/dev/null && echo tun-write || echo tun-write-denied;
+mknod /tmp/tun c 10 200 2>/dev/null && echo mknod-ok || echo mknod-denied`
+	args := []string{"run", "--net=host", "--volume=tun,kind=host,source=/dev/net/tun,readOnly=true", img,
+		"--mount=volume=tun,target=/tun", "--exec=/bin/sh", "--", "-c", script}
+	r := rkt(t, e, append([]string{insecureImage}, args...)...).ok(t)
+	for _, want := range []string{"null-ok", "tun-read", "tun-write-denied", "mknod-denied"} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("default: want %s in:\n%s", want, r.stdout)
+		}
+	}
+	r = rkt(t, e, append([]string{insecureImage + ",paths"}, args...)...).ok(t)
+	for _, want := range []string{"tun-write", "mknod-ok"} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("--insecure-options=paths: want %s in:\n%s", want, r.stdout)
+		}
+	}
+}
