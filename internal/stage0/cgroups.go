@@ -2,7 +2,6 @@ package stage0
 
 import (
 	"fmt"
-	"os"
 	"path/filepath"
 	"strconv"
 	"time"
@@ -75,8 +74,9 @@ func deviceVolumes(pm *schema.PodManifest, ra *schema.RuntimeApp) []cgroup.Devic
 }
 
 // setupCgroups creates the pod's cgroups from its manifest, records them
-// in the pod directory and moves this process (the pod's root process
-// once it execs stage1) into the pod's init cgroup. allDevices
+// in the pod directory and moves the calling thread (the pod's root
+// process once it execs stage1 from that thread) into the pod's init
+// cgroup. The caller's OS thread must be locked. allDevices
 // (--insecure-options=paths) leaves the device controller open.
 func setupCgroups(p *pod.Pod, allDevices bool, warn func(string)) error {
 	pm, err := ReadPodManifest(filepath.Join(p.Dir, abi.PodManifest))
@@ -109,7 +109,7 @@ func setupCgroups(p *pod.Pod, allDevices bool, warn func(string)) error {
 	for _, w := range warnings {
 		warn(w)
 	}
-	return cgroup.Join(l, os.Getpid())
+	return cgroup.JoinThread(l)
 }
 
 // RemoveCgroups kills whatever is left in an exited pod's cgroups and

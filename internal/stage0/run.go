@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strconv"
 
 	"golang.org/x/sys/unix"
@@ -28,6 +29,9 @@ func Exec(p *pod.Pod, st1 *Stage1, args abi.RunArgs, before func(podDir string, 
 	if err != nil {
 		return err
 	}
+	// The cgroups are joined by this thread, and this thread execs stage1
+	// (see cgroup.JoinThread): it must stay the same OS thread.
+	runtime.LockOSThread()
 	if err := setupCgroups(p, args.DisablePaths, warn); err != nil {
 		return fmt.Errorf("pod %s: %w", p.UUID, err)
 	}

@@ -3,6 +3,7 @@ package ns
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"runtime"
@@ -104,11 +105,6 @@ func Enter(args []string) int {
 		}
 	}
 	if spec.Security.Seccomp != nil {
-		// os probes pidfd support on first use, with calls the filter
-		// may not allow: have it done before.
-		if self, err := os.FindProcess(os.Getpid()); err == nil {
-			_ = self.Release()
-		}
 		prog, err := spec.Security.SeccompProgram()
 		if err == nil {
 			err = seccomp.Install(prog)
@@ -117,25 +113,35 @@ func Enter(args []string) int {
 			return fail("enter: %v", err)
 		}
 	}
-	proc, err := os.StartProcess(prog, a.Cmd, &os.ProcAttr{
-		Dir: "/", Env: env, Files: []*os.File{os.Stdin, os.Stdout, os.Stderr},
+	// syscall.ForkExec and wait4: the calls after the filter are those of
+	// seccomp.Startup (os.StartProcess would first probe pidfd support).
+	child, err := syscall.ForkExec(prog, a.Cmd, &syscall.ProcAttr{ //nolint:gosec // G204: the user's command, run inside the app, is the point of enter
+		Dir: "/", Env: env, Files: []uintptr{0, 1, 2},
 		Sys: &unix.SysProcAttr{Credential: cred},
 	})
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "Error: Unable to open %q: %v\n", a.Cmd[0], err)
 		return podinit.ExitExecFailed
 	}
-	ps, err := proc.Wait()
+	ws, err := wait(child)
 	if err != nil {
 		return fail("enter: %v", err)
 	}
-	if c := ps.ExitCode(); c >= 0 {
-		return c
-	}
-	if ws, ok := ps.Sys().(interface{ Signal() unix.Signal }); ok {
+	if ws.Signaled() {
 		return 128 + int(ws.Signal())
 	}
-	return exitFailure
+	return ws.ExitStatus()
+}
+
+// wait reaps child pid, retrying on EINTR.
+func wait(pid int) (unix.WaitStatus, error) {
+	var ws unix.WaitStatus
+	for {
+		_, err := unix.Wait4(pid, &ws, 0, nil)
+		if !errors.Is(err, unix.EINTR) {
+			return ws, err
+		}
+	}
 }
 
 // credential checks the IDs of an EnterSpec (a file of the pod dir, which

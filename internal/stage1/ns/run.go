@@ -9,6 +9,7 @@ import (
 	"os/signal"
 	"runtime"
 	"strconv"
+	"syscall" //nolint:depguard // syscall.ForkExec: x/sys/unix has no fork-and-exec
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -119,32 +120,36 @@ func Run(args []string) int {
 	signal.Notify(sigc, unix.SIGTERM, unix.SIGINT, unix.SIGHUP)
 	// Pdeathsig follows the thread that forked: keep this one.
 	runtime.LockOSThread()
-	proc, err := os.StartProcess("/proc/self/exe", []string{"stage1-pod-init", podinit.RolePodInit, string(cfgJSON)}, &os.ProcAttr{
+	// syscall.ForkExec and wait4 rather than os.StartProcess: os probes
+	// pidfd support with a throwaway fork on first use.
+	pid, err := syscall.ForkExec("/proc/self/exe", []string{"stage1-pod-init", podinit.RolePodInit, string(cfgJSON)}, &syscall.ProcAttr{ //nolint:gosec // G204: ourselves, with our own configuration
 		// Pod init waits as long as the pod lives: one P from its start
 		// spares it the threads and span caches of others (see Main).
 		Env:   []string{"GOMAXPROCS=1"},
-		Files: []*os.File{os.Stdin, os.Stdout, os.Stderr},
+		Files: []uintptr{0, 1, 2},
 		Sys:   &unix.SysProcAttr{Cloneflags: cloneflags, Pdeathsig: unix.SIGKILL},
 	})
 	if err != nil {
 		return fail("starting pod init: %v", err)
 	}
-	debugf("pod init started as PID %d", proc.Pid)
-	if err := writeFileAtomic(abi.PID, []byte(strconv.Itoa(proc.Pid))); err != nil {
-		_ = proc.Kill()
-		_, _ = proc.Wait()
+	debugf("pod init started as PID %d", pid)
+	if err := writeFileAtomic(abi.PID, []byte(strconv.Itoa(pid))); err != nil {
+		_ = unix.Kill(pid, unix.SIGKILL)
+		_, _ = wait(pid)
 		return fail("writing %s: %v", abi.PID, err)
 	}
 	go func() {
 		for s := range sigc {
-			_ = proc.Signal(s)
+			if sig, ok := s.(unix.Signal); ok {
+				_ = unix.Kill(pid, sig)
+			}
 		}
 	}()
-	ps, err := proc.Wait()
+	ws, err := wait(pid)
 	if err != nil {
 		return fail("waiting for pod init: %v", err)
 	}
-	debugf("pod init exited: %v", ps)
+	debugf("pod init exited: %v", ws)
 	// An exited pod keeps no mount in the host's namespace: stage0 binds
 	// the stage1 tree again when it needs an entrypoint (gc, for one).
 	// Thousands of exited pods would otherwise make every mount table
@@ -152,17 +157,14 @@ func Run(args []string) int {
 	if err := mount.Detach(abi.Stage1Rootfs); err != nil {
 		debugf("%v", err)
 	}
-	if ws, ok := ps.Sys().(interface {
-		Signaled() bool
-		Signal() unix.Signal
-	}); ok && ws.Signaled() {
+	if ws.Signaled() {
 		sig := ws.Signal()
 		signal.Reset(sig)
 		_ = unix.Kill(os.Getpid(), sig)
 		time.Sleep(100 * time.Millisecond)
 		return 128 + int(sig)
 	}
-	return ps.ExitCode()
+	return ws.ExitStatus()
 }
 
 // hostDNSFiles fills in the host files and stage0's entries the DNS modes

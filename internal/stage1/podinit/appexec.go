@@ -128,10 +128,12 @@ func startInThread(spec ExecSpec, sec Security, cg appCgroup, stdin *os.File) (p
 	}
 	// Every fd but 0, 1 and 2 is closed by the exec (SECURITY rule 3):
 	// pod init marked all it inherited close-on-exec, and Go opens its
-	// own so.
-	proc, err := os.StartProcess(prog, spec.Argv, &os.ProcAttr{
+	// own so. syscall.ForkExec rather than os.StartProcess: os probes
+	// pidfd support with a throwaway fork the first time, and we make
+	// our own pidfd anyway.
+	pid, err = syscall.ForkExec(prog, spec.Argv, &syscall.ProcAttr{ //nolint:gosec // G204: the app, inside its own root, is what we start
 		Env:   spec.Env,
-		Files: []*os.File{stdin, os.Stdout, os.Stderr},
+		Files: []uintptr{stdin.Fd(), 1, 2},
 		Sys: &unix.SysProcAttr{
 			Credential: &syscall.Credential{Uid: uint32(spec.UID), Gid: uint32(spec.GID), Groups: groups}, //nolint:gosec // numericID checked both
 			Setsid:     spec.Interactive,
@@ -149,8 +151,6 @@ func startInThread(spec ExecSpec, sec Security, cg appCgroup, stdin *os.File) (p
 		fmt.Fprintf(os.Stderr, "Error: Unable to open %q: %s\n", prog, execDiagnostic(prog, err))
 		return 0, -1, ExitExecFailed
 	}
-	pid = proc.Pid
-	_ = proc.Release()
 	return pid, pidfd, 0
 }
 

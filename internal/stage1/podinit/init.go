@@ -200,12 +200,6 @@ func (s *initState) setup() (map[int]string, error) {
 // exit code are kept for supervise, which stops the pod as when an app
 // fails.
 func (s *initState) startApps(plans []AppPlan) (map[int]string, error) {
-	// os probes pidfd support once, with calls (pidfd_open, waitid,
-	// pidfd_send_signal) an app's filter may not allow: probe it now, not
-	// on the first app's filtered thread.
-	if self, err := os.FindProcess(os.Getpid()); err == nil {
-		_ = self.Release()
-	}
 	cgs, err := layout.Load(".")
 	if err != nil {
 		return nil, err
