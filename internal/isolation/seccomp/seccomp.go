@@ -37,6 +37,26 @@ type Policy struct {
 // default whitelist.
 func Default() Policy { return Policy{Mode: Retain, Set: []string{GroupRktWhitelist}} }
 
+// IsDefault reports whether p is exactly Default().
+func (p Policy) IsDefault() bool {
+	return p.Mode == Retain && p.Errno == "" && len(p.Set) == 1 && p.Set[0] == GroupRktWhitelist
+}
+
+// Program returns p compiled: the ahead-of-time copy for the default
+// policy (tools/genseccomp), else Compile's.
+func Program(p Policy, o Options) ([]unix.SockFilter, error) {
+	if p.IsDefault() {
+		i := 0
+		if o.DenyNamespaces {
+			i = 1
+		}
+		if prog := defaultPrograms[i]; len(prog) > 0 {
+			return prog, nil
+		}
+	}
+	return Compile(p, o)
+}
+
 // Options are what the app's other settings change in its filter.
 type Options struct {
 	// DenyNamespaces: clone with a namespace flag fails with EPERM and

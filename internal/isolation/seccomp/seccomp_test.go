@@ -289,3 +289,24 @@ func TestInstall(t *testing.T) {
 		t.Errorf("getppid on another thread: %v", errno)
 	}
 }
+
+// TestDefaultProgramsFresh: zdefault.go is what the compiler gives today
+// (run go run ./tools/genseccomp -o internal/isolation/seccomp/zdefault.go).
+func TestDefaultProgramsFresh(t *testing.T) {
+	for i, deny := range []bool{false, true} {
+		want, err := Compile(Default(), Options{DenyNamespaces: deny})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Equal(defaultPrograms[i], want) {
+			t.Errorf("defaultPrograms[%d] is stale: regenerate it with tools/genseccomp", i)
+		}
+		got, err := Program(Default(), Options{DenyNamespaces: deny})
+		if err != nil || &got[0] != &defaultPrograms[i][0] {
+			t.Errorf("Program(Default()) did not use the precompiled filter")
+		}
+	}
+	if !Default().IsDefault() || (Policy{Mode: Retain, Set: []string{GroupRktWhitelist}, Errno: "EPERM"}).IsDefault() {
+		t.Error("IsDefault")
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -178,6 +179,11 @@ func (s *initState) setup() (map[int]string, error) {
 		return nil, err
 	}
 	s.debugf("apps started")
+	if s.cfg.Debug {
+		var ms runtime.MemStats
+		runtime.ReadMemStats(&ms)
+		s.debugf("heap: total alloc %d KiB, in use %d KiB, sys %d KiB, mallocs %d", ms.TotalAlloc>>10, ms.HeapInuse>>10, ms.HeapSys>>10, ms.Mallocs)
+	}
 	if err := os.Symlink("ready", abi.SupervisorStatus); err != nil && !errors.Is(err, os.ErrExist) {
 		return nil, err
 	}

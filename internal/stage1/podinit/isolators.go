@@ -47,7 +47,7 @@ func (s Security) SeccompProgram() ([]unix.SockFilter, error) {
 	if s.prog != nil {
 		return s.prog, nil
 	}
-	return seccomp.Compile(*s.Seccomp, s.SeccompOptions())
+	return seccomp.Program(*s.Seccomp, s.SeccompOptions())
 }
 
 // SeccompOptions are the filter options that follow from the app's
@@ -139,7 +139,7 @@ func planSecurity(isolators []Isolator, uid int, cfg Config) (Security, error) {
 			d := seccomp.Default()
 			filter = &d
 		}
-		prog, err := seccomp.Compile(*filter, sec.SeccompOptions())
+		prog, err := seccomp.Program(*filter, sec.SeccompOptions())
 		if err != nil {
 			return sec, fmt.Errorf("seccomp: %w", err)
 		}
