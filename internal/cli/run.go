@@ -329,7 +329,7 @@ stops the pod. Networking: --net=host or --net=none for now.`,
 				_ = p.Pod.Close()
 				return err
 			}
-			return stage0.Exec(p.Pod, p.Stage1, ra, rf.writeDNS, a.warner("run"))
+			return stage0.Exec(p.Pod, p.Manifest, p.Stage1, ra, rf.writeDNS, a.warner("run"))
 		},
 	}
 	pf.register(cmd)
@@ -393,7 +393,7 @@ func (a *app) runPreparedCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return stage0.Exec(p, st1, ra, rf.writeDNS, a.warner("run-prepared"))
+			return stage0.Exec(p, m, st1, ra, rf.writeDNS, a.warner("run-prepared"))
 		},
 	}
 	rf.register(cmd)

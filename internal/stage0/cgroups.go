@@ -1,6 +1,7 @@
 package stage0
 
 import (
+	"encoding/json"
 	"fmt"
 	"path/filepath"
 	"strconv"
@@ -34,6 +35,15 @@ func AppLimits(ra *schema.RuntimeApp) (cgroup.Limits, error) {
 		return l, nil
 	}
 	for _, iso := range app.Isolators {
+		// Decoded again from its JSON: appc's AsIsolator leaves the value
+		// of resource isolators empty until a JSON round trip.
+		b, err := json.Marshal(iso)
+		if err != nil {
+			return l, err
+		}
+		if err := json.Unmarshal(b, &iso); err != nil {
+			return l, fmt.Errorf("isolator %s: %w", iso.Name, err)
+		}
 		switch v := iso.Value().(type) {
 		case *types.ResourceMemory:
 			if q := v.Limit(); q != nil {
@@ -78,10 +88,14 @@ func deviceVolumes(pm *schema.PodManifest, ra *schema.RuntimeApp) []cgroup.Devic
 // process once it execs stage1 from that thread) into the pod's init
 // cgroup. The caller's OS thread must be locked. allDevices
 // (--insecure-options=paths) leaves the device controller open.
-func setupCgroups(p *pod.Pod, allDevices bool, warn func(string)) error {
-	pm, err := ReadPodManifest(filepath.Join(p.Dir, abi.PodManifest))
-	if err != nil {
-		return err
+//
+// pm is the pod's manifest (the pod directory's, read when nil).
+func setupCgroups(p *pod.Pod, pm *schema.PodManifest, allDevices bool, warn func(string)) error {
+	if pm == nil {
+		var err error
+		if pm, err = ReadPodManifest(filepath.Join(p.Dir, abi.PodManifest)); err != nil {
+			return err
+		}
 	}
 	apps := make([]cgroup.App, 0, len(pm.Apps))
 	for i := range pm.Apps {

@@ -2,6 +2,7 @@ package stage0
 
 import (
 	"fmt"
+	"github.com/appc/spec/schema"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -24,7 +25,7 @@ import (
 //
 // Before the exec it creates the pod's cgroups (warn gets what they cannot
 // enforce) and moves this process into them.
-func Exec(p *pod.Pod, st1 *Stage1, args abi.RunArgs, before func(podDir string, args *abi.RunArgs) error, warn func(string)) error {
+func Exec(p *pod.Pod, pm *schema.PodManifest, st1 *Stage1, args abi.RunArgs, before func(podDir string, args *abi.RunArgs) error, warn func(string)) error {
 	lock, err := p.ToRun()
 	if err != nil {
 		return err
@@ -32,7 +33,7 @@ func Exec(p *pod.Pod, st1 *Stage1, args abi.RunArgs, before func(podDir string, 
 	// The cgroups are joined by this thread, and this thread execs stage1
 	// (see cgroup.JoinThread): it must stay the same OS thread.
 	runtime.LockOSThread()
-	if err := setupCgroups(p, args.DisablePaths, warn); err != nil {
+	if err := setupCgroups(p, pm, args.DisablePaths, warn); err != nil {
 		return fmt.Errorf("pod %s: %w", p.UUID, err)
 	}
 	if before != nil {

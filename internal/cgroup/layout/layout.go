@@ -34,15 +34,38 @@ type Layout struct {
 	// Dirs are the pod cgroup's directories: one per v1 hierarchy
 	// (controller name → directory), or the one v2 directory under "".
 	Dirs map[string]string `json:"dirs"`
-	// Apps are the apps that have a child cgroup.
+	// Apps are the apps of the pod.
 	Apps []string `json:"apps"`
+	// AppControllers lists, per app, the hierarchies where the app has a
+	// child cgroup of its own (its keys in Dirs). On cgroup v1 an app gets
+	// one only where it has settings (devices, and memory, cpu or pids
+	// when limited); elsewhere it stays in the pod's cgroup.
+	AppControllers map[string][]string `json:"appControllers"`
+	// InitChild: rkt's own processes are in the child "init" (cgroup v2,
+	// where a cgroup with children that have controllers cannot hold
+	// processes); else in the pod cgroup itself.
+	InitChild bool `json:"initChild,omitempty"`
 }
 
-// AppDirs returns the directories of an app's cgroup: one per hierarchy.
+// AppDirs returns the directories of an app's own cgroups.
 func (l *Layout) AppDirs(app string) []string {
 	var out []string
-	for _, d := range l.SortedDirs() {
-		out = append(out, d+"/"+app)
+	for _, c := range l.AppControllers[app] {
+		if d, ok := l.Dirs[c]; ok {
+			out = append(out, d+"/"+app)
+		}
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
+}
+
+// InitDirs returns the directories of rkt's own processes in the pod.
+func (l *Layout) InitDirs() []string {
+	out := l.SortedDirs()
+	if l.InitChild {
+		for i := range out {
+			out[i] += "/" + InitName
+		}
 	}
 	return out
 }
@@ -88,6 +111,11 @@ func Load(podDir string) (*Layout, error) {
 	for _, a := range l.Apps {
 		if a == "" || strings.ContainsAny(a, "/\x00") || a == "." || a == ".." {
 			return nil, fmt.Errorf("%s: bad app name %q", File, a)
+		}
+	}
+	for a := range l.AppControllers {
+		if !slices.Contains(l.Apps, a) {
+			return nil, fmt.Errorf("%s: controllers of an unknown app %q", File, a)
 		}
 	}
 	return &l, nil

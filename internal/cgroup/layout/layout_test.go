@@ -17,6 +17,7 @@ func TestLoadRefusesForeignPaths(t *testing.T) {
 		`{"version":1,"path":"machine.slice/machine-rkt-x.scope","dirs":{"memory":"/sys/fs/cgroup/memory/other"}}`,
 		`{"version":1,"path":"machine.slice/machine-rkt-x.scope","dirs":{"memory":"/sys/fs/cgroup/../../etc/machine.slice/machine-rkt-x.scope"}}`,
 		`{"version":1,"path":"machine.slice/machine-rkt-x.scope","dirs":{},"apps":["../x"]}`,
+		`{"version":1,"path":"machine.slice/machine-rkt-x.scope","dirs":{},"apps":["a"],"appControllers":{"b":["memory"]}}`,
 		`not json`,
 	} {
 		if err := os.WriteFile(filepath.Join(dir, File), []byte(bad), 0o600); err != nil {
@@ -32,7 +33,7 @@ func TestSaveLoadAppDirs(t *testing.T) {
 	dir := t.TempDir()
 	l := &Layout{Version: 1, Path: PodPath("u"), Dirs: map[string]string{
 		"memory": Mountpoint + "/memory/" + PodPath("u"), "cpu": Mountpoint + "/cpu/" + PodPath("u"),
-	}, Apps: []string{"a"}}
+	}, Apps: []string{"a"}, AppControllers: map[string][]string{"a": {"memory", "cpu"}}}
 	if err := l.Save(dir); err != nil {
 		t.Fatal(err)
 	}
@@ -43,5 +44,15 @@ func TestSaveLoadAppDirs(t *testing.T) {
 	want := []string{Mountpoint + "/cpu/" + PodPath("u") + "/a", Mountpoint + "/memory/" + PodPath("u") + "/a"}
 	if ds := got.AppDirs("a"); len(ds) != 2 || ds[0] != want[0] || ds[1] != want[1] {
 		t.Errorf("AppDirs: %v", ds)
+	}
+	if ds := got.AppDirs("other"); len(ds) != 0 {
+		t.Errorf("AppDirs of an app without cgroups: %v", ds)
+	}
+	if ds := got.InitDirs(); len(ds) != 2 || ds[0] != Mountpoint+"/cpu/"+PodPath("u") {
+		t.Errorf("InitDirs (v1): %v", ds)
+	}
+	got.InitChild = true
+	if ds := got.InitDirs(); ds[0] != Mountpoint+"/cpu/"+PodPath("u")+"/"+InitName {
+		t.Errorf("InitDirs (init child): %v", ds)
 	}
 }

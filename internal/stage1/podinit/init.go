@@ -267,7 +267,11 @@ func appCgroupOf(l *layout.Layout, app string) appCgroup {
 	if l == nil || !slices.Contains(l.Apps, app) {
 		return appCgroup{}
 	}
-	return appCgroup{version: l.Version, dirs: l.AppDirs(app)}
+	dirs := l.AppDirs(app)
+	if len(dirs) == 0 {
+		return appCgroup{} // the app stays in the pod's cgroup
+	}
+	return appCgroup{version: l.Version, dirs: dirs}
 }
 
 // joinV2 moves this whole process into a cgroup v2 directory.
