@@ -71,9 +71,6 @@ const (
 	// StatusDir holds one file per app that exited: its exit code in
 	// decimal, written by stage1.
 	StatusDir = "stage1/rkt/status"
-	// EnvDir holds one file per app: its environment, NUL-separated
-	// KEY=VALUE, for rkt enter.
-	EnvDir = "stage1/rkt/env"
 	// SupervisorStatus is a symlink to "ready" once every app started.
 	SupervisorStatus = "stage1/rkt/supervisor-status"
 )

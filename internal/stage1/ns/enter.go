@@ -1,7 +1,6 @@
 package ns
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -34,10 +33,6 @@ func Enter(args []string) int {
 	if err != nil {
 		return fail("enter: app %q: %v", a.AppName, err)
 	}
-	envData, err := os.ReadFile(abi.EnvDir + "/" + a.AppName)
-	if err != nil {
-		return fail("enter: app %q: %v", a.AppName, err)
-	}
 	specData, err := os.ReadFile(podinit.EnterDir + "/" + a.AppName)
 	if err != nil {
 		return fail("enter: app %q: %v", a.AppName, err)
@@ -50,12 +45,7 @@ func Enter(args []string) int {
 	if err != nil {
 		return fail("enter: app %q: %v", a.AppName, err)
 	}
-	var env []string
-	for _, e := range bytes.Split(envData, []byte{0}) {
-		if len(e) > 0 {
-			env = append(env, string(e))
-		}
-	}
+	env := spec.Env
 	// Open every namespace first, so they all belong to the same process.
 	kinds := []struct {
 		name string

@@ -1,9 +1,11 @@
 package ns_test
 
 import (
+	"encoding/json"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -67,9 +69,12 @@ func TestRunInsideApp(t *testing.T) {
 	if n := atoi(f["nprocs"]); n < 2 || n > 5 {
 		t.Errorf("the app sees %d processes; stdout %s", n, r.stdout)
 	}
-	env := readFile(t, filepath.Join(pod, abi.EnvDir, "inspect"))
-	if !strings.Contains(env, "\x00AC_APP_NAME=inspect\x00") || !strings.Contains(env, "FOO=bar\x00") {
-		t.Errorf("env file %q", env)
+	var spec podinit.EnterSpec
+	if err := json.Unmarshal([]byte(readFile(t, filepath.Join(pod, podinit.EnterDir, "inspect"))), &spec); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Contains(spec.Env, "AC_APP_NAME=inspect") || !slices.Contains(spec.Env, "FOO=bar") {
+		t.Errorf("enter spec env %q", spec.Env)
 	}
 	if after := readFile(t, "/proc/self/mountinfo"); after != before {
 		t.Errorf("host mounts changed:\nbefore:\n%s\nafter:\n%s", before, after)

@@ -33,6 +33,8 @@ const EnterDir = abi.Stage1State + "/enter"
 // EnterSpec is what an entered command gets from its app besides the
 // namespaces: credentials and the security settings of the app's thread.
 type EnterSpec struct {
+	// Env is the app's environment.
+	Env      []string `json:"env"`
 	UID      int      `json:"uid"`
 	GID      int      `json:"gid"`
 	Groups   []int    `json:"groups"`
@@ -140,13 +142,18 @@ func (s *initState) setup() (map[int]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	for _, d := range []string{abi.StatusDir, abi.EnvDir, PidsDir, EnterDir, abi.Stage1State + "/etc"} {
+	for _, d := range []string{abi.StatusDir, PidsDir, EnterDir, abi.Stage1State + "/etc"} {
 		if err := os.MkdirAll(d, 0o750); err != nil {
 			return nil, err
 		}
 	}
+	written := map[string]bool{}
 	for _, p := range plans {
 		for _, f := range p.Files {
+			if written[f.Path] {
+				continue // a pod-wide file, already there
+			}
+			written[f.Path] = true
 			if err := os.MkdirAll(f.Path[:strings.LastIndexByte(f.Path, '/')], 0o750); err != nil {
 				return nil, err
 			}
@@ -154,10 +161,7 @@ func (s *initState) setup() (map[int]string, error) {
 				return nil, err
 			}
 		}
-		if err := writeAtomic(abi.EnvDir+"/"+p.Name, []byte(strings.Join(p.Exec.Env, "\x00")+"\x00")); err != nil {
-			return nil, err
-		}
-		es, err := json.Marshal(EnterSpec{UID: p.Exec.UID, GID: p.Exec.GID, Groups: p.Exec.SupplementaryGIDs, Security: p.Security})
+		es, err := json.Marshal(EnterSpec{Env: p.Exec.Env, UID: p.Exec.UID, GID: p.Exec.GID, Groups: p.Exec.SupplementaryGIDs, Security: p.Security})
 		if err != nil {
 			return nil, err
 		}

@@ -311,7 +311,8 @@ func PlanApp(pm *PodManifest, ra *RuntimeApp, layers []string, cfg Config) (AppP
 	if cfg.Interactive && cfg.TTY != "" {
 		m = append(m, Step{Kind: StepBind, Target: "/dev/console", Source: cfg.TTY})
 	}
-	etc := abi.Stage1State + "/etc/" + name
+	// The same for every app: one copy per pod.
+	etc := abi.Stage1State + "/etc"
 	p.Files = []File{
 		{Path: etc + "/hostname", Content: cfg.Hostname + "\n"},
 		{Path: etc + "/hosts", Content: HostsFile(cfg.Hostname) + cfg.HostsEntries},

@@ -112,7 +112,7 @@ func TestPlanApp(t *testing.T) {
 	if s := targets["/var/a/b"]; s.Source != "sharedVolumes/scratch" || s.Attrs != 0 {
 		t.Errorf("/var/a/b %+v", s)
 	}
-	if s := targets["/etc/hosts"]; !s.IfMissing || s.Source != "stage1/rkt/etc/web/hosts" {
+	if s := targets["/etc/hosts"]; !s.IfMissing || s.Source != "stage1/rkt/etc/hosts" {
 		t.Errorf("/etc/hosts %+v", s)
 	}
 	if s := targets["/dev/ptmx"]; s.Kind != StepSymlink || s.Link != "pts/ptmx" {
@@ -181,9 +181,9 @@ func TestPlanAppDNSModes(t *testing.T) {
 		hosts        []string // sources bound at /etc/hosts, in order
 		hostsContent string
 	}{
-		{Config{HostResolvConf: "/etc/resolv.conf"}, []string{"/etc/resolv.conf"}, []string{"stage1/rkt/etc/web/hosts", "/srv/hosts"}, ""},
-		{Config{ResolvMode: "none", HostResolvConf: "/etc/resolv.conf"}, nil, []string{"stage1/rkt/etc/web/hosts", "/srv/hosts"}, ""},
-		{Config{ResolvMode: "stage0", HostsMode: "stage0", HostsEntries: "10.0.0.1\tdb\n"}, []string{"stage1/rkt/resolv.conf"}, []string{"stage1/rkt/etc/web/hosts"}, "127.0.0.1\th\n10.0.0.1\tdb\n"},
+		{Config{HostResolvConf: "/etc/resolv.conf"}, []string{"/etc/resolv.conf"}, []string{"stage1/rkt/etc/hosts", "/srv/hosts"}, ""},
+		{Config{ResolvMode: "none", HostResolvConf: "/etc/resolv.conf"}, nil, []string{"stage1/rkt/etc/hosts", "/srv/hosts"}, ""},
+		{Config{ResolvMode: "stage0", HostsMode: "stage0", HostsEntries: "10.0.0.1\tdb\n"}, []string{"stage1/rkt/resolv.conf"}, []string{"stage1/rkt/etc/hosts"}, "127.0.0.1\th\n10.0.0.1\tdb\n"},
 		{Config{ResolvMode: "host", HostResolvConf: "/etc/resolv.conf", HostsMode: "host", HostHosts: "/etc/hosts"}, []string{"/etc/resolv.conf"}, []string{"/etc/hosts"}, ""},
 	} {
 		tc.cfg.Hostname = host
