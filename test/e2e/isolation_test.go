@@ -335,6 +335,12 @@ func TestEnterHasTheAppsLimits(t *testing.T) {
 	}()
 	uuid := waitRunning(t, e, uuidFile)
 	r := rkt(t, e, "enter", uuid, "/bin/sh", "-c", "id -u; grep -E '^(Cap(Bnd|Eff)|NoNewPrivs|Seccomp):' /proc/self/status").ok(t)
+	// The entered command is in the app's cgroups.
+	app := rkt(t, e, "enter", uuid, "/bin/sh", "-c", "cat /proc/1/cgroup >/dev/null 2>&1; for p in /proc/[0-9]*; do [ \"$(cat $p/comm)\" = sleep ] && cat $p/cgroup; done; echo ---; cat /proc/self/cgroup").ok(t)
+	appCg, selfCg, _ := strings.Cut(app.stdout, "---\n")
+	if strings.TrimSpace(appCg) == "" || strings.TrimSpace(appCg) != strings.TrimSpace(selfCg) {
+		t.Errorf("the entered command's cgroups differ from the app's:\napp:\n%s\nentered:\n%s", appCg, selfCg)
+	}
 	want := fmt.Sprintf("65534\nCapEff:\t%016x\nCapBnd:\t%016x\nNoNewPrivs:\t1\nSeccomp:\t2\n", 0, uint64(1)<<10)
 	if r.stdout != want {
 		t.Errorf("entered command saw:\n%s\nwant:\n%s\n(run stdout %s stderr %s)", r.stdout, want, stdout, stderr)

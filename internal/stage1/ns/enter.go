@@ -11,6 +11,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/rkt/rkt/internal/cgroup/layout"
 	"github.com/rkt/rkt/internal/isolation/caps"
 	"github.com/rkt/rkt/internal/isolation/seccomp"
 	"github.com/rkt/rkt/internal/stage1/abi"
@@ -60,6 +61,15 @@ func Enter(args []string) int {
 		defer unix.Close(fd)
 		fds[i] = fd
 	}
+	// The app's cgroups, opened now: the app's mount namespace has no
+	// cgroupfs. The locked thread below writes itself into them.
+	cgFiles, err := appCgroupFiles(a.AppName)
+	if err != nil {
+		return fail("enter: app %q: %v", a.AppName, err)
+	}
+	for _, fd := range cgFiles {
+		defer unix.Close(fd)
+	}
 	if err := unix.CloseRange(3, ^uint(0), unix.CLOSE_RANGE_CLOEXEC); err != nil {
 		return fail("enter: close_range: %v", err)
 	}
@@ -67,6 +77,11 @@ func Enter(args []string) int {
 	// (unshare CLONE_FS), joins the namespaces, and forks the command; the
 	// thread is never given back to the Go scheduler.
 	runtime.LockOSThread()
+	for _, fd := range cgFiles {
+		if _, err := unix.Write(fd, []byte("0")); err != nil {
+			return fail("enter: joining the cgroup of app %q: %v", a.AppName, err)
+		}
+	}
 	if err := unix.Unshare(unix.CLONE_FS); err != nil {
 		return fail("enter: unshare: %v", err)
 	}
@@ -132,6 +147,47 @@ func wait(pid int) (unix.WaitStatus, error) {
 			return ws, err
 		}
 	}
+}
+
+// appCgroupFiles opens, for writing, the files that put a thread (v1:
+// tasks) or this process (v2: cgroup.procs) where the app's processes
+// are: the app's own cgroup in the hierarchies where it has one, the
+// pod's elsewhere. A pod without a cgroups file gives none.
+func appCgroupFiles(app string) ([]int, error) {
+	l, err := layout.Load(".")
+	if err != nil || l == nil {
+		return nil, err
+	}
+	file := "tasks"
+	if l.Version == 2 {
+		file = "cgroup.procs"
+	}
+	own := map[string]bool{}
+	for _, c := range l.AppControllers[app] {
+		own[c] = true
+	}
+	var fds []int
+	seen := map[string]bool{}
+	for c, d := range l.Dirs {
+		if own[c] {
+			d += "/" + app
+		} else if l.InitChild {
+			continue // v2: the app is in its own cgroup
+		}
+		if seen[d] {
+			continue
+		}
+		seen[d] = true
+		fd, err := unix.Open(d+"/"+file, unix.O_WRONLY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			for _, f := range fds {
+				unix.Close(f)
+			}
+			return nil, err
+		}
+		fds = append(fds, fd)
+	}
+	return fds, nil
 }
 
 // credential checks the IDs of an EnterSpec (a file of the pod dir, which
