@@ -216,11 +216,12 @@ func writeUUIDFile(file, uuid string) error {
 
 // runFlags are the flags of run and run-prepared that go to stage1.
 type runFlags struct {
-	net         string
-	hostname    string
-	interactive bool
-	ipc         string
-	dns         stage0.DNSOptions
+	net          string
+	hostname     string
+	interactive  bool
+	ipc          string
+	privateUsers bool
+	dns          stage0.DNSOptions
 }
 
 func (rf *runFlags) register(cmd *cobra.Command) {
@@ -229,6 +230,7 @@ func (rf *runFlags) register(cmd *cobra.Command) {
 	fs.StringVar(&rf.hostname, "hostname", "", "the pod's hostname (default rkt-<uuid>)")
 	fs.BoolVar(&rf.interactive, "interactive", false, "run the (single) app interactively, on this terminal")
 	fs.StringVar(&rf.ipc, "ipc", "auto", "IPC namespace: auto, private or parent")
+	fs.BoolVar(&rf.privateUsers, "private-users", false, "run the apps in a user namespace: root in the pod is an unprivileged range of host IDs")
 	fs.StringArrayVar(&rf.dns.Servers, "dns", nil, "a name server for the pod's /etc/resolv.conf (repeatable), or host (the host's file) or none (the image's)")
 	fs.StringArrayVar(&rf.dns.Search, "dns-search", nil, "a DNS search domain for the pod's /etc/resolv.conf (repeatable)")
 	fs.StringArrayVar(&rf.dns.Options, "dns-opt", nil, "a resolver option for the pod's /etc/resolv.conf (repeatable)")
@@ -287,6 +289,7 @@ func (a *app) runArgs(rf *runFlags, uuid string, apps int) (abi.RunArgs, error) 
 		DisableSeccomp:      a.insecure.has("seccomp"),
 		DNSConfMode:         dns.String(),
 		IPC:                 rf.ipc,
+		PrivateUsers:        privateUsers(rf.privateUsers),
 		UUID:                uuid,
 	}, nil
 }
@@ -403,4 +406,11 @@ func (a *app) runPreparedCommand() *cobra.Command {
 // warner prints warnings prefixed with the subcommand, as rkt does.
 func (a *app) warner(cmd string) func(string) {
 	return func(w string) { fmt.Fprintf(a.stderr, "%s: warning: %s\n", cmd, w) }
+}
+
+func privateUsers(on bool) string {
+	if on {
+		return stage0.PrivateUsersAuto
+	}
+	return ""
 }

@@ -55,7 +55,8 @@ func entrypoint(s *store.Store, p *pod.Pod, annotation string) (string, error) {
 // survives its gc.
 func StageGC(ctx context.Context, s *store.Store, p *pod.Pod, args abi.GCArgs) error {
 	if p.State != pod.StateExitedDeleting {
-		return RemoveCgroups(p) // prepared, aborted or expired: stage1 never ran it
+		// prepared, aborted or expired: stage1 never ran it
+		return errors.Join(RemoveCgroups(p), p.FreeUserns())
 	}
 	path, err := entrypoint(s, p, abi.AnnotationGC)
 	if err != nil {
@@ -65,7 +66,7 @@ func StageGC(ctx context.Context, s *store.Store, p *pod.Pod, args abi.GCArgs) e
 	if err := runEntrypoint(ctx, p, path, args.Argv(), 2*time.Minute); err != nil {
 		return err
 	}
-	return RemoveCgroups(p)
+	return errors.Join(RemoveCgroups(p), p.FreeUserns())
 }
 
 // Stop runs the pod's stage1 stop entrypoint; with force, it then kills

@@ -20,7 +20,11 @@ const maxCopyDepth = 256
 // modes, owners and modification times; sockets are skipped, and so are
 // extended attributes. dst takes p's own mode and owner. A missing p, or
 // one that is not a directory, copies nothing.
-func CopyTree(root int, p, dst string) error {
+//
+// ids maps owners back when root is seen through idmapped mounts: an owner
+// in ids' range is stored minus ids.Shift, as the volume's own idmapped
+// mount will show it again. The zero IDShift copies owners as they are.
+func CopyTree(root int, p, dst string, ids IDShift) error {
 	src, err := OpenInRoot(root, p, unix.O_RDONLY|unix.O_DIRECTORY)
 	if errors.Is(err, unix.ENOENT) || errors.Is(err, unix.ENOTDIR) {
 		return nil
@@ -34,7 +38,7 @@ func CopyTree(root int, p, dst string) error {
 		return fmt.Errorf("copy-up of %q: %w", p, err)
 	}
 	defer unix.Close(dfd)
-	c := copier{links: map[[2]uint64]copied{}}
+	c := copier{links: map[[2]uint64]copied{}, ids: ids}
 	defer func() {
 		for _, fd := range c.open {
 			unix.Close(fd)
@@ -47,7 +51,26 @@ func CopyTree(root int, p, dst string) error {
 	if err := unix.Fstat(src, &st); err != nil {
 		return err
 	}
-	return setMeta(dfd, p, st)
+	return setMeta(dfd, p, ids.back(st))
+}
+
+// IDShift is a range of host IDs [Shift, Shift+Size) that stands for IDs
+// from 0 (a user namespace's mapping).
+type IDShift struct{ Shift, Size uint32 }
+
+// back returns st with an owner in the range moved back to its ID in the
+// namespace.
+func (s IDShift) back(st unix.Stat_t) unix.Stat_t {
+	if s.Size == 0 {
+		return st
+	}
+	if st.Uid >= s.Shift && st.Uid-s.Shift < s.Size {
+		st.Uid -= s.Shift
+	}
+	if st.Gid >= s.Shift && st.Gid-s.Shift < s.Size {
+		st.Gid -= s.Shift
+	}
+	return st
 }
 
 type copied struct {
@@ -58,6 +81,7 @@ type copied struct {
 type copier struct {
 	links map[[2]uint64]copied
 	open  []int
+	ids   IDShift
 }
 
 func (c *copier) dir(src, dst int, where string, depth int) error {
@@ -115,7 +139,7 @@ func (c *copier) entry(src, dst int, name, where string, depth int) error {
 		if err := c.dir(s, d, where, depth+1); err != nil {
 			return err
 		}
-		return setMeta(d, where, st)
+		return setMeta(d, where, c.ids.back(st))
 	case unix.S_IFREG:
 		key := [2]uint64{st.Dev, st.Ino}
 		if st.Nlink > 1 {
@@ -137,7 +161,7 @@ func (c *copier) entry(src, dst int, name, where string, depth int) error {
 				c.links[key] = copied{dir: d, name: name}
 			}
 		}
-		return setMetaAt(dst, name, st)
+		return setMetaAt(dst, name, c.ids.back(st))
 	case unix.S_IFLNK:
 		buf := make([]byte, unix.PathMax)
 		n, err := unix.Readlinkat(src, name, buf)
@@ -157,7 +181,7 @@ func (c *copier) entry(src, dst int, name, where string, depth int) error {
 		if err := unix.Mknodat(dst, name, st.Mode&unix.S_IFMT|0o600, int(st.Rdev)); err != nil { //nolint:gosec // device numbers fit
 			return fmt.Errorf("%s: %w", where, err)
 		}
-		return setMetaAt(dst, name, st)
+		return setMetaAt(dst, name, c.ids.back(st))
 	default: // sockets
 		return nil
 	}

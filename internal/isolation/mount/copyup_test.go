@@ -46,7 +46,7 @@ func TestCopyTree(t *testing.T) {
 	defer unix.Close(rfd)
 	dst := filepath.Join(base, "vol")
 	must(os.Mkdir(dst, 0o700))
-	must(CopyTree(rfd, "/link", dst))
+	must(CopyTree(rfd, "/link", dst, IDShift{}))
 
 	check := func(p string, mode os.FileMode, uid, gid uint32) {
 		t.Helper()
@@ -78,8 +78,8 @@ func TestCopyTree(t *testing.T) {
 	// Escapes copy nothing of the host.
 	dst2 := filepath.Join(base, "vol2")
 	must(os.Mkdir(dst2, 0o700))
-	must(CopyTree(rfd, "/escape", dst2))
-	must(CopyTree(rfd, "/../../..", dst2+"/")) // clamped to the root: copies it
+	must(CopyTree(rfd, "/escape", dst2, IDShift{}))
+	must(CopyTree(rfd, "/../../..", dst2+"/", IDShift{})) // clamped to the root: copies it
 	if _, err := os.Lstat(filepath.Join(dst2, "secret")); err == nil {
 		t.Error("copy-up followed a symlink out of the root")
 	}
@@ -89,9 +89,21 @@ func TestCopyTree(t *testing.T) {
 	// A missing path or a file copies nothing.
 	dst3 := filepath.Join(base, "vol3")
 	must(os.Mkdir(dst3, 0o700))
-	must(CopyTree(rfd, "/nope", dst3))
-	must(CopyTree(rfd, "/data/seed.txt", dst3))
+	must(CopyTree(rfd, "/nope", dst3, IDShift{}))
+	must(CopyTree(rfd, "/data/seed.txt", dst3, IDShift{}))
 	if e, _ := os.ReadDir(dst3); len(e) != 0 {
 		t.Errorf("copied %v", e)
+	}
+}
+
+func TestIDShiftBack(t *testing.T) {
+	s := IDShift{Shift: 65536, Size: 65536}
+	for _, c := range []struct{ in, want uint32 }{{65536, 0}, {65536 + 1000, 1000}, {131071, 65535}, {131072, 131072}, {0, 0}, {65535, 65535}} {
+		if got := s.back(unix.Stat_t{Uid: c.in, Gid: c.in}); got.Uid != c.want || got.Gid != c.want {
+			t.Errorf("%d: %d/%d, want %d", c.in, got.Uid, got.Gid, c.want)
+		}
+	}
+	if got := (IDShift{}).back(unix.Stat_t{Uid: 70000}); got.Uid != 70000 {
+		t.Errorf("zero shift moved %d", got.Uid)
 	}
 }

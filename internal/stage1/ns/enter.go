@@ -61,6 +61,17 @@ func Enter(args []string) int {
 		defer unix.Close(fd)
 		fds[i] = fd
 	}
+	// With --private-users, the helper binary (ourselves) is exec'd
+	// through an fd: /proc/self is not ours in the app's procfs.
+	exe := -1
+	if spec.UsernsSize > 0 {
+		fd, err := unix.Open("/proc/self/exe", unix.O_PATH|unix.O_CLOEXEC, 0)
+		if err != nil {
+			return fail("enter: %v", err)
+		}
+		defer unix.Close(fd)
+		exe = fd
+	}
 	// The app's cgroups, opened now: the app's mount namespace has no
 	// cgroupfs. The locked thread below writes itself into them.
 	cgFiles, err := appCgroupFiles(a.AppName)
@@ -97,6 +108,28 @@ func Enter(args []string) int {
 	if !strings.Contains(prog, "/") {
 		prog = lookPath(prog, env)
 	}
+	if spec.UsernsSize > 0 {
+		// The command gets a user namespace with the app's mapping, and
+		// the app's limits from the helper in it, as the app did.
+		hs := podinit.HelperSpec{Exec: podinit.ExecSpec{
+			App: a.AppName, Argv: append([]string{prog}, a.Cmd[1:]...), Env: env,
+			UID: spec.UID, GID: spec.GID, SupplementaryGIDs: spec.Groups,
+		}, Security: spec.Security}
+		js, err := json.Marshal(podinit.EnterChildSpec{Helper: hs, Shift: spec.UsernsShift, Size: spec.UsernsSize})
+		if err != nil {
+			return fail("enter: %v", err)
+		}
+		// A child of ours in the pod's PID namespace starts the helper:
+		// the child's /proc/self is itself there (ours is not), and the
+		// helper's ID maps are written through the pod's procfs.
+		child, err := syscall.ForkExec("/proc/self/fd/3", []string{"stage1-enter", podinit.RoleEnterChild, string(js)}, &syscall.ProcAttr{ //nolint:gosec // G204: ourselves, with our own specification
+			Dir: "/", Env: []string{"GOMAXPROCS=1"}, Files: []uintptr{0, 1, 2, uintptr(exe)},
+		})
+		if err != nil {
+			return fail("enter: starting in the app's user namespace: %v", err)
+		}
+		return exitOf(child)
+	}
 	// What the app's own thread had before its fork (podinit.startApp):
 	// never more.
 	if !spec.Security.AllCaps {
@@ -128,6 +161,11 @@ func Enter(args []string) int {
 		fmt.Fprintf(os.Stderr, "Error: Unable to open %q: %v\n", a.Cmd[0], err)
 		return podinit.ExitExecFailed
 	}
+	return exitOf(child)
+}
+
+// exitOf waits for child and returns its exit code (128+N for signal N).
+func exitOf(child int) int {
 	ws, err := wait(child)
 	if err != nil {
 		return fail("enter: %v", err)

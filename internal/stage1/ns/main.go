@@ -27,6 +27,12 @@ func Main(argv []string) int {
 		switch argv[1] {
 		case podinit.RolePodInit:
 			return podinit.PodInitMain(argv[2:])
+		case podinit.RoleUsernsHold:
+			return podinit.UsernsHoldMain()
+		case podinit.RoleAppExec:
+			return podinit.AppExecMain(argv[2:])
+		case podinit.RoleEnterChild:
+			return podinit.EnterChildMain(argv[2:])
 		}
 	}
 	if len(argv) == 0 {

@@ -98,13 +98,19 @@ func TestRunHostnameAndNetNone(t *testing.T) {
 
 func TestRunUnsupportedOptions(t *testing.T) {
 	pod := makePod(t, []testApp{shApp("app", "exit 0")}, nil)
-	for _, args := range [][]string{{"--net=default"}, {}, {"--net=host", "--private-users=0:65536"}} {
+	for _, args := range [][]string{{"--net=default"}, {}} {
 		if len(args) == 0 {
 			args = []string{"--net="}
 		}
 		r := runPod(t, pod, args...)
 		if r.code != 254 || !strings.Contains(r.stderr, "not supported yet") {
 			t.Errorf("%v: exit %d, stderr %q", args, r.code, r.stderr)
+		}
+	}
+	for _, bad := range []string{"0:65536", "65536", "65536:0", "65536:65537", "x:1", "4294967295:2"} {
+		r := runPod(t, pod, "--net=host", "--private-users="+bad)
+		if r.code != 254 || !strings.Contains(r.stderr, "want SHIFT:COUNT") {
+			t.Errorf("--private-users=%s: exit %d, stderr %q", bad, r.code, r.stderr)
 		}
 	}
 	r := runPod(t, pod, "--net=default")

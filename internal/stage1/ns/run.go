@@ -9,6 +9,7 @@ import (
 	"os/signal"
 	"runtime"
 	"strconv"
+	"strings"
 	"syscall" //nolint:depguard // syscall.ForkExec: x/sys/unix has no fork-and-exec
 	"time"
 
@@ -41,7 +42,11 @@ func PodConfig(a abi.RunArgs, getenv func(string) string) (podinit.Config, uintp
 		return cfg, 0, fmt.Errorf("networking mode %q is not supported yet: use --net=host or --net=none", n)
 	}
 	if a.PrivateUsers != "" {
-		return cfg, 0, errors.New("--private-users is not supported yet by the ns flavor")
+		shift, size, err := parsePrivateUsers(a.PrivateUsers)
+		if err != nil {
+			return cfg, 0, err
+		}
+		cfg.UsernsShift, cfg.UsernsSize = shift, size
 	}
 	switch a.IPC {
 	case "", "auto", "private":
@@ -165,6 +170,18 @@ func Run(args []string) int {
 		return 128 + int(sig)
 	}
 	return ws.ExitStatus()
+}
+
+// parsePrivateUsers reads --private-users=SHIFT:COUNT: a range of host
+// IDs that is not the host's root and fits in 32 bits.
+func parsePrivateUsers(v string) (shift, size uint32, err error) {
+	a, b, ok := strings.Cut(v, ":")
+	s, err1 := strconv.ParseUint(a, 10, 32)
+	n, err2 := strconv.ParseUint(b, 10, 32)
+	if !ok || err1 != nil || err2 != nil || s == 0 || n == 0 || n > 1<<16 || s+n > 1<<32-1 {
+		return 0, 0, fmt.Errorf("--private-users=%q: want SHIFT:COUNT, a range of host IDs above 0 and at most 65536 long", v)
+	}
+	return uint32(s), uint32(n), nil
 }
 
 // hostDNSFiles fills in the host files and stage0's entries the DNS modes

@@ -2,6 +2,7 @@ package podinit
 
 import (
 	"encoding/binary"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -41,19 +42,19 @@ const ExitSetupFailed = 254
 //
 // An app that cannot be started gets an exit code (ExitSetupFailed,
 // ExitExecFailed) and a message on stderr, as its own exit would.
-func startApp(spec ExecSpec, sec Security, cg appCgroup, stdin *os.File) (pid, pidfd, code int) {
+func startApp(spec ExecSpec, sec Security, cg appCgroup, us *userns, stdin *os.File) (pid, pidfd, code int) {
 	type result struct{ pid, pidfd, code int }
 	done := make(chan result, 1)
 	go func() {
 		runtime.LockOSThread() // never unlocked: the thread dies with us
-		pid, pidfd, code := startInThread(spec, sec, cg, stdin)
+		pid, pidfd, code := startInThread(spec, sec, cg, us, stdin)
 		done <- result{pid, pidfd, code}
 	}()
 	r := <-done
 	return r.pid, r.pidfd, r.code
 }
 
-func startInThread(spec ExecSpec, sec Security, cg appCgroup, stdin *os.File) (pid, pidfd, code int) {
+func startInThread(spec ExecSpec, sec Security, cg appCgroup, us *userns, stdin *os.File) (pid, pidfd, code int) {
 	pidfd = -1
 	// cgroup v1: this thread joins the app's cgroups, so what it forks
 	// starts there (v2 moves all of pod init instead: see startApps).
@@ -93,6 +94,18 @@ func startInThread(spec ExecSpec, sec Security, cg appCgroup, stdin *os.File) (p
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "Error: Unable to open %q: %s\n", spec.Argv[0], errText(err))
 		return 0, -1, ExitExecFailed
+	}
+	if us != nil {
+		// The app gets a user namespace of its own with the pod's
+		// mapping; a child born in it has every capability there, so the
+		// limits are set by a helper (AppExecMain) in it, then the app.
+		spec.Argv = append([]string{prog}, spec.Argv[1:]...)
+		pid, pidfd, err := ForkHelper(HelperSpec{Exec: spec, Security: sec}, us.shift, us.size, stdin.Fd(), -1)
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "Error: app %q: starting in its user namespace: %v\n", spec.App, err)
+			return 0, -1, ExitSetupFailed
+		}
+		return pid, pidfd, 0
 	}
 	groups := make([]uint32, len(spec.SupplementaryGIDs))
 	for i, g := range spec.SupplementaryGIDs {
@@ -152,6 +165,158 @@ func startInThread(spec ExecSpec, sec Security, cg appCgroup, stdin *os.File) (p
 		return 0, -1, ExitExecFailed
 	}
 	return pid, pidfd, 0
+}
+
+// RoleAppExec is the hidden first argument of the helper that starts an
+// app (or an entered command) inside a user namespace of its own.
+const RoleAppExec = "__rkt-stage1-app-exec"
+
+// HelperSpec is what the helper gets, as JSON in its argument: the
+// command (Argv[0] already resolved) and its limits.
+type HelperSpec struct {
+	Exec     ExecSpec `json:"exec"`
+	Security Security `json:"security"`
+}
+
+// ForkHelper starts the helper in a new user namespace mapping 0..size-1
+// to the host's shift..: the calling thread's root, directory, namespaces
+// and cgroups are the command's. exe is an fd of the stage1 binary (-1:
+// /proc/self/exe, which pod init, PID 1 of the pod, can use).
+func ForkHelper(hs HelperSpec, shift, size uint32, stdin uintptr, exe int) (pid, pidfd int, err error) {
+	js, err := json.Marshal(hs)
+	if err != nil {
+		return 0, -1, err
+	}
+	maps := []syscall.SysProcIDMap{{ContainerID: 0, HostID: int(shift), Size: int(size)}}
+	path := "/proc/self/exe"
+	files := []uintptr{stdin, 1, 2}
+	if exe >= 0 {
+		path = "/proc/self/fd/3" // the child's own fd 3, in the app's procfs
+		files = append(files, uintptr(exe))
+	}
+	pidfd = -1
+	pid, err = syscall.ForkExec(path, []string{"stage1-app-exec", RoleAppExec, string(js)}, &syscall.ProcAttr{ //nolint:gosec // G204: ourselves, with our own specification
+		Env:   []string{"GOMAXPROCS=1"},
+		Files: files,
+		Sys: &unix.SysProcAttr{
+			Cloneflags: unix.CLONE_NEWUSER, UidMappings: maps, GidMappings: maps,
+			GidMappingsEnableSetgroups: true,
+			// The child keeps our host IDs, unmapped in its namespace:
+			// it becomes the namespace's root before it execs.
+			Credential: &syscall.Credential{Uid: 0, Gid: 0, Groups: []uint32{}},
+			Setsid:     hs.Exec.Interactive,
+			Setctty:    hs.Exec.Interactive,
+			Ctty:       0,
+			PidFD:      &pidfd,
+		},
+	})
+	return pid, pidfd, err
+}
+
+// RoleEnterChild is the hidden first argument of the process that rkt
+// enter starts inside the pod's PID namespace when the app has a user
+// namespace: it starts the helper there (Go writes the new namespace's ID
+// maps through /proc/<pid>, which must be the pod's procfs) and passes on
+// its exit code.
+const RoleEnterChild = "__rkt-stage1-enter-child"
+
+// EnterChildSpec is the enter child's argument.
+type EnterChildSpec struct {
+	Helper      HelperSpec `json:"helper"`
+	Shift, Size uint32
+}
+
+// EnterChildMain is RoleEnterChild.
+func EnterChildMain(args []string) int {
+	_ = unix.Prctl(unix.PR_SET_DUMPABLE, 0, 0, 0, 0)
+	var es EnterChildSpec
+	if len(args) != 1 || json.Unmarshal([]byte(args[0]), &es) != nil {
+		fmt.Fprintln(os.Stderr, "stage1: enter: bad arguments")
+		return ExitSetupFailed
+	}
+	pid, pidfd, err := ForkHelper(es.Helper, es.Shift, es.Size, 0, -1)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "stage1: enter: starting in the app's user namespace: %v\n", err)
+		return ExitSetupFailed
+	}
+	if pidfd >= 0 {
+		unix.Close(pidfd)
+	}
+	var ws unix.WaitStatus
+	for {
+		if _, err := unix.Wait4(pid, &ws, 0, nil); !errors.Is(err, unix.EINTR) {
+			break
+		}
+	}
+	if ws.Signaled() {
+		return 128 + int(ws.Signal())
+	}
+	return ws.ExitStatus()
+}
+
+// AppExecMain is the helper (RoleAppExec): root with every capability of
+// its new user namespace, in the app's root and directory. On this one
+// thread, which execs: the bounding set and no_new_privs, the credentials,
+// the seccomp filter, then the command.
+func AppExecMain(args []string) int {
+	runtime.LockOSThread()
+	_ = unix.Prctl(unix.PR_SET_DUMPABLE, 0, 0, 0, 0)
+	if len(args) != 1 {
+		fmt.Fprintln(os.Stderr, "stage1: app-exec: want one argument")
+		return ExitSetupFailed
+	}
+	var hs HelperSpec
+	if err := json.Unmarshal([]byte(args[0]), &hs); err != nil {
+		fmt.Fprintf(os.Stderr, "stage1: app-exec: %v\n", err)
+		return ExitSetupFailed
+	}
+	spec, sec := hs.Exec, hs.Security
+	if !sec.AllCaps {
+		if err := caps.LimitThread(sec.Bounding, caps.LastCap()); err != nil {
+			fmt.Fprintf(os.Stderr, "Error: app %q: capabilities: %v\n", spec.App, err)
+			return ExitSetupFailed
+		}
+	}
+	if sec.NoNewPrivs {
+		if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
+			fmt.Fprintf(os.Stderr, "Error: app %q: no_new_privs: %v\n", spec.App, err)
+			return ExitSetupFailed
+		}
+	}
+	groups := spec.SupplementaryGIDs
+	if groups == nil {
+		groups = []int{}
+	}
+	if err := unix.Setgroups(groups); err != nil {
+		fmt.Fprintf(os.Stderr, "Error: setgroups %v: %s\n", groups, errText(err))
+		return ExitSetupFailed
+	}
+	if err := unix.Setgid(spec.GID); err != nil {
+		fmt.Fprintf(os.Stderr, "Error: setgid %d: %s\n", spec.GID, errText(err))
+		return ExitSetupFailed
+	}
+	if err := unix.Setuid(spec.UID); err != nil {
+		fmt.Fprintf(os.Stderr, "Error: setuid %d: %s\n", spec.UID, errText(err))
+		return ExitSetupFailed
+	}
+	if sec.Seccomp != nil {
+		prog, err := sec.SeccompProgram()
+		if err == nil {
+			err = seccomp.Install(prog)
+		}
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "Error: app %q: %v\n", spec.App, err)
+			return ExitSetupFailed
+		}
+	}
+	// Every fd but 0, 1 and 2 is closed by the exec (SECURITY rule 3).
+	if err := unix.CloseRange(3, ^uint(0), unix.CLOSE_RANGE_CLOEXEC); err != nil {
+		fmt.Fprintf(os.Stderr, "Error: close_range: %s\n", errText(err))
+		return ExitSetupFailed
+	}
+	err := unix.Exec(spec.Argv[0], spec.Argv, spec.Env)
+	fmt.Fprintf(os.Stderr, "Error: Unable to open %q: %s\n", spec.Argv[0], execDiagnostic(spec.Argv[0], err))
+	return ExitExecFailed
 }
 
 // openDevNull opens the (pivoted) root's /dev/null, checking that it is

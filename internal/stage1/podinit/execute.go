@@ -3,6 +3,9 @@ package podinit
 import (
 	"errors"
 	"fmt"
+	"io/fs"
+	"os"
+	"syscall" //nolint:depguard // syscall.Stat_t is what fs.FileInfo.Sys returns
 
 	"golang.org/x/sys/unix"
 
@@ -14,19 +17,45 @@ import (
 // content into the fresh implicit volumes (removed from fresh: the first
 // app to mount one fills it) and runs its mount steps. Every target is
 // resolved inside the rootfs by file descriptor.
-func (p AppPlan) execute(fresh map[string]bool) error {
+//
+// With a user namespace (us not nil), the rootfs is seen through it: the
+// layers (or the --no-overlay copy) are idmapped, the upper dir belongs to
+// the namespace's root, and the volume binds are idmapped.
+func (p AppPlan) execute(fresh map[string]bool, us *userns) error {
 	if p.NoOverlay {
 		fd, err := mount.OpenDir(p.Rootfs)
 		if err != nil {
 			return err
 		}
-		err = mount.Bind(p.Rootfs, fd, false, 0)
+		if us != nil {
+			// The copy is the pod's own: shifted into the namespace's
+			// range by chown (rkt 1.x's way), since pod init creates the
+			// mount targets in it as host root, which an idmapped mount
+			// could not represent.
+			err = shiftOwners(p.Rootfs, us.shift, us.size)
+		}
+		if err == nil {
+			err = mount.Bind(p.Rootfs, fd, false, 0)
+		}
 		unix.Close(fd)
 		if err != nil {
 			return fmt.Errorf("app %q: rootfs: %w", p.Name, err)
 		}
-	} else if err := mount.Overlay(p.Rootfs, p.OverlayData); err != nil {
-		return err
+	} else {
+		if us != nil {
+			for _, l := range p.LowerDirs {
+				if err := us.idmap(l); err != nil {
+					return fmt.Errorf("app %q: layer: %w", p.Name, err)
+				}
+			}
+			// The upper dir is the merged root's owner: the namespace's.
+			if err := os.Lchown(p.UpperDir, int(us.shift), int(us.shift)); err != nil {
+				return fmt.Errorf("app %q: %w", p.Name, err)
+			}
+		}
+		if err := mount.Overlay(p.Rootfs, p.OverlayData); err != nil {
+			return err
+		}
 	}
 	root, err := mount.OpenDir(p.Rootfs)
 	if err != nil {
@@ -38,12 +67,16 @@ func (p AppPlan) execute(fresh map[string]bool) error {
 			continue
 		}
 		delete(fresh, c.Volume)
-		if err := mount.CopyTree(root, c.Target, c.Volume); err != nil {
+		var ids mount.IDShift
+		if us != nil {
+			ids = mount.IDShift{Shift: us.shift, Size: us.size}
+		}
+		if err := mount.CopyTree(root, c.Target, c.Volume, ids); err != nil {
 			return fmt.Errorf("app %q: volume %s: %w", p.Name, c.Target, err)
 		}
 	}
 	for _, s := range p.Mounts {
-		if err := runStep(root, s); err != nil {
+		if err := runStep(root, s, us); err != nil {
 			return fmt.Errorf("app %q: %s %s: %w", p.Name, s.Kind, s.Target, err)
 		}
 	}
@@ -55,7 +88,7 @@ func (p AppPlan) execute(fresh map[string]bool) error {
 	return nil
 }
 
-func runStep(root int, s Step) error {
+func runStep(root int, s Step, us *userns) error {
 	switch s.Kind {
 	case StepFS:
 		fd, err := mount.EnsureDir(root, s.Target, 0o755)
@@ -88,6 +121,9 @@ func runStep(root int, s Step) error {
 			return err
 		}
 		defer unix.Close(fd)
+		if s.Idmap && us != nil {
+			return mount.BindIdmapped(s.Source, fd, s.Recursive, s.Attrs, us.fd)
+		}
 		return mount.Bind(s.Source, fd, s.Recursive, s.Attrs)
 	case StepMask:
 		fd, err := mount.OpenInRoot(root, s.Target, unix.O_PATH|unix.O_NOFOLLOW)
@@ -117,4 +153,48 @@ func runStep(root int, s Step) error {
 	default:
 		return fmt.Errorf("unknown step kind %q", s.Kind)
 	}
+}
+
+// shiftOwners moves every owner under dir (never following symlinks) into
+// the range [shift, shift+size): ID n becomes shift+n. IDs beyond size are
+// left alone (they stay unmapped, "nobody", in the namespace). The walk is
+// confined to dir (os.Root): the tree comes from an image.
+func shiftOwners(dir string, shift, size uint32) error {
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		return err
+	}
+	defer root.Close()
+	return fs.WalkDir(root.FS(), ".", func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		info, err := d.Info()
+		if err != nil {
+			return err
+		}
+		st, ok := info.Sys().(*syscall.Stat_t)
+		if !ok {
+			return nil
+		}
+		uid, gid := st.Uid, st.Gid
+		if uid < size {
+			uid += shift
+		}
+		if gid < size {
+			gid += shift
+		}
+		if uid == st.Uid && gid == st.Gid {
+			return nil
+		}
+		mode := info.Mode()
+		if err := root.Lchown(p, int(uid), int(gid)); err != nil {
+			return fmt.Errorf("shifting the owner of %s: %w", p, err)
+		}
+		// chown clears the set-ID bits of files: put them back.
+		if mode&(fs.ModeSetuid|fs.ModeSetgid) != 0 && mode&fs.ModeSymlink == 0 {
+			return root.Chmod(p, mode)
+		}
+		return nil
+	})
 }

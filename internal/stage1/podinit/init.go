@@ -33,6 +33,10 @@ const EnterDir = abi.Stage1State + "/enter"
 // EnterSpec is what an entered command gets from its app besides the
 // namespaces: credentials and the security settings of the app's thread.
 type EnterSpec struct {
+	// UsernsShift and UsernsSize: the app's user namespace mapping
+	// (--private-users), which the entered command gets too.
+	UsernsShift uint32 `json:"usernsShift,omitempty"`
+	UsernsSize  uint32 `json:"usernsSize,omitempty"`
 	// Env is the app's environment.
 	Env      []string `json:"env"`
 	UID      int      `json:"uid"`
@@ -55,6 +59,7 @@ type initState struct {
 	start   time.Time
 	status  int            // fd of abi.StatusDir
 	memDirs map[string]int // app -> fd of its memory cgroup directory
+	userns  *userns        // --private-users, else nil
 	// failedApp could not be started; failedCode is its exit code.
 	failedApp  string
 	failedCode int
@@ -142,6 +147,11 @@ func (s *initState) setup() (map[int]string, error) {
 	if err != nil {
 		return nil, err
 	}
+	if s.cfg.UsernsSize > 0 {
+		if s.userns, err = newUserns(s.cfg.UsernsShift, s.cfg.UsernsSize); err != nil {
+			return nil, err
+		}
+	}
 	for _, d := range []string{abi.StatusDir, PidsDir, EnterDir, abi.Stage1State + "/etc"} {
 		if err := os.MkdirAll(d, 0o750); err != nil {
 			return nil, err
@@ -161,14 +171,14 @@ func (s *initState) setup() (map[int]string, error) {
 				return nil, err
 			}
 		}
-		es, err := json.Marshal(EnterSpec{Env: p.Exec.Env, UID: p.Exec.UID, GID: p.Exec.GID, Groups: p.Exec.SupplementaryGIDs, Security: p.Security})
+		es, err := json.Marshal(EnterSpec{UsernsShift: s.cfg.UsernsShift, UsernsSize: s.cfg.UsernsSize, Env: p.Exec.Env, UID: p.Exec.UID, GID: p.Exec.GID, Groups: p.Exec.SupplementaryGIDs, Security: p.Security})
 		if err != nil {
 			return nil, err
 		}
 		if err := writeAtomic(EnterDir+"/"+p.Name, es); err != nil {
 			return nil, err
 		}
-		if err := p.execute(fresh); err != nil {
+		if err := p.execute(fresh, s.userns); err != nil {
 			return nil, err
 		}
 	}
@@ -225,7 +235,7 @@ func (s *initState) startApps(plans []AppPlan) (map[int]string, error) {
 				return apps, fmt.Errorf("app %q: joining its cgroup: %w", p.Name, err)
 			}
 		}
-		pid, pidfd, code := startApp(p.Exec, p.Security, cg, os.Stdin)
+		pid, pidfd, code := startApp(p.Exec, p.Security, cg, s.userns, os.Stdin)
 		if cg.version == 2 {
 			if err := joinV2(cgs.Dirs[""] + "/" + layout.InitName); err != nil {
 				return apps, fmt.Errorf("leaving the cgroup of app %q: %w", p.Name, err)

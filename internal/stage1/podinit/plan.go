@@ -39,6 +39,11 @@ type Config struct {
 	DisableCapabilities bool `json:"disableCapabilities,omitempty"`
 	DisablePaths        bool `json:"disablePaths,omitempty"`
 	DisableSeccomp      bool `json:"disableSeccomp,omitempty"`
+	// UsernsShift and UsernsSize (--private-users=SHIFT:COUNT): the apps
+	// run in a user namespace where IDs 0..COUNT-1 are the host's
+	// SHIFT..SHIFT+COUNT-1. Zero size: no user namespace.
+	UsernsShift uint32 `json:"usernsShift,omitempty"`
+	UsernsSize  uint32 `json:"usernsSize,omitempty"`
 }
 
 // StepKind is the kind of one mount step.
@@ -88,6 +93,10 @@ type Step struct {
 	// the image's content at Target is copied into it when it is new.
 	CopyUp bool   // StepBind
 	Link   string // StepSymlink
+	// Idmap: with --private-users, the bind is idmapped through the
+	// pod's user namespace (volumes), so the app sees owners as the host
+	// does without a chown.
+	Idmap bool // StepBind
 }
 
 // CopyUp is the copy of the image's content at Target into the new empty
@@ -119,8 +128,10 @@ type ExecSpec struct {
 // AppPlan is everything pod init does for one app.
 type AppPlan struct {
 	Name        string
-	Rootfs      string // relative to the pod dir
-	OverlayData string // mount data of the overlay rootfs
+	Rootfs      string   // relative to the pod dir
+	OverlayData string   // mount data of the overlay rootfs
+	LowerDirs   []string // the overlay's layers (host paths), bottom first
+	UpperDir    string   // the overlay's upper dir, relative to the pod dir
 	// NoOverlay: stage0 rendered Rootfs as a copy (--no-overlay); it is
 	// bound on itself instead of getting an overlay.
 	NoOverlay    bool
@@ -255,6 +266,8 @@ func PlanApp(pm *PodManifest, ra *RuntimeApp, layers []string, cfg Config) (AppP
 	}
 	p := AppPlan{
 		Name:         name,
+		LowerDirs:    slices.Clone(layers),
+		UpperDir:     abi.Overlay + "/" + name + "/upper",
 		Rootfs:       abi.Stage2 + "/" + name + "/rootfs",
 		OverlayData:  "lowerdir=" + lower + ",upperdir=" + abi.Overlay + "/" + name + "/upper,workdir=" + abi.Overlay + "/" + name + "/work",
 		ReadOnlyRoot: ra.ReadOnlyRootFS,
@@ -290,18 +303,27 @@ func PlanApp(pm *PodManifest, ra *RuntimeApp, layers []string, cfg Config) (AppP
 		return Step{Kind: StepFS, Target: target, FSType: fstype, Attrs: attrs, Options: opts}
 	}
 	const nsd = mount.NoSuid | mount.NoDev
+	// With a user namespace, the file systems made here belong to its
+	// root, and the tty group is the namespace's 5.
+	var owner []mount.Option
+	ttyGID := uint32(5)
+	if cfg.UsernsSize > 0 {
+		id := strconv.FormatUint(uint64(cfg.UsernsShift), 10)
+		owner = []mount.Option{{Key: "uid", Value: id}, {Key: "gid", Value: id}}
+		ttyGID += cfg.UsernsShift
+	}
 	m := []Step{
 		fs("/proc", "proc", nsd|mount.NoExec),
 		fs("/sys", "sysfs", mount.ReadOnly|nsd|mount.NoExec),
-		fs("/dev", "tmpfs", mount.NoSuid|mount.NoExec, mount.Option{Key: "mode", Value: "755"}, mount.Option{Key: "size", Value: "65536k"}),
+		fs("/dev", "tmpfs", mount.NoSuid|mount.NoExec, append([]mount.Option{{Key: "mode", Value: "755"}, {Key: "size", Value: "65536k"}}, owner...)...),
 	}
 	for _, d := range []string{"null", "zero", "full", "random", "urandom", "tty"} {
 		m = append(m, Step{Kind: StepBind, Target: "/dev/" + d, Source: "/dev/" + d})
 	}
 	m = append(m,
 		fs("/dev/pts", "devpts", mount.NoSuid|mount.NoExec,
-			mount.Option{Key: "ptmxmode", Value: "0666"}, mount.Option{Key: "mode", Value: "0620"}, mount.Option{Key: "gid", Value: "5"}),
-		fs("/dev/shm", "tmpfs", nsd|mount.NoExec, mount.Option{Key: "mode", Value: "1777"}),
+			mount.Option{Key: "ptmxmode", Value: "0666"}, mount.Option{Key: "mode", Value: "0620"}, mount.Option{Key: "gid", Value: strconv.FormatUint(uint64(ttyGID), 10)}),
+		fs("/dev/shm", "tmpfs", nsd|mount.NoExec, append([]mount.Option{{Key: "mode", Value: "1777"}}, owner...)...),
 		Step{Kind: StepSymlink, Target: "/dev/ptmx", Link: "pts/ptmx"},
 		Step{Kind: StepSymlink, Target: "/dev/fd", Link: "/proc/self/fd"},
 		Step{Kind: StepSymlink, Target: "/dev/stdin", Link: "/proc/self/fd/0"},
@@ -368,6 +390,7 @@ func PlanApp(pm *PodManifest, ra *RuntimeApp, layers []string, cfg Config) (AppP
 		if v.Kind == StepBind && v.CopyUp {
 			p.CopyUps = append(p.CopyUps, CopyUp{Volume: v.Source, Target: v.Target})
 		}
+		v.Idmap = cfg.UsernsSize > 0
 		m = append(m, v)
 	}
 	// Last, so that no volume mounted under /proc or /sys uncovers them.
