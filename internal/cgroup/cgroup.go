@@ -297,6 +297,13 @@ func createV1(l *layout.Layout, apps []App) ([]string, error) {
 		}
 		r := resources(a.Limits, rules, false)
 		dropMissing(r, has)
+		if d, ok := l.Dirs["memory"]; ok && r.MemorySwap != 0 {
+			// Without swap accounting (no memsw files) there is no swap
+			// limit to set: the library would fail on the missing file.
+			if _, err := os.Stat(d + "/memory.memsw.limit_in_bytes"); err != nil {
+				r.MemorySwap = 0
+			}
+		}
 		paths := map[string]string{}
 		for _, c := range ctrls {
 			paths[c] = l.Dirs[c] + "/" + a.Name
