@@ -150,6 +150,8 @@ func Run(args []string) int {
 			}
 		}
 	}()
+	// From here on this process only waits, as long as the pod lives.
+	podinit.DropCodePages()
 	ws, err := wait(pid)
 	if err != nil {
 		return fail("waiting for pod init: %v", err)

@@ -201,6 +201,9 @@ func (s *initState) setup() (map[int]string, error) {
 	if err := os.Symlink("ready", abi.SupervisorStatus); err != nil && !errors.Is(err, os.ErrExist) {
 		return nil, err
 	}
+	// The setup is done: pod init now only reaps (procfs is still
+	// reachable here, not after the pivot).
+	DropCodePages()
 	// Leave nothing of the host visible through /proc/1/root.
 	emptyRoot := abi.Stage1State + "/init-root"
 	if err := os.Mkdir(emptyRoot, 0o700); err != nil && !errors.Is(err, os.ErrExist) {
