@@ -20,6 +20,7 @@ const RoleUsernsHold = "__rkt-stage1-userns-hold"
 
 // UsernsHoldMain is that process: it waits for its stdin to close.
 func UsernsHoldMain() int {
+	_ = unix.Prctl(unix.PR_SET_DUMPABLE, 0, 0, 0, 0)
 	_, _ = io.Copy(io.Discard, os.Stdin)
 	return 0
 }
