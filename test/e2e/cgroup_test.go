@@ -3,8 +3,11 @@ package e2e
 import (
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/opencontainers/cgroups"
 
 	"github.com/rkt/rkt/internal/cgroup/layout"
 )
@@ -173,5 +176,59 @@ mknod /tmp/tun c 10 200 2>/dev/null && echo mknod-ok || echo mknod-denied`
 		if !strings.Contains(r.stdout, want) {
 			t.Errorf("--insecure-options=paths: want %s in:\n%s", want, r.stdout)
 		}
+	}
+}
+
+// TestCgroupV2Layout: on a pure cgroup v2 host, rkt's processes live in
+// the pod's init child (a cgroup with children that have controllers
+// holds no process), each app in its own leaf, CPU shares become a weight,
+// no swap is allowed beyond the memory limit, and gc removes the tree
+// (cgroup.kill included).
+func TestCgroupV2Layout(t *testing.T) {
+	if !fileExists("/sys/fs/cgroup/cgroup.controllers") {
+		t.Skip("needs a pure cgroup v2 host (cgroup2 mounted at /sys/fs/cgroup): this one has cgroup v1 hierarchies")
+	}
+	e, img := podEnv(t)
+	t.Parallel()
+	uuidFile := filepath.Join(e.home, "uuid")
+	run, _, _, cancel := rktCommand(e, append(e.globalFlags(), insecureImage, "run", "--net=host", "--uuid-file-save="+uuidFile,
+		img, "--memory=32Mi", "--cpu-shares=1024", "--exec=/bin/sleep", "--", "30")...)
+	defer cancel()
+	if err := run.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		_ = run.Process.Kill()
+		_ = run.Wait()
+	}()
+	uuid := waitRunning(t, e, uuidFile)
+	l := podCgroups(t, e, uuid)
+	if l.Version != 2 || !l.InitChild {
+		t.Fatalf("layout on cgroup v2: %+v", l)
+	}
+	pod := l.Dirs[""]
+	if procs := strings.TrimSpace(readFile(t, filepath.Join(pod, "cgroup.procs"))); procs != "" {
+		t.Errorf("the pod cgroup holds processes: %q", procs)
+	}
+	if procs := strings.Fields(readFile(t, filepath.Join(pod, layout.InitName, "cgroup.procs"))); len(procs) != 2 {
+		t.Errorf("init holds %v, want the run process and pod init", procs)
+	}
+	app := filepath.Join(pod, "busybox")
+	weight := strconv.FormatUint(cgroups.ConvertCPUSharesToCgroupV2Value(1024), 10)
+	for file, want := range map[string]string{"memory.max": "33554432", "cpu.weight": weight} {
+		if got := strings.TrimSpace(readFile(t, filepath.Join(app, file))); got != want {
+			t.Errorf("%s = %q, want %q", file, got, want)
+		}
+	}
+	if fileExists(filepath.Join(app, "memory.swap.max")) {
+		if got := strings.TrimSpace(readFile(t, filepath.Join(app, "memory.swap.max"))); got != "0" {
+			t.Errorf("memory.swap.max = %q, want 0", got)
+		}
+	}
+	rkt(t, e, "stop", "--force", uuid).ok(t)
+	_ = run.Wait()
+	rkt(t, e, "gc", "--grace-period=0s").ok(t)
+	if fileExists(pod) {
+		t.Errorf("pod cgroup %s left after gc", pod)
 	}
 }
