@@ -108,7 +108,7 @@ func (u *userns) idmap(dir string) error {
 		return nil
 	}
 	if err := mount.IdmapOverSelf(dir, u.fd); err != nil {
-		return fmt.Errorf("%w (--private-users with overlay needs idmapped mounts, Linux 5.19 or later on a file system that supports them; --no-overlay works without them)", err)
+		return fmt.Errorf("%w (--private-users with overlay needs idmapped mounts, Linux 5.19 or later on a file system that supports them; --no-overlay, without volumes, works without them)", err)
 	}
 	u.idmapped[dir] = true
 	return nil
