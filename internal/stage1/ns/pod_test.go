@@ -162,7 +162,7 @@ func TestRunVolumes(t *testing.T) {
 		{Name: "shared", Kind: "empty", Mode: &mode, UID: &uid, GID: &gid},
 	}
 	writer := shApp("writer", `echo hi > /rw/out; cat /ro/f; echo; echo x > /ro/g 2>/dev/null && echo ro-writable || echo ro-ok
-echo shared > /shared/file; ls /escape/vol/f >/dev/null && echo escape-inside`)
+echo shared > /shared/.tmp && mv /shared/.tmp /shared/file; ls /escape/vol/f >/dev/null && echo escape-inside`)
 	writer.mounts = []podinit.Mount{
 		{Volume: "rw", Path: "/rw"},
 		{Volume: "ro", Path: "/ro"},
