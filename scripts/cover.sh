@@ -9,7 +9,8 @@
 # 1. Unit tests: go test -coverpkg=./... over ./internal/... ./cmd/..., so a
 #    package is credited for statements that other packages' tests run.
 # 2. End-to-end tests, only as root and only when test/e2e has Go files:
-#    bin/rkt-cover is built with -cover and used as RKT_BINARY, each run of it
+#    rkt and the stage1 image beside it are built with -cover into $COVERDIR/bin,
+#    rkt is used as RKT_BINARY, each run of rkt and of its stage1 processes
 #    writes counters into $GOCOVERDIR, and `go tool covdata textfmt` turns
 #    them into a profile.
 # 3. The profiles are concatenated (go tool cover merges repeated blocks),
@@ -38,8 +39,14 @@ if [ "$(id -u)" -eq 0 ] && [ -n "$(find test/e2e -name '*.go' -print -quit 2>/de
 	echo "== end-to-end tests with a -cover build of rkt" >&2
 	covdata=$PWD/$out/e2e-covdata
 	mkdir -p "$covdata"
-	go build -cover -covermode=atomic -coverpkg=./... -o bin/rkt-cover ./cmd/rkt
-	if ! RKT_BINARY=$PWD/bin/rkt-cover GOCOVERDIR=$covdata \
+	# rkt and its stage1 built with -cover, side by side (rkt finds the
+	# stage1 image beside itself); every stage1 process gets GOCOVERDIR.
+	cbin=$PWD/$out/bin
+	mkdir -p "$cbin"
+	go build -cover -covermode=atomic -coverpkg=./... -o "$cbin/rkt" ./cmd/rkt
+	CGO_ENABLED=0 go build -cover -covermode=atomic -coverpkg=./... -o "$cbin/stage1-ns" ./cmd/stage1-ns
+	go run ./tools/mkstage1 -flavor ns -binary "$cbin/stage1-ns" -version cover -o "$cbin/stage1-ns.aci"
+	if ! RKT_BINARY=$cbin/rkt GOCOVERDIR=$covdata \
 		go test -count=1 -timeout 20m ./test/e2e/... >"$out/e2e.log" 2>&1; then
 		echo "cover: end-to-end tests failed (see $out/e2e.log); coverage below is partial" >&2
 		tail -20 "$out/e2e.log" >&2

@@ -131,3 +131,35 @@ func TestCreateKillRemove(t *testing.T) {
 		}
 	}
 }
+
+func TestLimitsHelpers(t *testing.T) {
+	if got := appControllersV1(Limits{}); len(got) != 1 || got[0] != "devices" {
+		t.Errorf("no limits: %v", got)
+	}
+	if got := appControllersV1(Limits{AllDevices: true}); len(got) != 0 {
+		t.Errorf("all devices, no limits: %v", got)
+	}
+	got := appControllersV1(Limits{Memory: 1, CPUShares: 2, PidsLimit: 3})
+	if strings.Join(got, ",") != "devices,memory,cpu,pids" {
+		t.Errorf("all limits: %v", got)
+	}
+	a := App{Name: "a", Limits: Limits{Memory: 1, CPUQuota: 1, PidsLimit: 1}}
+	none := func(string) bool { return false }
+	if w := missing(a, none); len(w) != 3 {
+		t.Errorf("warnings: %v", w)
+	}
+	if w := missing(a, func(string) bool { return true }); len(w) != 0 {
+		t.Errorf("warnings with every controller: %v", w)
+	}
+	r := resources(Limits{Memory: 64, CPUQuota: 50000, CPUShares: 1024, PidsLimit: 5}, nil, true)
+	if r.CpuShares != 0 || r.CpuWeight == 0 || r.CpuPeriod != CPUPeriod || *r.PidsLimit != 5 || r.MemorySwap != 64 {
+		t.Errorf("v2 resources: %+v", r)
+	}
+	dropMissing(r, none)
+	if r.Memory != 0 || r.CpuQuota != 0 || r.CpuWeight != 0 || r.PidsLimit != nil {
+		t.Errorf("after dropMissing: %+v", r)
+	}
+	if QuotaOfMillicores(250) != 25000 {
+		t.Error("QuotaOfMillicores")
+	}
+}

@@ -10,6 +10,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/rkt/rkt/internal/covflush"
 	"github.com/rkt/rkt/internal/pod"
 	"github.com/rkt/rkt/internal/stage1/abi"
 )
@@ -66,6 +67,7 @@ func Exec(p *pod.Pod, pm *schema.PodManifest, st1 *Stage1, args abi.RunArgs, bef
 		return err
 	}
 	argv := append([]string{entry}, args.Argv()...)
+	covflush.BeforeExec()
 	if err := unix.Exec(entry, argv, env); err != nil {
 		return fmt.Errorf("pod %s: exec stage1 %s: %w", p.UUID, entry, err)
 	}
@@ -93,6 +95,7 @@ func BindStage1(podDir, tree string) error {
 }
 
 func execve(path string, argv, env []string) error {
+	covflush.BeforeExec()
 	if err := unix.Exec(path, argv, env); err != nil {
 		return fmt.Errorf("exec %s: %w", path, err)
 	}

@@ -12,6 +12,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/rkt/rkt/internal/cgroup/layout"
+	"github.com/rkt/rkt/internal/covflush"
 	"github.com/rkt/rkt/internal/isolation/caps"
 	"github.com/rkt/rkt/internal/isolation/seccomp"
 	"github.com/rkt/rkt/internal/stage1/abi"
@@ -87,6 +88,9 @@ func Enter(args []string) int {
 	// setns(CLONE_NEWNS) needs an fs_struct of our own: this thread gets one
 	// (unshare CLONE_FS), joins the namespaces, and forks the command; the
 	// thread is never given back to the Go scheduler.
+	// A coverage build's counters, now: from here this thread lives in the
+	// app's mount namespace, where $GOCOVERDIR is not.
+	covflush.BeforeExec()
 	runtime.LockOSThread()
 	for _, fd := range cgFiles {
 		if _, err := unix.Write(fd, []byte("0")); err != nil {
@@ -123,7 +127,7 @@ func Enter(args []string) int {
 		// the child's /proc/self is itself there (ours is not), and the
 		// helper's ID maps are written through the pod's procfs.
 		child, err := syscall.ForkExec("/proc/self/fd/3", []string{"stage1-enter", podinit.RoleEnterChild, string(js)}, &syscall.ProcAttr{ //nolint:gosec // G204: ourselves, with our own specification
-			Dir: "/", Env: []string{"GOMAXPROCS=1"}, Files: []uintptr{0, 1, 2, uintptr(exe)},
+			Dir: "/", Env: podinit.HelperEnv(), Files: []uintptr{0, 1, 2, uintptr(exe)},
 		})
 		if err != nil {
 			return fail("enter: starting in the app's user namespace: %v", err)
@@ -166,6 +170,7 @@ func Enter(args []string) int {
 
 // exitOf waits for child and returns its exit code (128+N for signal N).
 func exitOf(child int) int {
+	defer covflush.FromOtherThread()
 	ws, err := wait(child)
 	if err != nil {
 		return fail("enter: %v", err)

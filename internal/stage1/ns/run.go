@@ -130,7 +130,7 @@ func Run(args []string) int {
 	pid, err := syscall.ForkExec("/proc/self/exe", []string{"stage1-pod-init", podinit.RolePodInit, string(cfgJSON)}, &syscall.ProcAttr{ //nolint:gosec // G204: ourselves, with our own configuration
 		// Pod init waits as long as the pod lives: one P from its start
 		// spares it the threads and span caches of others (see Main).
-		Env:   []string{"GOMAXPROCS=1"},
+		Env:   podinit.HelperEnv(),
 		Files: []uintptr{0, 1, 2},
 		Sys:   &unix.SysProcAttr{Cloneflags: cloneflags, Pdeathsig: unix.SIGKILL},
 	})

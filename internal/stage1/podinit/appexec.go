@@ -13,6 +13,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/rkt/rkt/internal/covflush"
 	"github.com/rkt/rkt/internal/isolation/caps"
 	"github.com/rkt/rkt/internal/isolation/mount"
 	"github.com/rkt/rkt/internal/isolation/seccomp"
@@ -196,7 +197,7 @@ func ForkHelper(hs HelperSpec, shift, size uint32, stdin uintptr, exe int) (pid,
 	}
 	pidfd = -1
 	pid, err = syscall.ForkExec(path, []string{"stage1-app-exec", RoleAppExec, string(js)}, &syscall.ProcAttr{ //nolint:gosec // G204: ourselves, with our own specification
-		Env:   []string{"GOMAXPROCS=1"},
+		Env:   HelperEnv(),
 		Files: files,
 		Sys: &unix.SysProcAttr{
 			Cloneflags: unix.CLONE_NEWUSER, UidMappings: maps, GidMappings: maps,
@@ -314,6 +315,7 @@ func AppExecMain(args []string) int {
 		fmt.Fprintf(os.Stderr, "Error: close_range: %s\n", errText(err))
 		return ExitSetupFailed
 	}
+	covflush.BeforeExec()
 	err := unix.Exec(spec.Argv[0], spec.Argv, spec.Env)
 	fmt.Fprintf(os.Stderr, "Error: Unable to open %q: %s\n", spec.Argv[0], execDiagnostic(spec.Argv[0], err))
 	return ExitExecFailed

@@ -212,6 +212,17 @@ func (s *initState) setup() (map[int]string, error) {
 	if err := mount.MountTmpfs(emptyRoot, "mode=0500,size=4k"); err != nil {
 		return nil, err
 	}
+	// A coverage build (scripts/cover.sh) writes its counters at exit,
+	// to the GOCOVERDIR it read at start: keep that path reachable after
+	// the pivot.
+	if d := os.Getenv("GOCOVERDIR"); strings.HasPrefix(d, "/") {
+		if err := os.MkdirAll(emptyRoot+d, 0o700); err == nil { //nolint:gosec // G703: GOCOVERDIR, set by whoever runs a coverage build
+			if fd, err := mount.OpenDir(emptyRoot + d); err == nil {
+				_ = mount.Bind(d, fd, false, 0)
+				unix.Close(fd)
+			}
+		}
+	}
 	if err := mount.PivotRoot(emptyRoot); err != nil {
 		return nil, err
 	}
@@ -238,7 +249,17 @@ func (s *initState) startApps(plans []AppPlan) (map[int]string, error) {
 				return apps, fmt.Errorf("app %q: joining its cgroup: %w", p.Name, err)
 			}
 		}
+		// oom_score_adj is per process, so not set on the forking
+		// thread: pod init takes the app's for the fork (the app inherits
+		// it from its first instruction) and goes back to its own.
+		restore, err := takeOOMScoreAdj(p.Security.OOMScoreAdj)
+		if err != nil {
+			return apps, fmt.Errorf("app %q: setting oom_score_adj to %d: %w", p.Name, *p.Security.OOMScoreAdj, err)
+		}
 		pid, pidfd, code := startApp(p.Exec, p.Security, cg, s.userns, os.Stdin)
+		if err := restore(); err != nil {
+			return apps, fmt.Errorf("app %q: restoring pod init's oom_score_adj: %w", p.Name, err)
+		}
 		if cg.version == 2 {
 			if err := joinV2(cgs.Dirs[""] + "/" + layout.InitName); err != nil {
 				return apps, fmt.Errorf("leaving the cgroup of app %q: %w", p.Name, err)
@@ -260,17 +281,28 @@ func (s *initState) startApps(plans []AppPlan) (map[int]string, error) {
 		if err := writeAtomic(PidsDir+"/"+p.Name, []byte(strconv.Itoa(hostPID))); err != nil {
 			return apps, err
 		}
-		if adj := p.Security.OOMScoreAdj; adj != nil {
-			// oom_score_adj is per process, so it cannot be set on the
-			// forking thread: the app runs a few microseconds before it.
-			// Lowering it needs CAP_SYS_RESOURCE.
-			f := "/proc/" + strconv.Itoa(hostPID) + "/oom_score_adj"
-			if err := os.WriteFile(f, []byte(strconv.Itoa(*adj)), 0); err != nil {
-				return apps, fmt.Errorf("app %q: setting oom_score_adj to %d: %w", p.Name, *adj, err)
-			}
-		}
 	}
 	return apps, nil
+}
+
+// takeOOMScoreAdj sets this process's oom_score_adj to adj (when not nil)
+// and returns what puts the old value back. Going back down to our own
+// value needs no privilege (the kernel allows lowering to the lowest
+// value a privileged process set); going below it needs
+// CAP_SYS_RESOURCE.
+func takeOOMScoreAdj(adj *int) (func() error, error) {
+	if adj == nil {
+		return func() error { return nil }, nil
+	}
+	const f = "/proc/self/oom_score_adj"
+	old, err := os.ReadFile(f)
+	if err != nil {
+		return nil, err
+	}
+	if err := os.WriteFile(f, []byte(strconv.Itoa(*adj)), 0); err != nil {
+		return nil, err
+	}
+	return func() error { return os.WriteFile(f, old, 0) }, nil //nolint:gosec // G703: a constant procfs path; old is what it held
 }
 
 // appCgroup is where an app's process starts: its cgroup directory in

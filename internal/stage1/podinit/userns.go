@@ -75,7 +75,7 @@ func newUsernsInThread(shift, size uint32) (*userns, error) {
 	}
 	defer w.Close()
 	pid, err := syscall.ForkExec("/proc/self/exe", []string{"stage1-userns", RoleUsernsHold}, &syscall.ProcAttr{ //nolint:gosec // G204: ourselves
-		Env:   []string{"GOMAXPROCS=1"},
+		Env:   HelperEnv(),
 		Files: []uintptr{r.Fd(), 1, 2},
 		Sys: &syscall.SysProcAttr{
 			Cloneflags: unix.CLONE_NEWUSER, UidMappings: u.maps(), GidMappings: u.maps(),

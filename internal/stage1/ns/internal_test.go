@@ -1,0 +1,104 @@
+package ns
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/rkt/rkt/internal/stage1/abi"
+	"github.com/rkt/rkt/internal/stage1/podinit"
+)
+
+func TestPodConfig(t *testing.T) {
+	env := func(string) string { return "" }
+	cases := []struct {
+		name  string
+		args  abi.RunArgs
+		check func(t *testing.T, cfg podinit.Config, flags uintptr)
+		err   string
+	}{
+		{name: "host", args: abi.RunArgs{Net: "host", UUID: "u"}, check: func(t *testing.T, cfg podinit.Config, flags uintptr) {
+			if cfg.Hostname != "rkt-u" || cfg.Net != "host" || flags&unix.CLONE_NEWNS == 0 || flags&unix.CLONE_NEWNET != 0 || flags&unix.CLONE_NEWIPC == 0 {
+				t.Errorf("%+v %#x", cfg, flags)
+			}
+		}},
+		{name: "none", args: abi.RunArgs{Net: "none", UUID: "u", IPC: "parent", Hostname: "h"}, check: func(t *testing.T, cfg podinit.Config, flags uintptr) {
+			if cfg.Net != "none" || cfg.Hostname != "h" || flags&unix.CLONE_NEWNET == 0 || flags&unix.CLONE_NEWIPC != 0 {
+				t.Errorf("%+v", cfg)
+			}
+		}},
+		{name: "insecure and userns", args: abi.RunArgs{Net: "host", UUID: "u", DisableCapabilities: true, DisablePaths: true, DisableSeccomp: true, PrivateUsers: "65536:65536"}, check: func(t *testing.T, cfg podinit.Config, _ uintptr) {
+			if !cfg.DisableCapabilities || !cfg.DisablePaths || !cfg.DisableSeccomp || cfg.UsernsShift != 65536 || cfg.UsernsSize != 65536 {
+				t.Errorf("%+v", cfg)
+			}
+		}},
+		{name: "default net", args: abi.RunArgs{UUID: "u"}, err: "not supported yet"},
+		{name: "bad ipc", args: abi.RunArgs{Net: "host", UUID: "u", IPC: "x"}, err: "invalid --ipc"},
+		{name: "bad hostname", args: abi.RunArgs{Net: "host", UUID: "u", Hostname: "a b"}, err: "invalid hostname"},
+		{name: "bad userns", args: abi.RunArgs{Net: "host", UUID: "u", PrivateUsers: "1"}, err: "SHIFT:COUNT"},
+		{name: "bad dns mode", args: abi.RunArgs{Net: "host", UUID: "u", DNSConfMode: "resolv=x"}, err: "resolv"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			cfg, flags, err := PodConfig(c.args, env)
+			if c.err != "" {
+				if err == nil || !strings.Contains(err.Error(), c.err) {
+					t.Fatalf("err %v, want %q", err, c.err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			c.check(t, cfg, flags)
+		})
+	}
+	if _, _, err := PodConfig(abi.RunArgs{Net: "host", UUID: "u"}, func(string) string { return "soon" }); err == nil {
+		t.Error("a bad stop timeout accepted")
+	}
+}
+
+func TestSmallHelpers(t *testing.T) {
+	if got := string(trimSpace([]byte("12 \n\n"))); got != "12" {
+		t.Errorf("trimSpace %q", got)
+	}
+	dir := t.TempDir()
+	p := filepath.Join(dir, "pid")
+	if _, err := readPID(p); err == nil {
+		t.Error("missing pid file accepted")
+	}
+	for content, ok := range map[string]bool{"42\n": true, "0": false, "x": false} {
+		if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := readPID(p); (err == nil) != ok {
+			t.Errorf("readPID(%q): %v", content, err)
+		}
+	}
+	if err := writeFileAtomic(filepath.Join(dir, "f"), []byte("x")); err != nil {
+		t.Fatal(err)
+	}
+	if got := lookPath("sh", []string{"PATH=/nonexistent:/bin"}); got != "/bin/sh" {
+		t.Errorf("lookPath sh: %q", got)
+	}
+	if got := lookPath("no-such-command", nil); got != "no-such-command" {
+		t.Errorf("lookPath of a missing command: %q", got)
+	}
+	for _, spec := range []podinit.EnterSpec{{UID: -1}, {GID: 1 << 31}, {Groups: []int{-5}}} {
+		if _, err := credential(spec); err == nil {
+			t.Errorf("credential(%+v) accepted", spec)
+		}
+	}
+	c, err := credential(podinit.EnterSpec{UID: 1, GID: 2, Groups: []int{3}})
+	if err != nil || c.Uid != 1 || c.Gid != 2 || len(c.Groups) != 1 {
+		t.Errorf("credential: %+v %v", c, err)
+	}
+	for _, v := range []string{"65536:65536", "131072:1"} {
+		if _, _, err := parsePrivateUsers(v); err != nil {
+			t.Errorf("%s: %v", v, err)
+		}
+	}
+}
