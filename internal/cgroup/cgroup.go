@@ -201,14 +201,95 @@ func appControllersV1(l Limits) []string {
 // for the limits whose controller the host lacks. On failure it removes
 // what it made. Join then moves rkt's process into init.
 func Create(l *layout.Layout, apps []App) ([]string, error) {
-	create := createV1
-	if l.Version == 2 {
-		create = createV2
-	}
 	warnings, err := create(l, apps)
 	if err != nil {
 		_ = Remove(l)
 		return nil, err
+	}
+	return warnings, nil
+}
+
+// manager is what fs (v1) and fs2 (v2) managers both do for us.
+type manager interface {
+	Apply(pid int) error
+	Set(r *cgroups.Resources) error
+}
+
+// newManager returns the manager of child name of the pod cgroup (""
+// for the pod cgroup itself), in the hierarchies ctrls (v1).
+func newManager(l *layout.Layout, name string, ctrls []string, r *cgroups.Resources) (manager, error) {
+	if l.Version == 2 {
+		return fs2.NewManager(&cgroups.Cgroup{Resources: r}, l.Dirs[""]+"/"+name)
+	}
+	paths := map[string]string{}
+	for _, c := range ctrls {
+		paths[c] = strings.TrimSuffix(l.Dirs[c]+"/"+name, "/")
+	}
+	return fs.NewManager(&cgroups.Cgroup{Resources: r}, paths)
+}
+
+func create(l *layout.Layout, apps []App) ([]string, error) {
+	// rkt's own processes: on v2 the init child, on v1 the pod cgroup in
+	// every hierarchy.
+	var has func(string) bool
+	var base manager
+	var err error
+	if l.Version == 2 {
+		base, err = newManager(l, layout.InitName, nil, &cgroups.Resources{})
+	} else {
+		ctrls := make([]string, 0, len(l.Dirs))
+		for c := range l.Dirs {
+			ctrls = append(ctrls, c)
+		}
+		base, err = newManager(l, "", ctrls, &cgroups.Resources{})
+		has = func(c string) bool { _, ok := l.Dirs[c]; return ok }
+	}
+	if err != nil {
+		return nil, err
+	}
+	if err := base.Apply(-1); err != nil {
+		return nil, fmt.Errorf("cgroup %s: %w", l.Path, err)
+	}
+	if l.Version == 2 {
+		// What the pod's children may use, now that Apply enabled it.
+		avail := map[string]bool{}
+		if b, err := os.ReadFile(l.Dirs[""] + "/cgroup.subtree_control"); err == nil {
+			for _, c := range strings.Fields(string(b)) {
+				avail[c] = true
+			}
+		}
+		has = func(c string) bool { return avail[c] }
+	}
+	var warnings []string
+	for _, a := range apps {
+		warnings = append(warnings, missing(a, has)...)
+		ctrls := l.AppControllers[a.Name]
+		if len(ctrls) == 0 {
+			continue
+		}
+		rules, err := deviceRules(a.Limits.Devices)
+		if err != nil {
+			return nil, fmt.Errorf("app %q: %w", a.Name, err)
+		}
+		r := resources(a.Limits, rules, l.Version == 2)
+		dropMissing(r, has)
+		if d, ok := l.Dirs["memory"]; ok && l.Version == 1 && r.MemorySwap != 0 {
+			// Without swap accounting (no memsw files) there is no swap
+			// limit to set: the library would fail on the missing file.
+			if _, err := os.Stat(d + "/memory.memsw.limit_in_bytes"); err != nil {
+				r.MemorySwap = 0
+			}
+		}
+		m, err := newManager(l, a.Name, ctrls, r)
+		if err != nil {
+			return nil, err
+		}
+		if err := m.Apply(-1); err != nil {
+			return nil, fmt.Errorf("app %q: cgroup: %w", a.Name, err)
+		}
+		if err := m.Set(r); err != nil {
+			return nil, fmt.Errorf("app %q: cgroup limits: %w", a.Name, err)
+		}
 	}
 	return warnings, nil
 }
@@ -233,93 +314,6 @@ func JoinThread(l *layout.Layout) error {
 		}
 	}
 	return nil
-}
-
-func createV2(l *layout.Layout, apps []App) ([]string, error) {
-	dir := l.Dirs[""]
-	initM, err := fs2.NewManager(&cgroups.Cgroup{Resources: &cgroups.Resources{}}, dir+"/"+layout.InitName)
-	if err != nil {
-		return nil, err
-	}
-	if err := initM.Apply(-1); err != nil {
-		return nil, fmt.Errorf("cgroup %s/%s: %w", l.Path, layout.InitName, err)
-	}
-	avail := map[string]bool{}
-	if b, err := os.ReadFile(dir + "/cgroup.subtree_control"); err == nil {
-		for _, c := range strings.Fields(string(b)) {
-			avail[c] = true
-		}
-	}
-	has := func(c string) bool { return avail[c] }
-	var warnings []string
-	for _, a := range apps {
-		rules, err := deviceRules(a.Limits.Devices)
-		if err != nil {
-			return nil, fmt.Errorf("app %q: %w", a.Name, err)
-		}
-		warnings = append(warnings, missing(a, has)...)
-		r := resources(a.Limits, rules, true)
-		dropMissing(r, has)
-		m, err := fs2.NewManager(&cgroups.Cgroup{Resources: r}, dir+"/"+a.Name)
-		if err != nil {
-			return nil, err
-		}
-		if err := m.Apply(-1); err != nil {
-			return nil, fmt.Errorf("app %q: cgroup: %w", a.Name, err)
-		}
-		if err := m.Set(r); err != nil {
-			return nil, fmt.Errorf("app %q: cgroup limits: %w", a.Name, err)
-		}
-	}
-	return warnings, nil
-}
-
-func createV1(l *layout.Layout, apps []App) ([]string, error) {
-	// The pod cgroup in every hierarchy; rkt's own processes live in it.
-	podM, err := fs.NewManager(&cgroups.Cgroup{Resources: &cgroups.Resources{}}, l.Dirs)
-	if err != nil {
-		return nil, err
-	}
-	if err := podM.Apply(-1); err != nil {
-		return nil, fmt.Errorf("cgroup %s: %w", l.Path, err)
-	}
-	has := func(c string) bool { _, ok := l.Dirs[c]; return ok }
-	var warnings []string
-	for _, a := range apps {
-		warnings = append(warnings, missing(a, has)...)
-		ctrls := l.AppControllers[a.Name]
-		if len(ctrls) == 0 {
-			continue
-		}
-		rules, err := deviceRules(a.Limits.Devices)
-		if err != nil {
-			return nil, fmt.Errorf("app %q: %w", a.Name, err)
-		}
-		r := resources(a.Limits, rules, false)
-		dropMissing(r, has)
-		if d, ok := l.Dirs["memory"]; ok && r.MemorySwap != 0 {
-			// Without swap accounting (no memsw files) there is no swap
-			// limit to set: the library would fail on the missing file.
-			if _, err := os.Stat(d + "/memory.memsw.limit_in_bytes"); err != nil {
-				r.MemorySwap = 0
-			}
-		}
-		paths := map[string]string{}
-		for _, c := range ctrls {
-			paths[c] = l.Dirs[c] + "/" + a.Name
-		}
-		m, err := fs.NewManager(&cgroups.Cgroup{Resources: r}, paths)
-		if err != nil {
-			return nil, err
-		}
-		if err := m.Apply(-1); err != nil {
-			return nil, fmt.Errorf("app %q: cgroup: %w", a.Name, err)
-		}
-		if err := m.Set(r); err != nil {
-			return nil, fmt.Errorf("app %q: cgroup limits: %w", a.Name, err)
-		}
-	}
-	return warnings, nil
 }
 
 // missing warns about each limit of a whose controller is absent.
