@@ -13,8 +13,6 @@ import (
 
 	"github.com/rkt/rkt/internal/cgroup/layout"
 	"github.com/rkt/rkt/internal/covflush"
-	"github.com/rkt/rkt/internal/isolation/caps"
-	"github.com/rkt/rkt/internal/isolation/seccomp"
 	"github.com/rkt/rkt/internal/stage1/abi"
 	"github.com/rkt/rkt/internal/stage1/podinit"
 )
@@ -136,24 +134,11 @@ func Enter(args []string) int {
 	}
 	// What the app's own thread had before its fork (podinit.startApp):
 	// never more.
-	if !spec.Security.AllCaps {
-		if err := caps.LimitThread(spec.Security.Bounding, caps.LastCap()); err != nil {
-			return fail("enter: %v", err)
-		}
+	if err := spec.Security.LimitThread(); err != nil {
+		return fail("enter: %v", err)
 	}
-	if spec.Security.NoNewPrivs {
-		if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
-			return fail("enter: no_new_privs: %v", err)
-		}
-	}
-	if spec.Security.Seccomp != nil {
-		prog, err := spec.Security.SeccompProgram()
-		if err == nil {
-			err = seccomp.Install(prog)
-		}
-		if err != nil {
-			return fail("enter: %v", err)
-		}
+	if err := spec.Security.InstallSeccomp(); err != nil {
+		return fail("enter: %v", err)
 	}
 	// syscall.ForkExec and wait4: the calls after the filter are those of
 	// seccomp.Startup (os.StartProcess would first probe pidfd support).

@@ -14,9 +14,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/rkt/rkt/internal/covflush"
-	"github.com/rkt/rkt/internal/isolation/caps"
 	"github.com/rkt/rkt/internal/isolation/mount"
-	"github.com/rkt/rkt/internal/isolation/seccomp"
 )
 
 // ExitExecFailed is the exit code of an app whose executable could not be
@@ -116,29 +114,15 @@ func startInThread(spec ExecSpec, sec Security, cg appCgroup, us *userns, stdin 
 	// passes on. The child still has the capabilities to set its
 	// credentials; the exec then gives the app the bounding set (root) or
 	// nothing (other users).
-	if !sec.AllCaps {
-		if err := caps.LimitThread(sec.Bounding, caps.LastCap()); err != nil {
-			fmt.Fprintf(os.Stderr, "Error: app %q: capabilities: %v\n", spec.App, err)
-			return 0, -1, ExitSetupFailed
-		}
-	}
-	if sec.NoNewPrivs {
-		if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
-			fmt.Fprintf(os.Stderr, "Error: app %q: no_new_privs: %v\n", spec.App, err)
-			return 0, -1, ExitSetupFailed
-		}
+	if err := sec.LimitThread(); err != nil {
+		fmt.Fprintf(os.Stderr, "Error: app %q: %v\n", spec.App, err)
+		return 0, -1, ExitSetupFailed
 	}
 	// The filter last: from here the thread makes only seccomp.Startup
 	// calls, which every filter allows.
-	if sec.Seccomp != nil {
-		prog, err := sec.SeccompProgram()
-		if err == nil {
-			err = seccomp.Install(prog)
-		}
-		if err != nil {
-			fmt.Fprintf(os.Stderr, "Error: app %q: %v\n", spec.App, err)
-			return 0, -1, ExitSetupFailed
-		}
+	if err := sec.InstallSeccomp(); err != nil {
+		fmt.Fprintf(os.Stderr, "Error: app %q: %v\n", spec.App, err)
+		return 0, -1, ExitSetupFailed
 	}
 	// Every fd but 0, 1 and 2 is closed by the exec (SECURITY rule 3):
 	// pod init marked all it inherited close-on-exec, and Go opens its
@@ -272,17 +256,9 @@ func AppExecMain(args []string) int {
 		return ExitSetupFailed
 	}
 	spec, sec := hs.Exec, hs.Security
-	if !sec.AllCaps {
-		if err := caps.LimitThread(sec.Bounding, caps.LastCap()); err != nil {
-			fmt.Fprintf(os.Stderr, "Error: app %q: capabilities: %v\n", spec.App, err)
-			return ExitSetupFailed
-		}
-	}
-	if sec.NoNewPrivs {
-		if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
-			fmt.Fprintf(os.Stderr, "Error: app %q: no_new_privs: %v\n", spec.App, err)
-			return ExitSetupFailed
-		}
+	if err := sec.LimitThread(); err != nil {
+		fmt.Fprintf(os.Stderr, "Error: app %q: %v\n", spec.App, err)
+		return ExitSetupFailed
 	}
 	groups := spec.SupplementaryGIDs
 	if groups == nil {
@@ -300,15 +276,9 @@ func AppExecMain(args []string) int {
 		fmt.Fprintf(os.Stderr, "Error: setuid %d: %s\n", spec.UID, errText(err))
 		return ExitSetupFailed
 	}
-	if sec.Seccomp != nil {
-		prog, err := sec.SeccompProgram()
-		if err == nil {
-			err = seccomp.Install(prog)
-		}
-		if err != nil {
-			fmt.Fprintf(os.Stderr, "Error: app %q: %v\n", spec.App, err)
-			return ExitSetupFailed
-		}
+	if err := sec.InstallSeccomp(); err != nil {
+		fmt.Fprintf(os.Stderr, "Error: app %q: %v\n", spec.App, err)
+		return ExitSetupFailed
 	}
 	// Every fd but 0, 1 and 2 is closed by the exec (SECURITY rule 3).
 	if err := unix.CloseRange(3, ^uint(0), unix.CLOSE_RANGE_CLOEXEC); err != nil {

@@ -39,6 +39,37 @@ type Security struct {
 	prog []unix.SockFilter
 }
 
+// LimitThread limits the calling thread, and so what it forks or execs,
+// as the app's are: the capability bounding set (and empty inheritable
+// and ambient sets) and no_new_privs. The thread must be locked for good.
+func (s Security) LimitThread() error {
+	if !s.AllCaps {
+		if err := caps.LimitThread(s.Bounding, caps.LastCap()); err != nil {
+			return fmt.Errorf("capabilities: %w", err)
+		}
+	}
+	if s.NoNewPrivs {
+		if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
+			return fmt.Errorf("no_new_privs: %w", err)
+		}
+	}
+	return nil
+}
+
+// InstallSeccomp installs the app's filter on the calling thread (nothing
+// without one). It comes last: after it, the thread may only make the
+// calls of seccomp.Startup.
+func (s Security) InstallSeccomp() error {
+	if s.Seccomp == nil {
+		return nil
+	}
+	prog, err := s.SeccompProgram()
+	if err != nil {
+		return err
+	}
+	return seccomp.Install(prog)
+}
+
 // SeccompProgram returns the app's filter as a BPF program, nil for none.
 func (s Security) SeccompProgram() ([]unix.SockFilter, error) {
 	if s.Seccomp == nil {
