@@ -57,19 +57,10 @@ func cgroupFile(t *testing.T, l *layout.Layout, ctrl, app, file string) string {
 func TestCgroupLimits(t *testing.T) {
 	e, img := podEnv(t)
 	t.Parallel()
-	uuidFile := filepath.Join(e.home, "uuid")
-	run, _, _, cancel := rktCommand(e, append(e.globalFlags(), insecureImage, "run", "--net=host", "--uuid-file-save="+uuidFile,
+	p := startPod(t, e, []string{insecureImage}, "--net=host",
 		img, "--name=limited", "--memory=64Mi", "--cpu=250m", "--cpu-shares=300", "--pids-limit=25", "--exec=/bin/sleep", "--", "30",
-		"---", img, "--name=free", "--exec=/bin/sleep", "--", "30")...)
-	defer cancel()
-	if err := run.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() {
-		_ = run.Process.Kill()
-		_ = run.Wait()
-	}()
-	uuid := waitRunning(t, e, uuidFile)
+		"---", img, "--name=free", "--exec=/bin/sleep", "--", "30")
+	uuid := p.uuid
 	l := podCgroups(t, e, uuid)
 	if !strings.HasSuffix(l.Path, "machine-rkt-"+uuid+".scope") || len(l.Apps) != 2 {
 		t.Fatalf("layout %+v", l)
@@ -117,7 +108,7 @@ func TestCgroupLimits(t *testing.T) {
 		t.Errorf("pod init is not in the pod's cgroups:\n%s", cg)
 	}
 	rkt(t, e, "stop", uuid).ok(t)
-	_ = run.Wait()
+	_ = p.cmd.Wait()
 	rkt(t, e, "gc", "--grace-period=0s").ok(t)
 	for _, d := range l.Dirs {
 		if fileExists(d) {
@@ -190,18 +181,8 @@ func TestCgroupV2Layout(t *testing.T) {
 	}
 	e, img := podEnv(t)
 	t.Parallel()
-	uuidFile := filepath.Join(e.home, "uuid")
-	run, _, _, cancel := rktCommand(e, append(e.globalFlags(), insecureImage, "run", "--net=host", "--uuid-file-save="+uuidFile,
-		img, "--memory=32Mi", "--cpu-shares=1024", "--exec=/bin/sleep", "--", "30")...)
-	defer cancel()
-	if err := run.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() {
-		_ = run.Process.Kill()
-		_ = run.Wait()
-	}()
-	uuid := waitRunning(t, e, uuidFile)
+	p := startPod(t, e, []string{insecureImage}, "--net=host", img, "--memory=32Mi", "--cpu-shares=1024", "--exec=/bin/sleep", "--", "30")
+	uuid := p.uuid
 	l := podCgroups(t, e, uuid)
 	if l.Version != 2 || !l.InitChild {
 		t.Fatalf("layout on cgroup v2: %+v", l)
@@ -226,7 +207,7 @@ func TestCgroupV2Layout(t *testing.T) {
 		}
 	}
 	rkt(t, e, "stop", "--force", uuid).ok(t)
-	_ = run.Wait()
+	_ = p.cmd.Wait()
 	rkt(t, e, "gc", "--grace-period=0s").ok(t)
 	if fileExists(pod) {
 		t.Errorf("pod cgroup %s left after gc", pod)

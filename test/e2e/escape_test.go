@@ -54,16 +54,10 @@ if [ -e /tmp/cg/release_agent ]; then echo /x > /tmp/cg/release_agent && echo WR
 func TestEscapeProcExe(t *testing.T) {
 	e, img := podEnv(t)
 	t.Parallel()
-	uuidFile := filepath.Join(e.home, "uuid")
 	attack := `end=$(($(date +%s)+4)); while [ $(date +%s) -lt $end ]; do
 for p in /proc/[0-9]*; do [ "$p" = /proc/$$ ] && continue; (exec 3>>$p/exe) 2>/dev/null && echo OPENED $p $(readlink $p/exe); done; done; echo done`
-	run, stdout, stderr, cancel := rktCommand(e, append(e.globalFlags(), insecureImage, "run", "--net=host",
-		"--uuid-file-save="+uuidFile, img, "--exec=/bin/sh", "--", "-c", attack)...)
-	defer cancel()
-	if err := run.Start(); err != nil {
-		t.Fatal(err)
-	}
-	uuid := waitRunning(t, e, uuidFile)
+	p := startPod(t, e, []string{insecureImage}, "--net=host", img, "--exec=/bin/sh", "--", "-c", attack)
+	uuid, stdout := p.uuid, p.stdout
 	stage1 := filepath.Join(e.dir, "pods", "run", uuid, "stage1", "rootfs", "stage1-ns")
 	sum := func() string {
 		b, err := os.ReadFile(stage1)
@@ -83,8 +77,8 @@ for p in /proc/[0-9]*; do [ "$p" = /proc/$$ ] && continue; (exec 3>>$p/exe) 2>/d
 	if sum() != before {
 		t.Error("the stage1 binary changed")
 	}
-	if err := run.Wait(); err != nil {
-		t.Fatalf("pod: %v\nstdout:\n%s\nstderr:\n%s", err, stdout, stderr)
+	if err := p.cmd.Wait(); err != nil {
+		t.Fatalf("pod: %v\nstdout:\n%s\nstderr:\n%s", err, stdout, p.stderr)
 	}
 	if strings.Contains(stdout.String(), "OPENED") || !strings.Contains(stdout.String(), "done") {
 		t.Errorf("the app opened a process's executable for writing:\n%s", stdout)

@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -10,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -321,19 +323,9 @@ func TestIsolationOOMScoreAdjAndNoNewPrivs(t *testing.T) {
 func TestEnterHasTheAppsLimits(t *testing.T) {
 	e, img := podEnv(t)
 	t.Parallel()
-	uuidFile := filepath.Join(e.home, "uuid-enter")
-	run, stdout, stderr, cancel := rktCommand(e, append(e.globalFlags(), insecureImage, "run", "--net=host",
-		"--uuid-file-save="+uuidFile, img, "--user=65534", "--caps-retain=CAP_NET_BIND_SERVICE",
-		"--exec=/bin/sleep", "--", "30")...)
-	defer cancel()
-	if err := run.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() {
-		_ = run.Process.Kill()
-		_ = run.Wait()
-	}()
-	uuid := waitRunning(t, e, uuidFile)
+	p := startPod(t, e, []string{insecureImage}, "--net=host", img, "--user=65534", "--caps-retain=CAP_NET_BIND_SERVICE",
+		"--exec=/bin/sleep", "--", "30")
+	uuid := p.uuid
 	r := rkt(t, e, "enter", uuid, "/bin/sh", "-c", "id -u; grep -E '^(Cap(Bnd|Eff)|NoNewPrivs|Seccomp):' /proc/self/status").ok(t)
 	// The entered command is in the app's cgroups.
 	app := rkt(t, e, "enter", uuid, "/bin/sh", "-c", "cat /proc/1/cgroup >/dev/null 2>&1; for p in /proc/[0-9]*; do [ \"$(cat $p/comm)\" = sleep ] && cat $p/cgroup; done; echo ---; cat /proc/self/cgroup").ok(t)
@@ -343,8 +335,37 @@ func TestEnterHasTheAppsLimits(t *testing.T) {
 	}
 	want := fmt.Sprintf("65534\nCapEff:\t%016x\nCapBnd:\t%016x\nNoNewPrivs:\t1\nSeccomp:\t2\n", 0, uint64(1)<<10)
 	if r.stdout != want {
-		t.Errorf("entered command saw:\n%s\nwant:\n%s\n(run stdout %s stderr %s)", r.stdout, want, stdout, stderr)
+		t.Errorf("entered command saw:\n%s\nwant:\n%s\n(run stdout %s stderr %s)", r.stdout, want, p.stdout, p.stderr)
 	}
+}
+
+// bgPod is a `rkt run` started in the background by startPod.
+type bgPod struct {
+	uuid           string
+	cmd            *exec.Cmd
+	stdout, stderr *bytes.Buffer
+}
+
+var bgPods atomic.Int64
+
+// startPod starts `rkt <global flags> <flags> run --uuid-file-save=F
+// <runArgs>`, waits until its pod is ready and returns it; the test's
+// cleanup kills it if it still runs.
+func startPod(t *testing.T, e *env, flags []string, runArgs ...string) *bgPod {
+	t.Helper()
+	uuidFile := filepath.Join(e.home, fmt.Sprintf("bg-uuid-%d", bgPods.Add(1)))
+	args := append(append(e.globalFlags(), flags...), "run", "--uuid-file-save="+uuidFile)
+	cmd, stdout, stderr, cancel := rktCommand(e, append(args, runArgs...)...)
+	if err := cmd.Start(); err != nil {
+		cancel()
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+		cancel()
+	})
+	return &bgPod{uuid: waitRunning(t, e, uuidFile), cmd: cmd, stdout: stdout, stderr: stderr}
 }
 
 // waitRunning waits for the UUID file of a starting rkt run and for its

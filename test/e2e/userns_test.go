@@ -56,32 +56,25 @@ grep -E '^(CapBnd|Seccomp):' /proc/self/status; id -u`
 	}
 
 	// Two pods at once get different ranges; enter shares the app's.
-	var uuids [2]string
-	var runs [2]func()
-	for i := range 2 {
-		uf := filepath.Join(e.home, "uuid"+strconv.Itoa(i))
-		cmd, _, _, cancel := rktCommand(e, append(e.globalFlags(), insecureImage, "run", "--net=host", "--private-users",
-			"--uuid-file-save="+uf, img, "--exec=/bin/sleep", "--", "30")...)
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		runs[i] = func() { _ = cmd.Process.Kill(); _ = cmd.Wait(); cancel() }
-		defer runs[i]()
-		uuids[i] = waitRunning(t, e, uf)
+	var pods [2]*bgPod
+	for i := range pods {
+		pods[i] = startPod(t, e, []string{insecureImage}, "--net=host", "--private-users", img, "--exec=/bin/sleep", "--", "30")
 	}
 	maps := [2]string{}
-	for i, u := range uuids {
-		maps[i] = rkt(t, e, "enter", u, "/bin/cat", "/proc/self/uid_map").ok(t).stdout
-		if rec := readFile(t, filepath.Join(e.dir, "pods", "run", u, "userns")); !strings.HasPrefix(strings.TrimSpace(maps[i]), strings.Split(rec, ":")[0][:0]+"0") || !strings.Contains(maps[i], strings.Split(rec, ":")[0]) {
-			t.Errorf("pod %s: entered command's uid_map %q, record %q", u, maps[i], rec)
+	for i, p := range pods {
+		maps[i] = rkt(t, e, "enter", p.uuid, "/bin/cat", "/proc/self/uid_map").ok(t).stdout
+		rec := readFile(t, filepath.Join(e.dir, "pods", "run", p.uuid, "userns"))
+		shift, _, _ := strings.Cut(rec, ":")
+		if f := strings.Fields(maps[i]); len(f) != 3 || f[0] != "0" || f[1] != shift || f[2] != "65536" {
+			t.Errorf("pod %s: entered command's uid_map %q, record %q", p.uuid, maps[i], rec)
 		}
 	}
 	if maps[0] == maps[1] {
 		t.Errorf("two pods share a range: %q", maps[0])
 	}
-	for i := range 2 {
-		rkt(t, e, "stop", uuids[i]).ok(t)
-		runs[i]()
+	for _, p := range pods {
+		rkt(t, e, "stop", p.uuid).ok(t)
+		_ = p.cmd.Wait()
 	}
 
 	r = rkt(t, e, insecureImage, "run", "--net=host", "--private-users", "--no-overlay", img, "--exec=/bin/sh", "--", "-c",
