@@ -35,6 +35,11 @@ func AppLimits(ra *schema.RuntimeApp) (cgroup.Limits, error) {
 		return l, nil
 	}
 	for _, iso := range app.Isolators {
+		switch iso.Name {
+		case types.ResourceMemoryName, types.ResourceCPUName, types.LinuxCPUSharesName:
+		default:
+			continue
+		}
 		// Decoded again from its JSON: appc's AsIsolator leaves the value
 		// of resource isolators empty until a JSON round trip.
 		b, err := json.Marshal(iso)

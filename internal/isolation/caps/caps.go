@@ -82,15 +82,6 @@ var names = [...]string{
 	unix.CAP_CHECKPOINT_RESTORE: "CAP_CHECKPOINT_RESTORE",
 }
 
-// Known is every capability this package has a name for.
-var Known = func() Set {
-	var s Set
-	for c := range names {
-		s = s.Add(c)
-	}
-	return s
-}()
-
 // Name returns the name of capability c ("CAP_CHOWN"), or "CAP_<n>" for a
 // number this package does not know.
 func Name(c int) string {
@@ -207,16 +198,6 @@ func LimitThread(keep Set, lastCap int) error {
 		return fmt.Errorf("clearing the inheritable set: %w", err)
 	}
 	return nil
-}
-
-// ThreadSets reads the sets of the calling thread from procfs, for tests
-// and diagnostics: "CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb".
-func ThreadSets() (map[string]Set, error) {
-	b, err := os.ReadFile("/proc/thread-self/status")
-	if err != nil {
-		return nil, err
-	}
-	return ParseStatus(string(b))
 }
 
 // ParseStatus reads the Cap* lines of a /proc/<pid>/status file.

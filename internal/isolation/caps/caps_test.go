@@ -123,3 +123,12 @@ func TestLimitThread(t *testing.T) {
 		t.Errorf("another thread's bounding set changed: %s", after["CapBnd"])
 	}
 }
+
+// ThreadSets reads the sets of the calling thread from procfs: "CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb".
+func ThreadSets() (map[string]Set, error) {
+	b, err := os.ReadFile("/proc/thread-self/status")
+	if err != nil {
+		return nil, err
+	}
+	return ParseStatus(string(b))
+}

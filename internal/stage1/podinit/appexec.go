@@ -163,6 +163,17 @@ type HelperSpec struct {
 	Security Security `json:"security"`
 }
 
+// HelperEnv is the environment of the stage1 processes we start from our
+// own binary (pod init, the helpers): one Go P, and GOCOVERDIR when set,
+// so that a coverage build (scripts/cover.sh) counts them too.
+func HelperEnv() []string {
+	env := []string{"GOMAXPROCS=1"}
+	if d := os.Getenv("GOCOVERDIR"); d != "" {
+		env = append(env, "GOCOVERDIR="+d)
+	}
+	return env
+}
+
 // ForkHelper starts the helper in a new user namespace mapping 0..size-1
 // to the host's shift..: the calling thread's root, directory, namespaces
 // and cgroups are the command's. exe is an fd of the stage1 binary (-1:

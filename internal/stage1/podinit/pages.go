@@ -46,14 +46,3 @@ func DropCodePages() {
 		_, _, _ = unix.Syscall(unix.SYS_MADVISE, uintptr(a), uintptr(b-a), unix.MADV_DONTNEED)
 	}
 }
-
-// HelperEnv is the environment of the stage1 processes we start from our
-// own binary (pod init, the helpers): one Go P, and GOCOVERDIR when set,
-// so that a coverage build (scripts/cover.sh) counts them too.
-func HelperEnv() []string {
-	env := []string{"GOMAXPROCS=1"}
-	if d := os.Getenv("GOCOVERDIR"); d != "" {
-		env = append(env, "GOCOVERDIR="+d)
-	}
-	return env
-}
