@@ -2,7 +2,6 @@ package ns
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"os"
 	"runtime"
@@ -156,25 +155,11 @@ func Enter(args []string) int {
 // exitOf waits for child and returns its exit code (128+N for signal N).
 func exitOf(child int) int {
 	defer covflush.FromOtherThread()
-	ws, err := wait(child)
+	ws, err := podinit.Wait(child)
 	if err != nil {
 		return fail("enter: %v", err)
 	}
-	if ws.Signaled() {
-		return 128 + int(ws.Signal())
-	}
-	return ws.ExitStatus()
-}
-
-// wait reaps child pid, retrying on EINTR.
-func wait(pid int) (unix.WaitStatus, error) {
-	var ws unix.WaitStatus
-	for {
-		_, err := unix.Wait4(pid, &ws, 0, nil)
-		if !errors.Is(err, unix.EINTR) {
-			return ws, err
-		}
-	}
+	return podinit.ExitCode(ws)
 }
 
 // appCgroupFiles opens, for writing, the files that put a thread (v1:

@@ -78,7 +78,7 @@ func TestSmallHelpers(t *testing.T) {
 			t.Errorf("readPID(%q): %v", content, err)
 		}
 	}
-	if err := writeFileAtomic(filepath.Join(dir, "f"), []byte("x")); err != nil {
+	if err := podinit.WriteAtomic(filepath.Join(dir, "f"), []byte("x")); err != nil {
 		t.Fatal(err)
 	}
 	if got := lookPath("sh", []string{"PATH=/nonexistent:/bin"}); got != "/bin/sh" {

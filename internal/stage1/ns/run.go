@@ -138,9 +138,9 @@ func Run(args []string) int {
 		return fail("starting pod init: %v", err)
 	}
 	debugf("pod init started as PID %d", pid)
-	if err := writeFileAtomic(abi.PID, []byte(strconv.Itoa(pid))); err != nil {
+	if err := podinit.WriteAtomic(abi.PID, []byte(strconv.Itoa(pid))); err != nil {
 		_ = unix.Kill(pid, unix.SIGKILL)
-		_, _ = wait(pid)
+		_, _ = podinit.Wait(pid)
 		return fail("writing %s: %v", abi.PID, err)
 	}
 	go func() {
@@ -152,7 +152,7 @@ func Run(args []string) int {
 	}()
 	// From here on this process only waits, as long as the pod lives.
 	podinit.DropCodePages()
-	ws, err := wait(pid)
+	ws, err := podinit.Wait(pid)
 	if err != nil {
 		return fail("waiting for pod init: %v", err)
 	}
@@ -219,17 +219,6 @@ func hostDNSFiles(cfg *podinit.Config) error {
 			return fmt.Errorf("hosts=stage0: %s is larger than 1 MiB", abi.HostsEntries)
 		}
 		cfg.HostsEntries = string(data)
-	}
-	return nil
-}
-
-func writeFileAtomic(p string, data []byte) error {
-	tmp := p + ".tmp"
-	if err := os.WriteFile(tmp, data, 0o644); err != nil { //nolint:gosec // pod dir files are read by rkt list/status callers of the rkt group
-		return err
-	}
-	if err := os.Rename(tmp, p); err != nil {
-		return err
 	}
 	return nil
 }

@@ -238,16 +238,12 @@ func EnterChildMain(args []string) int {
 	if pidfd >= 0 {
 		unix.Close(pidfd)
 	}
-	var ws unix.WaitStatus
-	for {
-		if _, err := unix.Wait4(pid, &ws, 0, nil); !errors.Is(err, unix.EINTR) {
-			break
-		}
+	ws, err := Wait(pid)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "stage1: enter: %v\n", err)
+		return ExitSetupFailed
 	}
-	if ws.Signaled() {
-		return 128 + int(ws.Signal())
-	}
-	return ws.ExitStatus()
+	return ExitCode(ws)
 }
 
 // AppExecMain is the helper (RoleAppExec): root with every capability of

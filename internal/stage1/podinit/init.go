@@ -167,7 +167,7 @@ func (s *initState) setup() (map[int]string, error) {
 			if err := os.MkdirAll(f.Path[:strings.LastIndexByte(f.Path, '/')], 0o750); err != nil {
 				return nil, err
 			}
-			if err := writeAtomic(f.Path, []byte(f.Content)); err != nil {
+			if err := WriteAtomic(f.Path, []byte(f.Content)); err != nil {
 				return nil, err
 			}
 		}
@@ -175,7 +175,7 @@ func (s *initState) setup() (map[int]string, error) {
 		if err != nil {
 			return nil, err
 		}
-		if err := writeAtomic(EnterDir+"/"+p.Name, es); err != nil {
+		if err := WriteAtomic(EnterDir+"/"+p.Name, es); err != nil {
 			return nil, err
 		}
 		if err := p.execute(fresh, s.userns); err != nil {
@@ -278,7 +278,7 @@ func (s *initState) startApps(plans []AppPlan) (map[int]string, error) {
 		if err != nil {
 			return apps, fmt.Errorf("app %q: finding its host PID: %w", p.Name, err)
 		}
-		if err := writeAtomic(PidsDir+"/"+p.Name, []byte(strconv.Itoa(hostPID))); err != nil {
+		if err := WriteAtomic(PidsDir+"/"+p.Name, []byte(strconv.Itoa(hostPID))); err != nil {
 			return apps, err
 		}
 	}
@@ -454,10 +454,7 @@ func supervise(apps map[int]string, first int, timeout time.Duration, sigc <-cha
 				continue
 			}
 			delete(apps, pid)
-			code := ws.ExitStatus()
-			if ws.Signaled() {
-				code = 128 + int(ws.Signal())
-			}
+			code := ExitCode(ws)
 			record(app, code)
 			ourKill := stopping && ws.Signaled() && (ws.Signal() == unix.SIGTERM || ws.Signal() == unix.SIGKILL)
 			if code != 0 && first == 0 && !ourKill {
@@ -571,14 +568,4 @@ func loopbackUp() error {
 		return fmt.Errorf("bringing up lo: %w", err)
 	}
 	return nil
-}
-
-// writeAtomic writes a file of the pod dir through a temporary file and a
-// rename.
-func writeAtomic(p string, data []byte) error {
-	tmp := p + ".tmp"
-	if err := os.WriteFile(tmp, data, 0o644); err != nil { //nolint:gosec // bind-mounted read-only into apps of any uid (hosts), and read by rkt status callers
-		return err
-	}
-	return os.Rename(tmp, p)
 }

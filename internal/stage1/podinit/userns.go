@@ -1,7 +1,6 @@
 package podinit
 
 import (
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -88,12 +87,7 @@ func newUsernsInThread(shift, size uint32) (*userns, error) {
 	}
 	fd, oerr := unix.Open("/proc/"+strconv.Itoa(pid)+"/ns/user", unix.O_RDONLY|unix.O_CLOEXEC, 0)
 	w.Close()
-	var ws unix.WaitStatus
-	for {
-		if _, err := unix.Wait4(pid, &ws, 0, nil); !errors.Is(err, unix.EINTR) {
-			break
-		}
-	}
+	_, _ = Wait(pid)
 	if oerr != nil {
 		return nil, fmt.Errorf("user namespace: %w", oerr)
 	}
