@@ -238,6 +238,20 @@ func (rf *runFlags) register(cmd *cobra.Command) {
 	fs.StringArrayVar(&rf.dns.HostsEntries, "hosts-entry", nil, "an /etc/hosts entry IP=HOST[,HOST...] added to the defaults (repeatable), or host (the host's file)")
 }
 
+// userns gives the pod its own range of host IDs (--private-users) and
+// passes it to stage1.
+func (rf *runFlags) userns(p *pod.Pod, ra *abi.RunArgs) error {
+	if !rf.privateUsers {
+		return nil
+	}
+	r, err := p.AllocateUserns()
+	if err != nil {
+		return err
+	}
+	ra.PrivateUsers = r
+	return nil
+}
+
 // writeDNS writes the pod's generated DNS files and sets the mode stage1
 // gets; stage0.Exec calls it once the pod is locked in run.
 func (rf *runFlags) writeDNS(podDir string, ra *abi.RunArgs) error {
@@ -289,7 +303,6 @@ func (a *app) runArgs(rf *runFlags, uuid string, apps int) (abi.RunArgs, error) 
 		DisableSeccomp:      a.insecure.has("seccomp"),
 		DNSConfMode:         dns.String(),
 		IPC:                 rf.ipc,
-		PrivateUsers:        privateUsers(rf.privateUsers),
 		UUID:                uuid,
 	}, nil
 }
@@ -328,6 +341,9 @@ stops the pod. Networking: --net=host or --net=none for now.`,
 				return err
 			}
 			ra, err := a.runArgs(&rf, p.Pod.UUID, len(p.Manifest.Apps))
+			if err == nil {
+				err = rf.userns(p.Pod, &ra)
+			}
 			if err != nil {
 				_ = p.Pod.Close()
 				return err
@@ -393,6 +409,9 @@ func (a *app) runPreparedCommand() *cobra.Command {
 				return err
 			}
 			ra, err := a.runArgs(&rf, p.UUID, len(m.Apps))
+			if err == nil {
+				err = rf.userns(p, &ra)
+			}
 			if err != nil {
 				return err
 			}
@@ -406,11 +425,4 @@ func (a *app) runPreparedCommand() *cobra.Command {
 // warner prints warnings prefixed with the subcommand, as rkt does.
 func (a *app) warner(cmd string) func(string) {
 	return func(w string) { fmt.Fprintf(a.stderr, "%s: warning: %s\n", cmd, w) }
-}
-
-func privateUsers(on bool) string {
-	if on {
-		return stage0.PrivateUsersAuto
-	}
-	return ""
 }

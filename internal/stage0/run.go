@@ -34,13 +34,6 @@ func Exec(p *pod.Pod, pm *schema.PodManifest, st1 *Stage1, args abi.RunArgs, bef
 	// The cgroups are joined by this thread, and this thread execs stage1
 	// (see cgroup.JoinThread): it must stay the same OS thread.
 	runtime.LockOSThread()
-	if args.PrivateUsers == PrivateUsersAuto {
-		r, err := p.AllocateUserns()
-		if err != nil {
-			return err
-		}
-		args.PrivateUsers = r
-	}
 	if err := setupCgroups(p, pm, args.DisablePaths, warn); err != nil {
 		return fmt.Errorf("pod %s: %w", p.UUID, err)
 	}
@@ -73,10 +66,6 @@ func Exec(p *pod.Pod, pm *schema.PodManifest, st1 *Stage1, args abi.RunArgs, bef
 	}
 	return nil
 }
-
-// PrivateUsersAuto in RunArgs.PrivateUsers asks Exec for a range of host
-// IDs of the pod's own (pod.AllocateUserns).
-const PrivateUsersAuto = "auto"
 
 // BindStage1 mounts the stage1 tree read-only at the pod's stage1/rootfs,
 // so the binaries the host runs for this pod (run, enter, stop, gc) can
