@@ -303,12 +303,8 @@ func create(l *layout.Layout, apps []App) ([]string, error) {
 // is in one cgroup, so the whole process moves. The caller must have
 // locked its OS thread (runtime.LockOSThread) and exec from it.
 func JoinThread(l *layout.Layout) error {
-	file := "tasks"
-	if l.Version == 2 {
-		file = "cgroup.procs"
-	}
 	for _, d := range l.InitDirs() {
-		p := d + "/" + file
+		p := d + "/" + l.ThreadFile()
 		if err := os.WriteFile(p, []byte("0"), 0); err != nil {
 			return fmt.Errorf("cgroup %s: %w", p, err)
 		}

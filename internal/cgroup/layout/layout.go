@@ -59,6 +59,35 @@ func (l *Layout) AppDirs(app string) []string {
 	return slices.Compact(out)
 }
 
+// ProcessDirs returns, one per hierarchy, the directory an app's
+// processes are in: its own cgroup where it has one, else the pod's (v1).
+func (l *Layout) ProcessDirs(app string) []string {
+	own := map[string]bool{}
+	for _, c := range l.AppControllers[app] {
+		own[c] = true
+	}
+	var out []string
+	for c, d := range l.Dirs {
+		if own[c] {
+			out = append(out, d+"/"+app)
+		} else if !l.InitChild {
+			out = append(out, d)
+		}
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
+}
+
+// ThreadFile is the file that moves a thread into a cgroup directory:
+// tasks on v1; on v2, where a process is in one cgroup, cgroup.procs,
+// which moves the whole process.
+func (l *Layout) ThreadFile() string {
+	if l.Version == 2 {
+		return "cgroup.procs"
+	}
+	return "tasks"
+}
+
 // InitDirs returns the directories of rkt's own processes in the pod.
 func (l *Layout) InitDirs() []string {
 	out := l.SortedDirs()

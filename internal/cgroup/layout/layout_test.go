@@ -48,6 +48,12 @@ func TestSaveLoadAppDirs(t *testing.T) {
 	if ds := got.AppDirs("other"); len(ds) != 0 {
 		t.Errorf("AppDirs of an app without cgroups: %v", ds)
 	}
+	if ds := got.ProcessDirs("other"); len(ds) != 2 || ds[0] != Mountpoint+"/cpu/"+PodPath("u") || got.ThreadFile() != "tasks" {
+		t.Errorf("ProcessDirs of an app without cgroups: %v", ds)
+	}
+	if ds := got.ProcessDirs("a"); len(ds) != 2 || ds[1] != Mountpoint+"/memory/"+PodPath("u")+"/a" {
+		t.Errorf("ProcessDirs: %v", ds)
+	}
 	if ds := got.InitDirs(); len(ds) != 2 || ds[0] != Mountpoint+"/cpu/"+PodPath("u") {
 		t.Errorf("InitDirs (v1): %v", ds)
 	}

@@ -171,27 +171,9 @@ func appCgroupFiles(app string) ([]int, error) {
 	if err != nil || l == nil {
 		return nil, err
 	}
-	file := "tasks"
-	if l.Version == 2 {
-		file = "cgroup.procs"
-	}
-	own := map[string]bool{}
-	for _, c := range l.AppControllers[app] {
-		own[c] = true
-	}
 	var fds []int
-	seen := map[string]bool{}
-	for c, d := range l.Dirs {
-		if own[c] {
-			d += "/" + app
-		} else if l.InitChild {
-			continue // v2: the app is in its own cgroup
-		}
-		if seen[d] {
-			continue
-		}
-		seen[d] = true
-		fd, err := unix.Open(d+"/"+file, unix.O_WRONLY|unix.O_CLOEXEC, 0)
+	for _, d := range l.ProcessDirs(app) {
+		fd, err := unix.Open(d+"/"+l.ThreadFile(), unix.O_WRONLY|unix.O_CLOEXEC, 0)
 		if err != nil {
 			for _, f := range fds {
 				unix.Close(f)
