@@ -9,11 +9,13 @@ FUZZTIME ?= 30s
 
 .PHONY: build deps test-deps demo test check-format check-tidy lint unit e2e fuzz cover bench-fetch clean
 
-# bin/rkt and, beside it, the default stage1 image bin/stage1-ns.aci.
+# bin/rkt and, beside it, the default stage1 image bin/stage1-ns.aci, which
+# carries the CNI plugins pinned in tools/cni (built into bin/cni).
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o bin/rkt ./cmd/rkt
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "-s -w" -o bin/stage1-ns ./cmd/stage1-ns
-	$(GO) run ./tools/mkstage1 -flavor ns -binary bin/stage1-ns -version $(VERSION) -o bin/stage1-ns.aci
+	cd tools/cni && CGO_ENABLED=0 $(GO) build -trimpath -ldflags "-s -w" -o ../../bin/cni/ tool
+	$(GO) run ./tools/mkstage1 -flavor ns -binary bin/stage1-ns -plugins bin/cni -version $(VERSION) -o bin/stage1-ns.aci
 
 # Debian packages rkt's demo needs (root; skips what is installed).
 deps:
@@ -35,6 +37,7 @@ check-format:
 check-tidy:
 	$(GO) mod tidy -diff
 	cd tools/lint && $(GO) mod tidy -diff
+	cd tools/cni && $(GO) mod tidy -diff
 
 # go vet plus the pinned golangci-lint (built from tools/lint on first use).
 lint:

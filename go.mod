@@ -4,6 +4,7 @@ go 1.26.0
 
 require (
 	github.com/appc/spec v0.8.11
+	github.com/containernetworking/cni v1.3.0
 	github.com/google/go-containerregistry v0.22.1
 	github.com/klauspost/compress v1.20.3
 	github.com/opencontainers/cgroups v0.1.0

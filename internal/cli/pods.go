@@ -22,11 +22,16 @@ import (
 	"github.com/rkt/rkt/internal/stage1/abi"
 )
 
-// podNet is one network of a pod, as net-info.json records it.
+// podNet is one network of a pod as rkt 1.x's API showed it: the fields
+// of net-info.json that are not teardown state.
 type podNet struct {
-	NetName string `json:"netName"`
-	IfName  string `json:"ifName,omitempty"`
-	IP      string `json:"ip"`
+	NetName    string `json:"netName"`
+	ConfPath   string `json:"netConf"`
+	PluginPath string `json:"pluginPath"`
+	IfName     string `json:"ifName"`
+	IP         string `json:"ip"`
+	Args       string `json:"args"`
+	Mask       string `json:"mask"`
 }
 
 // netsOf reads the pod's networks; host and none networking have none.
@@ -45,7 +50,9 @@ func netsOf(p *pod.Pod) []podNet {
 func formatNets(nets []podNet) string {
 	var parts []string
 	for _, n := range nets {
-		parts = append(parts, n.NetName+":ip4="+n.IP)
+		if n.IP != "" { // an attachment that never completed
+			parts = append(parts, n.NetName+":ip4="+n.IP)
+		}
 	}
 	return strings.Join(parts, ", ")
 }

@@ -31,11 +31,12 @@ type podFlags struct {
 	uuidFile    string
 	podManifest string
 	noOverlay   bool
+	ports       []string
 }
 
 // podManifestConflicts are the flags --pod-manifest cannot be used with,
 // as in rkt 1.x: the manifest says it all.
-var podManifestConflicts = []string{"volume", "mount", "no-overlay", "set-env", "set-env-file", "inherit-env", "pull-policy", "no-store", "store-only",
+var podManifestConflicts = []string{"volume", "mount", "no-overlay", "port", "set-env", "set-env-file", "inherit-env", "pull-policy", "no-store", "store-only",
 	"exec", "name", "user", "group", "working-dir", "supplementary-gids", "readonly-rootfs", "environment"}
 
 func (pf *podFlags) register(cmd *cobra.Command) {
@@ -55,6 +56,7 @@ func (pf *podFlags) register(cmd *cobra.Command) {
 	fs.StringVar(&pf.uuidFile, "uuid-file-save", "", "write the pod's UUID to this file")
 	fs.BoolVar(&pf.noOverlay, "no-overlay", false, "render each app's rootfs as a copy of its image instead of an overlay")
 	fs.StringVar(&pf.podManifest, "pod-manifest", "", "an appc PodManifest file to run as-is (its images must be in the store)")
+	fs.StringArrayVar(&pf.ports, "port", nil, "forward a host port to an app's port of that name (OCI images name theirs 80-tcp): NAME:[HOSTIP:]HOSTPORT (repeatable)")
 	cmd.MarkFlagsMutuallyExclusive("stage1-path", "stage1-url", "stage1-name", "stage1-hash", "stage1-from-dir")
 }
 
@@ -76,6 +78,7 @@ func (a *app) prepareOptions(cmd *cobra.Command, pf *podFlags, args []string) (s
 		Stage1:     pf.stage1,
 		Stage1Dirs: a.stage1Dirs(),
 		NoOverlay:  pf.noOverlay,
+		Ports:      pf.ports,
 	}
 	// --mount before the first image is a pod-wide mount.
 	opts.Mounts = pf.defaults.mounts
@@ -216,7 +219,7 @@ func writeUUIDFile(file, uuid string) error {
 
 // runFlags are the flags of run and run-prepared that go to stage1.
 type runFlags struct {
-	net          string
+	net          netFlag
 	hostname     string
 	interactive  bool
 	ipc          string
@@ -226,7 +229,8 @@ type runFlags struct {
 
 func (rf *runFlags) register(cmd *cobra.Command) {
 	fs := cmd.Flags()
-	fs.StringVar(&rf.net, "net", "default", "networking: host (the host's network) or none (loopback only); CNI networks come later")
+	fs.Var(&rf.net, "net", "networking: default, default-restricted, NAME[:K=V;K=V] of a network in net.d, all, host (the host's network) or none (loopback only); comma-separated or repeated")
+	fs.Lookup("net").NoOptDefVal = abi.NetDefault
 	fs.StringVar(&rf.hostname, "hostname", "", "the pod's hostname (default rkt-<uuid>)")
 	fs.BoolVar(&rf.interactive, "interactive", false, "run the (single) app interactively, on this terminal")
 	fs.StringVar(&rf.ipc, "ipc", "auto", "IPC namespace: auto, private or parent")
@@ -263,14 +267,28 @@ func (rf *runFlags) writeDNS(podDir string, ra *abi.RunArgs) error {
 	return nil
 }
 
+// netFlag collects --net values: each comma-separated, several flags add
+// up; none at all is the default network.
+type netFlag []string
+
+func (n *netFlag) String() string { return strings.Join(*n, ",") }
+func (n *netFlag) Type() string   { return "string" }
+func (n *netFlag) Set(v string) error {
+	if _, err := abi.ParseNets([]string{v}); err != nil {
+		return err
+	}
+	*n = append(*n, v)
+	return nil
+}
+
 // runArgs checks the run flags and builds stage1's arguments.
-func (a *app) runArgs(rf *runFlags, uuid string, apps int) (abi.RunArgs, error) {
-	switch rf.net {
-	case "host", "none":
-	case "", "default":
-		return abi.RunArgs{}, errdefs.InvalidArgument(errors.New("networking mode \"default\" (CNI) is not supported yet: use --net=host or --net=none"))
-	default:
-		return abi.RunArgs{}, errdefs.InvalidArgument(fmt.Errorf("networking mode %q is not supported yet: use --net=host or --net=none", rf.net))
+func (a *app) runArgs(rf *runFlags, uuid string, apps, ports int) (abi.RunArgs, error) {
+	nets, err := abi.ParseNets(rf.net)
+	if err != nil {
+		return abi.RunArgs{}, errdefs.InvalidArgument(err)
+	}
+	if mode := abi.NetsMode(nets); mode != "" && ports > 0 {
+		return abi.RunArgs{}, errdefs.InvalidArgument(fmt.Errorf("--port cannot be used with --net=%s: port forwarding needs a CNI network", mode))
 	}
 	switch rf.ipc {
 	case "auto", "private", "parent":
@@ -294,7 +312,7 @@ func (a *app) runArgs(rf *runFlags, uuid string, apps int) (abi.RunArgs, error) 
 	}
 	return abi.RunArgs{
 		Debug:               a.debug,
-		Net:                 rf.net,
+		Net:                 abi.FormatNets(nets),
 		Interactive:         rf.interactive,
 		LocalConfig:         a.localConfig,
 		Hostname:            rf.hostname,
@@ -328,19 +346,20 @@ func (a *app) runCommand() *cobra.Command {
 (--pull-policy, default new), prepares the pod, and becomes the pod: it
 execs the stage1 in this same process, so its exit code is the pod's (0
 when every app exits 0, else the first failing app's) and a signal to it
-stops the pod. Networking: --net=host or --net=none for now.`,
+stops the pod. Networking: by default the pod joins the default CNI network
+(172.16.28.0/24, masqueraded); see --net and --port.`,
 		Example: `  rkt --insecure-options=image run --net=host docker://127.0.0.1:5000/busybox -- -c 'echo hello'
   rkt run --net=none img-a --- img-b --exec=/bin/worker`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			// Check the run flags first: a bad one makes no pod.
-			if _, err := a.runArgs(&rf, "", 1); err != nil {
+			if _, err := a.runArgs(&rf, "", 1, len(pf.ports)); err != nil {
 				return err
 			}
 			p, err := a.prepare(cmd, &pf, args)
 			if err != nil {
 				return err
 			}
-			ra, err := a.runArgs(&rf, p.Pod.UUID, len(p.Manifest.Apps))
+			ra, err := a.runArgs(&rf, p.Pod.UUID, len(p.Manifest.Apps), len(p.Manifest.Ports))
 			if err == nil {
 				err = rf.userns(p.Pod, &ra)
 			}
@@ -408,7 +427,7 @@ func (a *app) runPreparedCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			ra, err := a.runArgs(&rf, p.UUID, len(m.Apps))
+			ra, err := a.runArgs(&rf, p.UUID, len(m.Apps), len(m.Ports))
 			if err == nil {
 				err = rf.userns(p, &ra)
 			}

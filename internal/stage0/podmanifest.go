@@ -97,6 +97,9 @@ func PrepareManifest(ctx context.Context, f *fetch.Fetcher, dataDir string, pm *
 			return nil, fmt.Errorf("app %s: %w", ra.Name, err)
 		}
 	}
+	if err := checkPorts(pm); err != nil {
+		return nil, fmt.Errorf("pod manifest: %w", err)
+	}
 	if err := writePodFiles(p.Dir, pm, st1); err != nil {
 		return nil, err
 	}

@@ -52,6 +52,8 @@ type PrepareOptions struct {
 	// NoOverlay renders each app's rootfs as a copy instead of an
 	// overlay of the stored layers (--no-overlay).
 	NoOverlay bool
+	// Ports are --port values: forwards of app ports by name.
+	Ports []string
 }
 
 // Prepared is a pod whose directory is written, still locked in the
@@ -87,6 +89,10 @@ func Prepare(ctx context.Context, f *fetch.Fetcher, dataDir string, opts Prepare
 	if err != nil {
 		return nil, err
 	}
+	ports, err := ParsePorts(opts.Ports)
+	if err != nil {
+		return nil, err
+	}
 	p, err := newPod(dataDir)
 	if err != nil {
 		return nil, err
@@ -94,6 +100,7 @@ func Prepare(ctx context.Context, f *fetch.Fetcher, dataDir string, opts Prepare
 	defer discardOnError(p, &err)
 	pm := schema.BlankPodManifest()
 	pm.Volumes = volumes
+	pm.Ports = ports
 	res := &Prepared{Pod: p, Stage1: st1, Manifest: pm}
 	names := map[string]bool{}
 	for _, spec := range opts.Apps {
@@ -130,6 +137,9 @@ func Prepare(ctx context.Context, f *fetch.Fetcher, dataDir string, opts Prepare
 				return nil, fmt.Errorf("app %s: %w", name, err)
 			}
 		}
+	}
+	if err := checkPorts(pm); err != nil {
+		return nil, err
 	}
 	if err := writePodFiles(p.Dir, pm, st1); err != nil {
 		return nil, err

@@ -1,9 +1,11 @@
 // Command mkstage1 packs a stage1 flavor binary into a stage1 image (an
 // appc ACI: a tar of `manifest` and `rootfs/`), the form rkt loads stage1
 // images in. One binary serves every entrypoint: rootfs/run, enter, gc and
-// stop are symlinks to it, and it dispatches on the name it was run as.
+// stop are symlinks to it, and it dispatches on the name it was run as. The
+// image also carries the built-in CNI networks (etc/rkt/net.d) and, with
+// -plugins, the CNI plugins of that directory (usr/lib/rkt/plugins/net).
 //
-//	go run ./tools/mkstage1 -flavor ns -binary bin/stage1-ns -version V -o bin/stage1-ns.aci
+//	go run ./tools/mkstage1 -flavor ns -binary bin/stage1-ns -plugins bin/cni -version V -o bin/stage1-ns.aci
 package main
 
 import (
@@ -13,12 +15,16 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"maps"
 	"os"
+	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"time"
 
 	"github.com/rkt/rkt/internal/stage1/abi"
+	"github.com/rkt/rkt/internal/stage1/network"
 )
 
 func main() {
@@ -56,6 +62,7 @@ func run(args []string) error {
 	binary := fs.String("binary", "", "the flavor's static binary")
 	version := fs.String("version", "0.0.0-dev", "rkt version, the image's version label")
 	out := fs.String("o", "", "output ACI file")
+	plugins := fs.String("plugins", "", "a directory of CNI plugins to include")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -95,7 +102,7 @@ func run(args []string) error {
 		return err
 	}
 	defer os.Remove(tmp)
-	if err := writeACI(f, mj, "stage1-"+*flavor, bin, st.Size()); err != nil {
+	if err := writeACI(f, mj, "stage1-"+*flavor, bin, st.Size(), *plugins); err != nil {
 		f.Close()
 		return fmt.Errorf("write %s: %w", *out, err)
 	}
@@ -107,7 +114,7 @@ func run(args []string) error {
 
 // writeACI writes the image with fixed times and owners, so the same
 // binary always gives the same image ID.
-func writeACI(w io.Writer, manifest []byte, binName string, bin io.Reader, size int64) error {
+func writeACI(w io.Writer, manifest []byte, binName string, bin io.Reader, size int64, plugins string) error {
 	tw := tar.NewWriter(w)
 	epoch := time.Unix(0, 0)
 	hdr := func(h *tar.Header) error {
@@ -134,5 +141,55 @@ func writeACI(w io.Writer, manifest []byte, binName string, bin io.Reader, size 
 			return err
 		}
 	}
+	dirs := []string{"rootfs/etc/", "rootfs/etc/rkt/", "rootfs/" + network.Stage1ConfDir + "/"}
+	if plugins != "" {
+		dirs = append(dirs, "rootfs/usr/", "rootfs/usr/lib/", "rootfs/usr/lib/rkt/", "rootfs/usr/lib/rkt/plugins/", "rootfs/"+network.Stage1PluginDir+"/")
+	}
+	for _, d := range dirs {
+		if err := hdr(&tar.Header{Name: d, Mode: 0o755, Typeflag: tar.TypeDir}); err != nil {
+			return err
+		}
+	}
+	for _, name := range slices.Sorted(maps.Keys(network.Builtin)) {
+		conf := network.Builtin[name]
+		if err := hdr(&tar.Header{Name: "rootfs/" + network.Stage1ConfDir + "/" + name, Mode: 0o644, Size: int64(len(conf)), Typeflag: tar.TypeReg}); err != nil {
+			return err
+		}
+		if _, err := io.WriteString(tw, conf); err != nil {
+			return err
+		}
+	}
+	if plugins != "" {
+		ents, err := os.ReadDir(plugins)
+		if err != nil {
+			return err
+		}
+		for _, e := range ents {
+			if err := addFile(tw, hdr, filepath.Join(plugins, e.Name()), "rootfs/"+network.Stage1PluginDir+"/"+e.Name()); err != nil {
+				return err
+			}
+		}
+	}
 	return tw.Close()
+}
+
+// addFile adds a regular executable file.
+func addFile(tw *tar.Writer, hdr func(*tar.Header) error, file, name string) error {
+	f, err := os.Open(file)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	if !st.Mode().IsRegular() {
+		return fmt.Errorf("%s is not a regular file", file)
+	}
+	if err := hdr(&tar.Header{Name: name, Mode: 0o755, Size: st.Size(), Typeflag: tar.TypeReg}); err != nil {
+		return err
+	}
+	_, err = io.Copy(tw, f)
+	return err
 }

@@ -35,7 +35,12 @@ func TestPodConfig(t *testing.T) {
 				t.Errorf("%+v", cfg)
 			}
 		}},
-		{name: "default net", args: abi.RunArgs{UUID: "u"}, err: "not supported yet"},
+		{name: "default net", args: abi.RunArgs{UUID: "u"}, check: func(t *testing.T, cfg podinit.Config, flags uintptr) {
+			if cfg.Net != podinit.NetCNI || flags&unix.CLONE_NEWNET != 0 {
+				t.Errorf("%+v %#x", cfg, flags)
+			}
+		}},
+		{name: "bad net", args: abi.RunArgs{Net: "host:a=b", UUID: "u"}, err: "takes no arguments"},
 		{name: "bad ipc", args: abi.RunArgs{Net: "host", UUID: "u", IPC: "x"}, err: "invalid --ipc"},
 		{name: "bad hostname", args: abi.RunArgs{Net: "host", UUID: "u", Hostname: "a b"}, err: "invalid hostname"},
 		{name: "bad userns", args: abi.RunArgs{Net: "host", UUID: "u", PrivateUsers: "1"}, err: "SHIFT:COUNT"},

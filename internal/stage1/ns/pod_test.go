@@ -96,15 +96,17 @@ func TestRunHostnameAndNetNone(t *testing.T) {
 	}
 }
 
-func TestRunUnsupportedOptions(t *testing.T) {
+func TestRunBadOptions(t *testing.T) {
 	pod := makePod(t, []testApp{shApp("app", "exit 0")}, nil)
-	for _, args := range [][]string{{"--net=default"}, {}} {
-		if len(args) == 0 {
-			args = []string{"--net="}
-		}
-		r := runPod(t, pod, args...)
-		if r.code != 254 || !strings.Contains(r.stderr, "not supported yet") {
-			t.Errorf("%v: exit %d, stderr %q", args, r.code, r.stderr)
+	for _, c := range []struct{ net, err string }{
+		{"nosuch", "stage1: failed to setup network: networks not found: nosuch"},
+		{"host:IP=1.2.3.4", `the "host" network takes no arguments`},
+		{"host,none", "host and none cannot be combined"},
+		{"default,default", `network "default" given more than once`},
+	} {
+		r := runPod(t, pod, "--net="+c.net)
+		if r.code != 254 || !strings.Contains(r.stderr, c.err) {
+			t.Errorf("--net=%s: exit %d, stderr %q, want %q", c.net, r.code, r.stderr, c.err)
 		}
 	}
 	for _, bad := range []string{"0:65536", "65536", "65536:0", "65536:65537", "x:1", "4294967295:2"} {
@@ -112,10 +114,6 @@ func TestRunUnsupportedOptions(t *testing.T) {
 		if r.code != 254 || !strings.Contains(r.stderr, "want SHIFT:COUNT") {
 			t.Errorf("--private-users=%s: exit %d, stderr %q", bad, r.code, r.stderr)
 		}
-	}
-	r := runPod(t, pod, "--net=default")
-	if !strings.Contains(r.stderr, `networking mode "default" is not supported yet: use --net=host or --net=none`) {
-		t.Errorf("stderr %q", r.stderr)
 	}
 }
 

@@ -1,6 +1,7 @@
 package ns
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -17,6 +18,7 @@ import (
 
 	"github.com/rkt/rkt/internal/isolation/mount"
 	"github.com/rkt/rkt/internal/stage1/abi"
+	"github.com/rkt/rkt/internal/stage1/network"
 	"github.com/rkt/rkt/internal/stage1/podinit"
 )
 
@@ -28,18 +30,20 @@ func PodConfig(a abi.RunArgs, getenv func(string) string) (podinit.Config, uintp
 		DisableCapabilities: a.DisableCapabilities, DisablePaths: a.DisablePaths, DisableSeccomp: a.DisableSeccomp,
 	}
 	flags := uintptr(unix.CLONE_NEWNS | unix.CLONE_NEWPID | unix.CLONE_NEWUTS)
-	switch a.Net {
-	case "host":
-		cfg.Net = "host"
-	case "none":
-		cfg.Net = "none"
+	reqs, err := abi.ParseNets([]string{a.Net})
+	if err != nil {
+		return cfg, 0, err
+	}
+	switch abi.NetsMode(reqs) {
+	case abi.NetHost:
+		cfg.Net = abi.NetHost
+	case abi.NetNone:
+		cfg.Net = abi.NetNone
 		flags |= unix.CLONE_NEWNET
 	default:
-		n := a.Net
-		if n == "" {
-			n = "default"
-		}
-		return cfg, 0, fmt.Errorf("networking mode %q is not supported yet: use --net=host or --net=none", n)
+		// Pod init is started inside the namespace the networks are
+		// attached to (Run).
+		cfg.Net = podinit.NetCNI
 	}
 	if a.PrivateUsers != "" {
 		shift, size, err := parsePrivateUsers(a.PrivateUsers)
@@ -116,6 +120,26 @@ func Run(args []string) int {
 			cfg.TTY = tty
 		}
 	}
+	var netPod *network.Pod
+	nsPath := ""
+	if cfg.Net == podinit.NetCNI {
+		netPod, nsPath, err = setupNetworks(a, &cfg, debugf)
+		if err != nil {
+			return fail("failed to setup network: %v", err)
+		}
+		debugf("networks joined")
+	}
+	// Whatever happens from here on, the networks are left at the end.
+	teardown := func() {
+		if netPod == nil {
+			return
+		}
+		if err := network.Teardown(context.Background(), *netPod); err != nil {
+			fmt.Fprintf(os.Stderr, "stage1: %v (rkt gc tries again)\n", err)
+		}
+		netPod = nil
+	}
+	defer teardown()
 	cfgJSON, err := json.Marshal(cfg)
 	if err != nil {
 		return fail("%v", err)
@@ -125,6 +149,14 @@ func Run(args []string) int {
 	signal.Notify(sigc, unix.SIGTERM, unix.SIGINT, unix.SIGHUP)
 	// Pdeathsig follows the thread that forked: keep this one.
 	runtime.LockOSThread()
+	// Pod init is born in the pod's network namespace: this thread enters
+	// it for the fork and leaves it again.
+	leaveNetNS := func() error { return nil }
+	if nsPath != "" {
+		if leaveNetNS, err = network.EnterNetNS(nsPath); err != nil {
+			return fail("%v", err)
+		}
+	}
 	// syscall.ForkExec and wait4 rather than os.StartProcess: os probes
 	// pidfd support with a throwaway fork on first use.
 	pid, err := syscall.ForkExec("/proc/self/exe", []string{"stage1-pod-init", podinit.RolePodInit, string(cfgJSON)}, &syscall.ProcAttr{ //nolint:gosec // G204: ourselves, with our own configuration
@@ -134,6 +166,15 @@ func Run(args []string) int {
 		Files: []uintptr{0, 1, 2},
 		Sys:   &unix.SysProcAttr{Cloneflags: cloneflags, Pdeathsig: unix.SIGKILL},
 	})
+	if lerr := leaveNetNS(); lerr != nil {
+		// This thread would run the plugins of the teardown in the pod's
+		// namespace: give up on it, and on the pod.
+		if err == nil {
+			_ = unix.Kill(pid, unix.SIGKILL)
+			_, _ = podinit.Wait(pid)
+		}
+		return fail("%v", lerr)
+	}
 	if err != nil {
 		return fail("starting pod init: %v", err)
 	}
@@ -157,6 +198,7 @@ func Run(args []string) int {
 		return fail("waiting for pod init: %v", err)
 	}
 	debugf("pod init exited: %v", ws)
+	teardown()
 	// An exited pod keeps no mount in the host's namespace: stage0 binds
 	// the stage1 tree again when it needs an entrypoint (gc, for one).
 	// Thousands of exited pods would otherwise make every mount table
@@ -172,6 +214,59 @@ func Run(args []string) int {
 		return 128 + int(sig)
 	}
 	return ws.ExitStatus()
+}
+
+// setupNetworks attaches the pod to the CNI networks of --net, with the
+// pod manifest's port forwards, and tells pod init the pod's address and
+// the networks' DNS.
+func setupNetworks(a abi.RunArgs, cfg *podinit.Config, debugf func(string, ...any)) (*network.Pod, string, error) {
+	reqs, err := abi.ParseNets([]string{a.Net})
+	if err != nil {
+		return nil, "", err
+	}
+	dir, err := os.Getwd()
+	if err != nil {
+		return nil, "", err
+	}
+	p := network.NewPod(dir, a.UUID, a.LocalConfig)
+	p.Debugf = debugf
+	confs, err := network.LoadConfs(a.LocalConfig, p.Stage1Rootfs())
+	if err != nil {
+		return nil, "", err
+	}
+	nets, err := network.Select(confs, reqs)
+	if err != nil {
+		return nil, "", err
+	}
+	data, err := os.ReadFile(abi.PodManifest)
+	if err != nil {
+		return nil, "", fmt.Errorf("reading the pod manifest: %w", err)
+	}
+	pm, err := podinit.ParsePodManifest(data)
+	if err != nil {
+		return nil, "", fmt.Errorf("parsing the pod manifest: %w", err)
+	}
+	ports, err := network.PortMappings(pm)
+	if err != nil {
+		return nil, "", err
+	}
+	if err := network.AddPorts(nets, ports); err != nil {
+		return nil, "", err
+	}
+	nsPath, infos, err := network.Setup(context.Background(), p, nets)
+	if err != nil {
+		return nil, "", err
+	}
+	cfg.PodIP = infos[0].IP
+	if cfg.ResolvMode == abi.DNSModeDefault {
+		for _, n := range infos {
+			if n.DNS != nil && len(n.DNS.Nameservers) > 0 {
+				cfg.NetResolvConf = n.DNS.ResolvConf("Generated by rkt from the DNS of network " + n.NetName)
+				break
+			}
+		}
+	}
+	return &p, nsPath, nil
 }
 
 // parsePrivateUsers reads --private-users=SHIFT:COUNT: a range of host

@@ -109,7 +109,7 @@ func (s *initState) setup() (map[int]string, error) {
 		return nil, fmt.Errorf("setting the hostname: %w", err)
 	}
 	if s.cfg.Net == "none" {
-		if err := loopbackUp(); err != nil {
+		if err := LoopbackUp(); err != nil {
 			return nil, err
 		}
 	}
@@ -550,7 +550,8 @@ func makeSharedVolumes(vols []Volume) (map[string]bool, error) {
 	return fresh, nil
 }
 
-func loopbackUp() error {
+// LoopbackUp sets lo up in the calling thread's network namespace.
+func LoopbackUp() error {
 	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
 		return fmt.Errorf("bringing up lo: %w", err)

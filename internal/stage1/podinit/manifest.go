@@ -11,8 +11,8 @@ import (
 // PodManifest (schema 0.8, as stage0 writes it with github.com/appc/spec)
 // that the flavor uses, decoded with encoding/json alone so that the stage1
 // binary does not link the appc schema (and its pflag, inf, semver, go4
-// dependencies). Fields the flavor does not use (images, ports,
-// annotations, labels) are not decoded, so not validated either; the
+// dependencies). Fields the flavor does not use (images, annotations,
+// labels) are not decoded, so not validated either; the
 // isolators are decoded by name, each value by the isolator that knows it
 // (isolators.go).
 //
@@ -30,6 +30,26 @@ type PodManifest struct {
 	ACKind    string       `json:"acKind"`
 	Apps      []RuntimeApp `json:"apps"`
 	Volumes   []Volume     `json:"volumes"`
+	// Ports are the pod's port forwards (--port), for the network
+	// package; pod init does not use them.
+	Ports []ExposedPort `json:"ports,omitempty"`
+}
+
+// ExposedPort forwards a host port to an app port: the app port of that
+// name, or PodPort.
+type ExposedPort struct {
+	Name     string `json:"name"`
+	HostPort uint   `json:"hostPort"`
+	HostIP   string `json:"hostIP,omitempty"`
+	PodPort  *Port  `json:"podPort,omitempty"`
+}
+
+// Port is a port an app listens on; Count ports from Port on.
+type Port struct {
+	Name     string `json:"name"`
+	Protocol string `json:"protocol"`
+	Port     uint   `json:"port"`
+	Count    uint   `json:"count,omitempty"`
 }
 
 // RuntimeApp is one app of the pod.
@@ -50,6 +70,7 @@ type App struct {
 	Environment       []EnvVar     `json:"environment,omitempty"`
 	MountPoints       []MountPoint `json:"mountPoints,omitempty"`
 	Isolators         []Isolator   `json:"isolators,omitempty"`
+	Ports             []Port       `json:"ports,omitempty"`
 }
 
 // Isolator is an appc isolator: a name and a value whose form the name

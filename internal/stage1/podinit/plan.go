@@ -13,6 +13,10 @@ import (
 	"github.com/rkt/rkt/internal/stage1/abi"
 )
 
+// NetCNI is Config.Net for a pod on CNI networks (the others are
+// abi.NetHost and abi.NetNone).
+const NetCNI = "cni"
+
 // Config is what the run entrypoint hands pod init (as JSON in argv).
 type Config struct {
 	Hostname    string        `json:"hostname"`
@@ -34,6 +38,12 @@ type Config struct {
 	// HostsEntries are lines appended to the generated /etc/hosts
 	// (hosts=stage0: the --hosts-entry values stage0 wrote).
 	HostsEntries string `json:"hostsEntries,omitempty"`
+	// PodIP is the pod's address on its first CNI network, which the
+	// generated /etc/hosts gives the hostname.
+	PodIP string `json:"podIP,omitempty"`
+	// NetResolvConf is a resolv.conf made of a CNI network's DNS result
+	// (resolv=default): it wins over a volume and the image's file.
+	NetResolvConf string `json:"netResolvConf,omitempty"`
 	// Disable* loosen the defaults (--insecure-options=capabilities,
 	// paths, seccomp).
 	DisableCapabilities bool `json:"disableCapabilities,omitempty"`
@@ -207,15 +217,19 @@ func ParseLayers(data string) []string {
 	return out
 }
 
-// HostsFile is the generated /etc/hosts of a pod.
-func HostsFile(hostname string) string {
+// HostsFile is the generated /etc/hosts of a pod: the hostname is the
+// pod's address, or 127.0.0.1 without one.
+func HostsFile(hostname, ip string) string {
+	if ip == "" {
+		ip = "127.0.0.1"
+	}
 	return "127.0.0.1\tlocalhost localhost.localdomain localhost4 localhost4.localdomain4\n" +
 		"::1\tlocalhost localhost.localdomain localhost6 localhost6.localdomain6\n" +
 		"fe00::0\tip6-localnet\n" +
 		"ff00::0\tip6-mcastprefix\n" +
 		"ff02::1\tip6-allnodes\n" +
 		"ff02::2\tip6-allrouters\n" +
-		"127.0.0.1\t" + hostname + "\n"
+		ip + "\t" + hostname + "\n"
 }
 
 // ValidHostname reports whether h is a usable host name (RFC 1123).
@@ -337,7 +351,7 @@ func PlanApp(pm *PodManifest, ra *RuntimeApp, layers []string, cfg Config) (AppP
 	etc := abi.Stage1State + "/etc"
 	p.Files = []File{
 		{Path: etc + "/hostname", Content: cfg.Hostname + "\n"},
-		{Path: etc + "/hosts", Content: HostsFile(cfg.Hostname) + cfg.HostsEntries},
+		{Path: etc + "/hosts", Content: HostsFile(cfg.Hostname, cfg.PodIP) + cfg.HostsEntries},
 	}
 	const roFile = mount.ReadOnly | nsd | mount.NoExec
 	m = append(m, Step{Kind: StepBind, Target: "/etc/hostname", Source: etc + "/hostname", Attrs: roFile})
@@ -372,7 +386,11 @@ func PlanApp(pm *PodManifest, ra *RuntimeApp, layers []string, cfg Config) (AppP
 		override["/etc/resolv.conf"] = true
 	case abi.DNSModeNone:
 	case "", abi.DNSModeDefault:
-		if cfg.HostResolvConf != "" {
+		if cfg.NetResolvConf != "" {
+			p.Files = append(p.Files, File{Path: etc + "/resolv.conf", Content: cfg.NetResolvConf})
+			m = append(m, Step{Kind: StepBind, Target: "/etc/resolv.conf", Source: etc + "/resolv.conf", Attrs: roFile})
+			override["/etc/resolv.conf"] = true
+		} else if cfg.HostResolvConf != "" {
 			m = append(m, Step{Kind: StepBind, Target: "/etc/resolv.conf", Source: cfg.HostResolvConf, Attrs: roFile})
 		}
 	default:

@@ -42,8 +42,11 @@ func TestBuildEnv(t *testing.T) {
 }
 
 func TestHostsFile(t *testing.T) {
-	h := HostsFile("rkt-x")
+	h := HostsFile("rkt-x", "")
 	if !strings.HasPrefix(h, "127.0.0.1\tlocalhost") || !strings.HasSuffix(h, "127.0.0.1\trkt-x\n") || !strings.Contains(h, "::1\tlocalhost") {
+		t.Fatal(h)
+	}
+	if h := HostsFile("rkt-x", "172.16.28.2"); !strings.HasSuffix(h, "\n172.16.28.2\trkt-x\n") || strings.Contains(h, "127.0.0.1\trkt-x") {
 		t.Fatal(h)
 	}
 	for h, ok := range map[string]bool{"rkt-1": true, "a.b": true, "": false, "-a": false, "a b": false, "a\nb": false, strings.Repeat("a", 65): false} {

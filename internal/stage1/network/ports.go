@@ -1,0 +1,130 @@
+package network
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+
+	"github.com/rkt/rkt/internal/stage1/podinit"
+)
+
+// PortMapping is one port forward, in the form of the CNI portMappings
+// capability argument.
+type PortMapping struct {
+	HostPort      int    `json:"hostPort"`
+	ContainerPort int    `json:"containerPort"`
+	Protocol      string `json:"protocol"`
+	HostIP        string `json:"hostIP,omitempty"`
+}
+
+// portmapPlugin is the plugin AddPorts chains when a network has none that
+// takes port mappings: the iptables backend, with SNAT so that the host's
+// own 127.0.0.1 reaches the pod.
+const portmapPlugin = `{"type":"portmap","capabilities":{"portMappings":true},"snat":true}`
+
+// AddPorts gives the forwards to the network rkt 1.x chose for them: the
+// first with IP masquerade, else the last. That network gets the portmap
+// plugin appended unless one of its plugins already takes port mappings.
+func AddPorts(nets []Net, ports []PortMapping) error {
+	if len(ports) == 0 {
+		return nil
+	}
+	if len(nets) == 0 {
+		return errors.New("port forwards need a CNI network")
+	}
+	idx := len(nets) - 1
+	for i, n := range nets {
+		if ipMasq(n.List) {
+			idx = i
+			break
+		}
+	}
+	var l struct {
+		Plugins []json.RawMessage `json:"plugins"`
+	}
+	if err := json.Unmarshal(nets[idx].List, &l); err != nil {
+		return fmt.Errorf("network %q: %w", nets[idx].Name, err)
+	}
+	has := false
+	for _, p := range l.Plugins {
+		var pc struct {
+			Capabilities map[string]bool `json:"capabilities"`
+		}
+		if json.Unmarshal(p, &pc) == nil && pc.Capabilities["portMappings"] {
+			has = true
+		}
+	}
+	if !has {
+		var full map[string]json.RawMessage
+		if err := json.Unmarshal(nets[idx].List, &full); err != nil {
+			return fmt.Errorf("network %q: %w", nets[idx].Name, err)
+		}
+		plugins, err := json.Marshal(append(l.Plugins, json.RawMessage(portmapPlugin)))
+		if err != nil {
+			return err
+		}
+		full["plugins"] = plugins
+		if nets[idx].List, err = json.Marshal(full); err != nil {
+			return err
+		}
+	}
+	nets[idx].CapabilityArgs = map[string]any{"portMappings": ports}
+	return nil
+}
+
+// ipMasq reports whether a list's first plugin masquerades (ptp's and
+// bridge's ipMasq).
+func ipMasq(list []byte) bool {
+	var l struct {
+		Plugins []struct {
+			IPMasq bool `json:"ipMasq"`
+		} `json:"plugins"`
+	}
+	return json.Unmarshal(list, &l) == nil && len(l.Plugins) > 0 && l.Plugins[0].IPMasq
+}
+
+// PortMappings resolves the pod manifest's port forwards: each names an
+// app port (or carries its own), and forwards Count consecutive ports.
+func PortMappings(pm *podinit.PodManifest) ([]PortMapping, error) {
+	var out []PortMapping
+	for _, ep := range pm.Ports {
+		p := ep.PodPort
+		if p == nil {
+			for _, ra := range pm.Apps {
+				if ra.App == nil {
+					continue
+				}
+				for i := range ra.App.Ports {
+					if ra.App.Ports[i].Name == ep.Name {
+						p = &ra.App.Ports[i]
+						break
+					}
+				}
+				if p != nil {
+					break
+				}
+			}
+		}
+		if p == nil {
+			return nil, fmt.Errorf("port %q: no app of the pod has a port of that name", ep.Name)
+		}
+		count := p.Count
+		if count == 0 {
+			count = 1
+		}
+		if p.Protocol != "tcp" && p.Protocol != "udp" {
+			return nil, fmt.Errorf("port %q: protocol %q is not tcp or udp", ep.Name, p.Protocol)
+		}
+		if ep.HostPort < 1 || p.Port < 1 || ep.HostPort+count-1 > 65535 || p.Port+count-1 > 65535 {
+			return nil, fmt.Errorf("port %q: host port %d or pod port %d (count %d) out of range", ep.Name, ep.HostPort, p.Port, count)
+		}
+		if ep.HostIP != "" && net.ParseIP(ep.HostIP) == nil {
+			return nil, fmt.Errorf("port %q: host IP %q is not an IP address", ep.Name, ep.HostIP)
+		}
+		for i := range count {
+			out = append(out, PortMapping{HostPort: int(ep.HostPort + i), ContainerPort: int(p.Port + i), Protocol: p.Protocol, HostIP: ep.HostIP})
+		}
+	}
+	return out, nil
+}
