@@ -177,8 +177,8 @@ func TestRunBadInput(t *testing.T) {
 		args []string
 		want string
 	}{
-		{"default network", []string{"run", img}, `networking mode "default"`},
-		{"unknown network", []string{"run", "--net=mynet", img}, `networking mode "mynet"`},
+		{"network args on host", []string{"run", "--net=host:IP=10.0.0.1", img}, `the "host" network takes no arguments`},
+		{"port with host networking", []string{"run", "--net=host", "--port=80-tcp:8080", img}, "--port cannot be used with --net=host"},
 		{"missing image", []string{"run", "--net=host", "oci:/nonexistent:latest"}, "/nonexistent"},
 		{"bad ipc", []string{"run", "--net=host", "--ipc=host", img}, `--ipc "host"`},
 		{"unknown app flag", []string{"run", "--net=host", img, "--bogus"}, "--bogus"},
