@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Pod start benchmark: rkt run against crun run, bwrap and podman run of the
-# same busybox rootfs, alternated in one run; then the memory of rkt's
-# non-app processes and 50 pods 10 at a time. As root, after make build.
+# same busybox rootfs, alternated in one run, without networking and with
+# each tool's default network (rkt-net, podman-net); then the memory of
+# rkt's non-app processes and 50 pods 10 at a time. As root, after make
+# build.
 #   bench/run.sh              RUNS=30 by default
 #   RUNS=10 PODMAN=0 bench/run.sh
 set -euo pipefail
@@ -83,7 +85,7 @@ jq '.process.args = ["/bin/true"] | .process.terminal = false' "$bundle/config.j
 mv "$bundle/config.json.new" "$bundle/config.json"
 rootfs=$bundle/rootfs
 
-tools=(rkt crun bwrap)
+tools=(rkt rkt-net crun bwrap)
 if [ "$use_podman" = 1 ]; then
 	pm=$work/podman
 	mkdir -p "$pm/root" "$pm/runroot"
@@ -108,6 +110,11 @@ if [ "$use_podman" = 1 ]; then
 		env "${podman_env[@]}" podman tag "$(env "${podman_env[@]}" podman images -q | head -1)" localhost/bb:latest &&
 		env "${podman_env[@]}" podman run --rm --network=none localhost/bb:latest /bin/true; then
 		tools+=(podman)
+		if env "${podman_env[@]}" podman run --rm localhost/bb:latest /bin/true; then
+			tools+=(podman-net)
+		else
+			echo "podman: its default network does not work here; podman-net left out" >&2
+		fi
 	else
 		echo "podman: could not run a container here; left out" >&2
 	fi
@@ -116,9 +123,11 @@ fi
 run_tool() {
 	case $1 in
 	rkt) "$rkt" --dir="$data" run --net=host "$img" --exec=/bin/true ;;
+	rkt-net) "$rkt" --dir="$data" run "$img" --exec=/bin/true ;;
 	crun) crun run --bundle "$bundle" "bench-$$-$2" ;;
 	bwrap) bwrap --unshare-all --bind "$rootfs" / --proc /proc --dev /dev /bin/true ;;
 	podman) env "${podman_env[@]}" podman run --rm --network=none localhost/bb:latest /bin/true ;;
+	podman-net) env "${podman_env[@]}" podman run --rm localhost/bb:latest /bin/true ;;
 	esac
 }
 
@@ -140,15 +149,26 @@ stats() { # prints median min max of the numbers given
 }
 echo
 echo "Start to exit, $runs runs each, alternated ($(nproc) CPUs, $(uname -r))"
-printf '| %-8s | %9s | %7s | %7s | %7s |\n' tool "median ms" "min ms" "max ms" "x crun"
+printf '| %-10s | %9s | %7s | %7s | %7s |\n' tool "median ms" "min ms" "max ms" "x crun"
 printf '| --- | --- | --- | --- | --- |\n'
 # shellcheck disable=SC2086 # the times are a space-separated list
 read -r crun_med _ _ <<<"$(stats ${times[crun]})"
 for t in "${tools[@]}"; do
 	# shellcheck disable=SC2086 # the times are a space-separated list
 	read -r med min max <<<"$(stats ${times[$t]})"
-	printf '| %-8s | %9s | %7s | %7s | %7s |\n' "$t" "$med" "$min" "$max" "$(awk -v a="$med" -v b="$crun_med" 'BEGIN{printf "%.2f", a/b}')"
+	printf '| %-10s | %9s | %7s | %7s | %7s |\n' "$t" "$med" "$min" "$max" "$(awk -v a="$med" -v b="$crun_med" 'BEGIN{printf "%.2f", a/b}')"
 done
+# shellcheck disable=SC2086 # the times are a space-separated list
+read -r rkt_med _ _ <<<"$(stats ${times[rkt]})"
+# shellcheck disable=SC2086
+read -r rktnet_med _ _ <<<"$(stats ${times[rkt-net]})"
+echo
+echo "default network: rkt adds $(awk -v a="$rktnet_med" -v b="$rkt_med" 'BEGIN{printf "%.1f", a-b}') ms over --net=host"
+if [ -n "${times[podman-net]:-}" ]; then
+	# shellcheck disable=SC2086
+	read -r podnet_med _ _ <<<"$(stats ${times[podman-net]})"
+	echo "default network: rkt ${rktnet_med} ms, podman ${podnet_med} ms: $(awk -v a="$rktnet_med" -v b="$podnet_med" 'BEGIN{printf "%.3f", a/b}') x podman (target: at most 0.25)"
+fi
 
 # (a) Resident memory of rkt's own processes while the app sleeps: the
 # stage1 run process (rkt run after its exec) and pod init, both the
