@@ -185,6 +185,14 @@ func TestNetworkDefault(t *testing.T) {
 		t.Errorf("/etc/hosts does not give the hostname the pod's address:\n%s", out)
 	}
 
+	// The apps of a pod share its network namespace.
+	out = rkt(t, e, insecureImage, "run", img, "--exec=/bin/sh", "--", "-c", "ip -4 -o addr show eth0",
+		"---", img, "--name=second", "--exec=/bin/sh", "--", "-c", "ip -4 -o addr show eth0").ok(t).stdout
+	addrs := regexp.MustCompile(`inet (172\.16\.28\.\d+)/`).FindAllStringSubmatch(out, -1)
+	if len(addrs) != 2 || addrs[0][1] != addrs[1][1] {
+		t.Errorf("two apps of one pod: %q", out)
+	}
+
 	// default-restricted: no masquerade, no default route.
 	r := rkt(t, e, insecureImage, "run", "--net=default-restricted", img, "--exec=/bin/sh", "--", "-c",
 		"ip -4 -o addr show eth0; "+httpGet(remote.ip+":8000", "/id"))

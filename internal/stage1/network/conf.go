@@ -32,7 +32,7 @@ const (
 // Builtin are the built-in networks (stage1's etc/rkt/net.d): rkt 1.x's,
 // in today's CNI version.
 var Builtin = map[string]string{
-	"99-default.conf": `{"cniVersion":"1.0.0","name":"default","type":"ptp","ipMasq":true,` +
+	"99-default.conf": `{"cniVersion":"1.0.0","name":"default","type":"ptp","ipMasq":false,"` + MasqueradeKey + `":true,` +
 		`"ipam":{"type":"host-local","subnet":"172.16.28.0/24","routes":[{"dst":"0.0.0.0/0"}]}}` + "\n",
 	"99-default-restricted.conf": `{"cniVersion":"1.0.0","name":"default-restricted","type":"ptp","ipMasq":false,` +
 		`"ipam":{"type":"host-local","subnet":"172.31.0.0/16"}}` + "\n",

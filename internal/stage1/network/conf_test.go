@@ -238,3 +238,52 @@ func FuzzParseConf(f *testing.F) {
 		}
 	})
 }
+
+func TestMasquerades(t *testing.T) {
+	for _, c := range []struct {
+		file        string
+		isList      bool
+		rkt, anyway bool
+	}{
+		{Builtin["99-default.conf"], false, true, true},
+		{Builtin["99-default-restricted.conf"], false, false, false},
+		{`{"cniVersion":"1.0.0","name":"p","type":"ptp","ipMasq":true}`, false, false, true},
+		{`{"cniVersion":"1.0.0","name":"l","rktMasquerade":true,"plugins":[{"type":"bridge"}]}`, true, true, true},
+		{`{"cniVersion":"1.0.0","name":"l","plugins":[{"type":"bridge"},{"type":"x","rktMasquerade":true,"ipMasq":true}]}`, true, false, false},
+	} {
+		_, list, err := ParseConf([]byte(c.file), c.isList)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rktMasquerade(list) != c.rkt || ipMasq(list) != c.anyway {
+			t.Errorf("%s: rktMasquerade %v, ipMasq %v", c.file, rktMasquerade(list), ipMasq(list))
+		}
+	}
+}
+
+func TestDelNeedsNetNS(t *testing.T) {
+	info := func(list string) abi.Network { return abi.Network{Config: []byte(list)} }
+	def := func(file string) abi.Network {
+		_, l, err := ParseConf([]byte(Builtin[file]), false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return abi.Network{Config: l}
+	}
+	for _, c := range []struct {
+		name  string
+		infos []abi.Network
+		want  bool
+	}{
+		{"built-ins", []abi.Network{def("99-default.conf"), def("99-default-restricted.conf")}, false},
+		{"with portmap", []abi.Network{info(`{"plugins":[{"type":"ptp","ipam":{"type":"host-local"}},{"type":"portmap"}]}`)}, false},
+		{"ptp with ipMasq", []abi.Network{def("99-default.conf"), info(`{"plugins":[{"type":"ptp","ipMasq":true,"ipam":{"type":"host-local"}}]}`)}, true},
+		{"dhcp", []abi.Network{info(`{"plugins":[{"type":"bridge","ipam":{"type":"dhcp"}}]}`)}, true},
+		{"unknown plugin", []abi.Network{info(`{"plugins":[{"type":"ptp","ipam":{"type":"host-local"}},{"type":"fail"}]}`)}, true},
+		{"garbage", []abi.Network{info(`{`)}, true},
+	} {
+		if got := delNeedsNetNS(c.infos); got != c.want {
+			t.Errorf("%s: %v, want %v", c.name, got, c.want)
+		}
+	}
+}

@@ -73,15 +73,27 @@ func AddPorts(nets []Net, ports []PortMapping) error {
 	return nil
 }
 
-// ipMasq reports whether a list's first plugin masquerades (ptp's and
-// bridge's ipMasq).
+// ipMasq reports whether a network masquerades: its first plugin's ipMasq
+// (ptp's and bridge's), or rkt's MasqueradeKey.
 func ipMasq(list []byte) bool {
 	var l struct {
 		Plugins []struct {
 			IPMasq bool `json:"ipMasq"`
 		} `json:"plugins"`
 	}
-	return json.Unmarshal(list, &l) == nil && len(l.Plugins) > 0 && l.Plugins[0].IPMasq
+	return rktMasquerade(list) || json.Unmarshal(list, &l) == nil && len(l.Plugins) > 0 && l.Plugins[0].IPMasq
+}
+
+// rktMasquerade reports whether a list asks for rkt's masquerade, at its
+// top level or in its first plugin (where a .conf file has it).
+func rktMasquerade(list []byte) bool {
+	var l struct {
+		Masq    bool `json:"rktMasquerade"`
+		Plugins []struct {
+			Masq bool `json:"rktMasquerade"`
+		} `json:"plugins"`
+	}
+	return json.Unmarshal(list, &l) == nil && (l.Masq || len(l.Plugins) > 0 && l.Plugins[0].Masq)
 }
 
 // PortMappings resolves the pod manifest's port forwards: each names an

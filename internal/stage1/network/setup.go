@@ -90,12 +90,27 @@ func Setup(ctx context.Context, p Pod, nets []Net) (string, []abi.Network, error
 		if err := fillResult(&infos[len(infos)-1], res); err != nil {
 			return "", nil, errors.Join(fmt.Errorf("network %q: %w", n.Name, err), Teardown(ctx, p))
 		}
+		if rktMasquerade(n.List) {
+			if err := masquerade(ctx, infos[len(infos)-1]); err != nil {
+				return "", nil, errors.Join(err, Teardown(ctx, p))
+			}
+		}
 		p.debugf("joined network %s as %s: %s", n.Name, n.IfName, infos[len(infos)-1].IP)
 	}
 	if err := writeNetInfo(p.Dir, infos); err != nil {
 		return "", nil, errors.Join(err, Teardown(ctx, p))
 	}
 	return nsPath, infos, nil
+}
+
+// masquerade makes sure the subnet of a network's address is masqueraded.
+func masquerade(ctx context.Context, info abi.Network) error {
+	ip, mask := net.ParseIP(info.IP), net.ParseIP(info.Mask)
+	if ip == nil || mask == nil || ip.To4() == nil || mask.To4() == nil {
+		return fmt.Errorf("network %q: masquerade needs an IPv4 address, got %q/%q", info.NetName, info.IP, info.Mask)
+	}
+	m := net.IPMask(mask.To4())
+	return ensureMasquerade(ctx, info.NetName, &net.IPNet{IP: ip.To4().Mask(m), Mask: m})
 }
 
 // addError words a failed ADD; a requested address that is taken gets rkt
@@ -136,6 +151,15 @@ func Teardown(ctx context.Context, p Pod) error {
 	if !isNetNS(nsPath) {
 		ns = ""
 	}
+	if ns != "" && !delNeedsNetNS(infos) {
+		// The namespace goes first: the kernel then removes the pod's
+		// interfaces in the background, where a plugin deleting them
+		// would wait for a grace period.
+		if err := removeNetNS(nsPath); err != nil {
+			return fmt.Errorf("network teardown: %w", err)
+		}
+		ns = ""
+	}
 	cni := p.cni()
 	var errs []error
 	for i := len(infos) - 1; i >= 0; i-- {
@@ -160,6 +184,38 @@ func Teardown(ctx context.Context, p Pod) error {
 		return fmt.Errorf("network teardown: %w", err)
 	}
 	return nil
+}
+
+// delNeedsNetNS reports whether a plugin of the networks may need the
+// pod's namespace for its DEL. Only plugins known not to are let off:
+// ptp and bridge without ipMasq (their DEL deletes the pod's interface,
+// which goes with the namespace anyway, and with ipMasq finds the rules to
+// remove through it), their host-local or static IPAM, and portmap.
+func delNeedsNetNS(infos []abi.Network) bool {
+	for _, info := range infos {
+		var l struct {
+			Plugins []struct {
+				Type   string `json:"type"`
+				IPMasq bool   `json:"ipMasq"`
+				IPAM   struct {
+					Type string `json:"type"`
+				} `json:"ipam"`
+			} `json:"plugins"`
+		}
+		if json.Unmarshal(info.Config, &l) != nil {
+			return true
+		}
+		for _, pl := range l.Plugins {
+			switch {
+			case pl.Type == "portmap":
+			case (pl.Type == "ptp" || pl.Type == "bridge") && !pl.IPMasq &&
+				(pl.IPAM.Type == "host-local" || pl.IPAM.Type == "static"):
+			default:
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // runtimeConf is the same for a network's ADD and DEL.

@@ -11,6 +11,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall" //nolint:depguard // syscall.ForkExec: x/sys/unix has no fork-and-exec
 	"time"
 
@@ -184,15 +185,33 @@ func Run(args []string) int {
 		_, _ = podinit.Wait(pid)
 		return fail("writing %s: %v", abi.PID, err)
 	}
+	// Signals go to pod init until it has exited; after that (while the
+	// networks are torn down) its PID may be another process's, and a
+	// signal is ignored.
+	var forward sync.Mutex
+	exited := false
 	go func() {
 		for s := range sigc {
-			if sig, ok := s.(unix.Signal); ok {
+			forward.Lock()
+			if sig, ok := s.(unix.Signal); ok && !exited {
 				_ = unix.Kill(pid, sig)
 			}
+			forward.Unlock()
 		}
 	}()
 	// From here on this process only waits, as long as the pod lives.
 	podinit.DropCodePages()
+	// Wait without reaping, so the PID stays pod init's until no signal
+	// can go to it any more.
+	for {
+		var info unix.Siginfo
+		if err := unix.Waitid(unix.P_PID, pid, &info, unix.WEXITED|unix.WNOWAIT, nil); !errors.Is(err, unix.EINTR) {
+			break
+		}
+	}
+	forward.Lock()
+	exited = true
+	forward.Unlock()
 	ws, err := podinit.Wait(pid)
 	if err != nil {
 		return fail("waiting for pod init: %v", err)
