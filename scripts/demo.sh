@@ -37,6 +37,9 @@ echo "== running pods (rkt execs the stage1 in its own process: its exit code is
 run "${R[@]}" run --net=host "127.0.0.1:$port/demo/busybox:latest" --exec=/bin/sh -- -c 'echo "hello from pod $(hostname), pid $$"; exit 3' || echo "(rkt run exited $?)"
 uuid=$("${R[@]}" prepare --quiet "127.0.0.1:$port/demo/busybox:latest" --exec=/bin/true)
 run "${R[@]}" run-prepared --net=none "$uuid"
+echo
+echo "== the default network: a namespace of its own, an address from 172.16.28.0/24, masqueraded"
+run "${R[@]}" run "127.0.0.1:$port/demo/busybox:latest" --exec=/bin/sh -- -c 'ip -4 -o addr show eth0; ip route | head -1'
 run "${R[@]}" list
 run "${R[@]}" status "$uuid"
 run "${R[@]}" gc --grace-period=0s
