@@ -44,7 +44,7 @@ func ensureMasquerade(ctx context.Context, network string, subnet *net.IPNet) er
 		return fmt.Errorf("masquerade: %w", err)
 	}
 	iptables := func(op string) error {
-		out, err := exec.CommandContext(ctx, "iptables", append([]string{"--wait", "-t", "nat", op}, rule...)...).CombinedOutput()
+		out, err := exec.CommandContext(ctx, "iptables", append([]string{"--wait", "-t", "nat", op}, rule...)...).CombinedOutput() //nolint:gosec // G204: a fixed rule; the subnet is a CIDR we formatted, the network name a checked CNI name
 		if err != nil {
 			return fmt.Errorf("iptables %s %v: %w: %s", op, rule, err, out)
 		}
