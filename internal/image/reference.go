@@ -30,6 +30,9 @@ const (
 	DockerArchive Transport = "docker-archive"
 	// Stored is an image already in the store, by ID prefix or by name.
 	Stored Transport = "store"
+	// ACI is an appc ACI file: a path (absolute, ./ or ../ relative, or
+	// any name ending in .aci) or a file:// URL.
+	ACI Transport = "file"
 )
 
 // Reference is a parsed image input.
@@ -80,16 +83,26 @@ func ParseReference(s string) (*Reference, error) {
 	if m := idRE().FindStringSubmatch(s); m != nil {
 		return &Reference{Transport: Stored, Input: s, ID: m[1] + ":" + m[2]}, nil
 	}
+	if p, ok := strings.CutPrefix(s, "file://"); ok {
+		if !filepath.IsAbs(p) {
+			return nil, errdefs.InvalidArgument(fmt.Errorf("image %q: a file:// URL needs an absolute path", s))
+		}
+		return &Reference{Transport: ACI, Input: s, Path: filepath.Clean(p)}, nil
+	}
 	if i := strings.Index(s, "://"); i > 0 {
 		scheme := s[:i]
 		switch scheme {
-		case "http", "https", "file":
-			return nil, errdefs.InvalidArgument(fmt.Errorf("image %q: ACI images (%s://) are not supported yet", s, scheme))
+		case "http", "https":
+			return nil, errdefs.InvalidArgument(fmt.Errorf("image %q: ACI images over %s:// are not supported yet", s, scheme))
 		}
 		return nil, errdefs.InvalidArgument(fmt.Errorf("image %q: unknown transport %q (want docker://, oci:, oci-archive:, docker-archive:, or a stored image ID or name)", s, scheme))
 	}
-	if strings.HasSuffix(s, ".aci") {
-		return nil, errdefs.InvalidArgument(fmt.Errorf("image %q: ACI images are not supported yet", s))
+	if strings.HasSuffix(s, ".aci") || strings.HasPrefix(s, "/") || strings.HasPrefix(s, "./") || strings.HasPrefix(s, "../") {
+		abs, err := filepath.Abs(s)
+		if err != nil {
+			return nil, fmt.Errorf("image %q: %w", s, err)
+		}
+		return &Reference{Transport: ACI, Input: s, Path: abs}, nil
 	}
 	if strings.ContainsAny(s, " \t\n\x00") {
 		return nil, errdefs.InvalidArgument(fmt.Errorf("image %q: not a valid image name", s))

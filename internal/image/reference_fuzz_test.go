@@ -63,6 +63,10 @@ func FuzzParseReference(f *testing.F) {
 			if r.Transport != DockerArchive && r.Ref != "" && !refNameRE().MatchString(r.Ref) {
 				t.Fatalf("invalid OCI ref name %q accepted", r.Ref)
 			}
+		case ACI:
+			if !filepath.IsAbs(r.Path) || r.Docker != nil || r.ID != "" || r.Name != "" || r.Ref != "" {
+				t.Fatalf("ACI reference %+v", r)
+			}
 		case Stored:
 			if (r.ID == "") == (r.Name == "") {
 				t.Fatalf("stored reference %+v has both or neither of ID and Name", r)

@@ -116,13 +116,16 @@ func TestParseReference(t *testing.T) {
 		{in: "bad\x00name", wantErr: "not a valid image name"},
 
 		// Unsupported and unknown transports.
-		{in: "https://example.com/app.aci", wantErr: "ACI images (https://) are not supported yet"},
-		{in: "http://example.com/app.aci", wantErr: "(http://) are not supported yet"},
-		{in: "file:///tmp/app.aci", wantErr: "(file://) are not supported yet"},
+		{in: "https://example.com/app.aci", wantErr: "ACI images over https:// are not supported yet"},
+		{in: "http://example.com/app.aci", wantErr: "over http:// are not supported yet"},
+		{in: "file://tmp/app.aci", wantErr: "needs an absolute path"},
 		{in: "ftp://example.com/x", wantErr: `unknown transport "ftp"`},
 		{in: "containers-storage://x", wantErr: `unknown transport "containers-storage"`},
-		{in: "app.aci", wantErr: "ACI images are not supported yet"},
-		{in: "/tmp/app.aci", wantErr: "ACI images are not supported yet"},
+
+		// ACI files.
+		{in: "file:///tmp/x/../app.aci", want: Reference{Transport: ACI, Path: "/tmp/app.aci"}},
+		{in: "/tmp/app.aci", want: Reference{Transport: ACI, Path: "/tmp/app.aci"}},
+		{in: "/srv/images/app", want: Reference{Transport: ACI, Path: "/srv/images/app"}},
 
 		// Empty and over-long input.
 		{in: "", wantErr: "empty image reference"},

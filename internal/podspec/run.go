@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"path"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -114,6 +115,64 @@ func RuntimeAppFromOCI(ref ImageRef, appcID string, cfg *v1.ConfigFile, acc *Acc
 		cmd = opts.Args
 	}
 	app.Exec = append(append([]string{}, entry...), cmd...)
+	ra, err := finishApp(app, cfg.Config.User, appcID, DefaultAppName(ref.Repository), acc, opts)
+	if err != nil {
+		return nil, err
+	}
+	if repo, err := types.SanitizeACIdentifier(strings.ToLower(ref.Repository)); err == nil {
+		if n, err := types.NewACIdentifier(repo); err == nil {
+			ra.Image.Name = n
+		}
+	}
+	if ref.Tag != "" {
+		ra.Image.Labels = types.Labels{{Name: "version", Value: ref.Tag}}
+	}
+	return ra, nil
+}
+
+// RuntimeAppFromACI builds the pod manifest entry for an app of an ACI:
+// the image manifest's app (exec, user and group by name or number,
+// resolved through the image's own accounts, environment, working
+// directory, isolators, mount points, ports, event handlers) under the
+// flags: --exec replaces the command and its arguments, "-- ARGS" the
+// arguments.
+func RuntimeAppFromACI(im *schema.ImageManifest, appcID string, acc *Accounts, opts AppOptions) (*schema.RuntimeApp, error) {
+	app := &types.App{}
+	if im.App != nil {
+		if len(im.App.EventHandlers) > 0 {
+			return nil, errors.New("the image's app has event handlers (pre-start, post-stop), which are not supported yet")
+		}
+		cp := *im.App
+		cp.Exec = slices.Clone(im.App.Exec)
+		cp.Environment = slices.Clone(im.App.Environment)
+		cp.Isolators = slices.Clone(im.App.Isolators)
+		cp.SupplementaryGIDs = slices.Clone(im.App.SupplementaryGIDs)
+		app = &cp
+	}
+	if opts.Exec != nil {
+		app.Exec = slices.Clone(opts.Exec)
+	}
+	if opts.ArgsSet && len(app.Exec) > 0 {
+		app.Exec = append(app.Exec[:1:1], opts.Args...)
+	}
+	imageUser := ""
+	if app.User != "" || app.Group != "" {
+		imageUser = app.User + ":" + app.Group
+	}
+	ra, err := finishApp(app, imageUser, appcID, DefaultAppName(im.Name.String()), acc, opts)
+	if err != nil {
+		return nil, err
+	}
+	ra.Image.Name = &im.Name
+	ra.Image.Labels = slices.Clone(im.Labels)
+	return ra, nil
+}
+
+// finishApp applies the flags every image kind shares (working
+// directory, user and group, environment, isolators, name, read-only
+// rootfs, pids limit) to an app whose exec is set, and makes its pod
+// manifest entry.
+func finishApp(app *types.App, imageUser, appcID, defaultName string, acc *Accounts, opts AppOptions) (*schema.RuntimeApp, error) {
 	if len(app.Exec) == 0 || app.Exec[0] == "" {
 		return nil, errors.New("the image has no command to run: give one with --exec")
 	}
@@ -123,7 +182,7 @@ func RuntimeAppFromOCI(ref ImageRef, appcID string, cfg *v1.ConfigFile, acc *Acc
 		}
 		app.WorkingDirectory = path.Clean(opts.WorkingDir)
 	}
-	if err := resolveAccounts(app, cfg.Config.User, acc, opts); err != nil {
+	if err := resolveAccounts(app, imageUser, acc, opts); err != nil {
 		return nil, err
 	}
 	for _, kv := range opts.BaseEnvironment {
@@ -145,7 +204,7 @@ func RuntimeAppFromOCI(ref ImageRef, appcID string, cfg *v1.ConfigFile, acc *Acc
 	ApplyIsolators(app, opts.Isolators)
 	name := opts.Name
 	if name == "" {
-		name = DefaultAppName(ref.Repository)
+		name = defaultName
 	}
 	acn, err := types.NewACName(name)
 	if err != nil {
@@ -159,14 +218,6 @@ func RuntimeAppFromOCI(ref ImageRef, appcID string, cfg *v1.ConfigFile, acc *Acc
 	ra.Image.ID = *id
 	if opts.PidsLimit > 0 {
 		ra.Annotations.Set(AnnotationPidsLimit, strconv.FormatInt(opts.PidsLimit, 10))
-	}
-	if repo, err := types.SanitizeACIdentifier(strings.ToLower(ref.Repository)); err == nil {
-		if n, err := types.NewACIdentifier(repo); err == nil {
-			ra.Image.Name = n
-		}
-	}
-	if ref.Tag != "" {
-		ra.Image.Labels = types.Labels{{Name: "version", Value: ref.Tag}}
 	}
 	return ra, nil
 }

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/appc/spec/schema"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 )
 
@@ -83,5 +84,71 @@ func TestDefaultAppName(t *testing.T) {
 		if got := DefaultAppName(in); got != want {
 			t.Errorf("DefaultAppName(%q) = %q, want %q", in, got, want)
 		}
+	}
+}
+
+func TestRuntimeAppFromACI(t *testing.T) {
+	acc := &Accounts{Users: ParsePasswd([]byte(testPasswd)), Groups: ParseGroup([]byte(testGroup))}
+	manifest := func(app string) *schema.ImageManifest {
+		var im schema.ImageManifest
+		raw := `{"acKind":"ImageManifest","acVersion":"0.8.11","name":"example.com/web-server","labels":[{"name":"version","value":"2"}]`
+		if app != "" {
+			raw += `,"app":` + app
+		}
+		if err := json.Unmarshal([]byte(raw+"}"), &im); err != nil {
+			t.Fatal(err)
+		}
+		return &im
+	}
+	base := `{"exec":["/bin/web","--port","80"],"user":"app","group":"wheel","environment":[{"name":"A","value":"1"}],"workingDirectory":"/srv"}`
+	for _, tc := range []struct {
+		name        string
+		app         string
+		opts        AppOptions
+		exec        []string
+		user, group string
+		err         string
+	}{
+		{"image's app, names resolved", base, AppOptions{}, []string{"/bin/web", "--port", "80"}, "1000", "10", ""},
+		{"args replace the exec's arguments", base, AppOptions{Args: []string{"-v"}, ArgsSet: true}, []string{"/bin/web", "-v"}, "1000", "10", ""},
+		{"exec replaces the command", base, AppOptions{Exec: []string{"/bin/sh"}}, []string{"/bin/sh"}, "1000", "10", ""},
+		{"exec and args", base, AppOptions{Exec: []string{"/bin/sh"}, Args: []string{"-c", "x"}, ArgsSet: true}, []string{"/bin/sh", "-c", "x"}, "1000", "10", ""},
+		{"user and group flags", base, AppOptions{User: "0", Group: "staff"}, []string{"/bin/web", "--port", "80"}, "0", "50", ""},
+		{"no app needs --exec", "", AppOptions{}, nil, "", "", "no command"},
+		{"no app with --exec runs as root", "", AppOptions{Exec: []string{"/bin/true"}}, []string{"/bin/true"}, "0", "0", ""},
+		{"unknown user", `{"exec":["/x"],"user":"ghost","group":"0"}`, AppOptions{}, nil, "", "", `user "ghost"`},
+		{"event handlers", `{"exec":["/x"],"user":"0","group":"0","eventHandlers":[{"name":"pre-start","exec":["/y"]}]}`, AppOptions{}, nil, "", "", "event handlers"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			im := manifest(tc.app)
+			var before []byte
+			if im.App != nil {
+				before, _ = json.Marshal(im.App)
+			}
+			ra, err := RuntimeAppFromACI(im, testAppcID, acc, tc.opts)
+			if tc.err != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.err) {
+					t.Fatalf("err %v, want %q", err, tc.err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual([]string(ra.App.Exec), tc.exec) || ra.App.User != tc.user || ra.App.Group != tc.group {
+				t.Errorf("exec %q user %s group %s", ra.App.Exec, ra.App.User, ra.App.Group)
+			}
+			if ra.Name.String() != "web-server" || ra.Image.Name.String() != "example.com/web-server" || ra.Image.ID.String() != testAppcID {
+				t.Errorf("name %s image %v", ra.Name, ra.Image)
+			}
+			if v, _ := ra.Image.Labels.Get("version"); v != "2" {
+				t.Errorf("labels %v", ra.Image.Labels)
+			}
+			if im.App != nil {
+				if after, _ := json.Marshal(im.App); string(after) != string(before) {
+					t.Errorf("the image manifest changed:\n%s\n%s", before, after)
+				}
+			}
+		})
 	}
 }

@@ -20,6 +20,7 @@ import (
 
 	"github.com/rkt/rkt/internal/errdefs"
 	"github.com/rkt/rkt/internal/fetch"
+	"github.com/rkt/rkt/internal/image"
 	"github.com/rkt/rkt/internal/pod"
 	"github.com/rkt/rkt/internal/podspec"
 	"github.com/rkt/rkt/internal/rootfs"
@@ -206,20 +207,17 @@ func appFor(s *store.Store, img *store.Image, opts podspec.AppOptions) (*schema.
 		}
 		layers = append(layers, filepath.Join(dir, "rootfs"))
 	}
+	if img.MediaType == image.MediaTypeACI {
+		return appForACI(img, layers, opts)
+	}
 	if img.Config == "" {
-		return nil, nil, errdefs.InvalidArgument(errors.New("running ACI images is not supported yet"))
+		return nil, nil, errdefs.InvalidArgument(fmt.Errorf("image %s has no configuration", store.FormatID(img.ID)))
 	}
 	cf, err := readConfig(s, img)
 	if err != nil {
 		return nil, nil, err
 	}
-	acc := &podspec.Accounts{}
-	if data, err := rootfs.ReadFileInLayers(layers, "/etc/passwd", podspec.MaxAccountFile); err == nil {
-		acc.Users = podspec.ParsePasswd(data)
-	}
-	if data, err := rootfs.ReadFileInLayers(layers, "/etc/group", podspec.MaxAccountFile); err == nil {
-		acc.Groups = podspec.ParseGroup(data)
-	}
+	acc := readAccounts(layers)
 	appcID, err := appcImageID(s, img)
 	if err != nil {
 		return nil, nil, err
@@ -234,6 +232,40 @@ func appFor(s *store.Store, img *store.Image, opts podspec.AppOptions) (*schema.
 	ra.Annotations.Set(podspec.AnnotationStoredID, store.FormatID(img.ID))
 	ra.Annotations.Set(podspec.AnnotationStoredName, img.Name)
 	return ra, layers, nil
+}
+
+// appForACI maps an ACI's app to the pod: its layer holds the manifest
+// and the rootfs/ the app runs in.
+func appForACI(img *store.Image, layers []string, opts podspec.AppOptions) (*schema.RuntimeApp, []string, error) {
+	if len(layers) != 1 {
+		return nil, nil, fmt.Errorf("ACI %s has %d layers, not one", store.FormatID(img.ID), len(layers))
+	}
+	m, err := image.ReadACIManifestFile(filepath.Join(layers[0], "manifest"))
+	if err != nil {
+		return nil, nil, fmt.Errorf("ACI %s: %w", store.FormatID(img.ID), err)
+	}
+	root := filepath.Join(layers[0], "rootfs")
+	acc := readAccounts([]string{root})
+	ra, err := podspec.RuntimeAppFromACI(m, "sha512-"+img.ID.Encoded(), acc, opts)
+	if err != nil {
+		return nil, nil, err
+	}
+	ra.Annotations.Set(podspec.AnnotationStoredID, store.FormatID(img.ID))
+	ra.Annotations.Set(podspec.AnnotationStoredName, img.Name)
+	return ra, []string{root}, nil
+}
+
+// readAccounts reads the image's /etc/passwd and /etc/group, to resolve
+// user and group names.
+func readAccounts(layers []string) *podspec.Accounts {
+	acc := &podspec.Accounts{}
+	if data, err := rootfs.ReadFileInLayers(layers, "/etc/passwd", podspec.MaxAccountFile); err == nil {
+		acc.Users = podspec.ParsePasswd(data)
+	}
+	if data, err := rootfs.ReadFileInLayers(layers, "/etc/group", podspec.MaxAccountFile); err == nil {
+		acc.Groups = podspec.ParseGroup(data)
+	}
+	return acc
 }
 
 func readConfig(s *store.Store, img *store.Image) (*v1.ConfigFile, error) {

@@ -1,0 +1,43 @@
+package testutil
+
+import (
+	"archive/tar"
+	"runtime"
+	"strings"
+	"testing"
+)
+
+// ACIManifest is an ImageManifest for an ACI named name, for linux on this
+// machine's architecture (amd64 here), with the app JSON given ("" for
+// none) and version label.
+func ACIManifest(name, version, appJSON string) string {
+	m := `{"acKind":"ImageManifest","acVersion":"0.8.11","name":"` + name + `","labels":[` +
+		`{"name":"version","value":"` + version + `"},{"name":"os","value":"linux"},{"name":"arch","value":"` + appcArch() + `"}]`
+	if appJSON != "" {
+		m += `,"app":` + appJSON
+	}
+	return m + "}"
+}
+
+// BusyboxACI is an uncompressed ACI: the manifest and, under rootfs/, the
+// entries of BusyboxLayer and extra ones.
+func BusyboxACI(t testing.TB, manifest string, extra ...TarEntry) []byte {
+	t.Helper()
+	entries := []TarEntry{File("manifest", 0o644, manifest), Dir("rootfs/", 0o755)}
+	for _, e := range append(BusyboxEntries(t), extra...) {
+		e.Name = "rootfs/" + strings.TrimPrefix(e.Name, "/")
+		if e.Type == tar.TypeLink { // a hard link names a path in the archive
+			e.Linkname = "rootfs/" + strings.TrimPrefix(e.Linkname, "/")
+		}
+		entries = append(entries, e)
+	}
+	return TarBytes(t, entries)
+}
+
+// appcArch is the appc name of this machine's architecture.
+func appcArch() string {
+	if runtime.GOARCH == "arm64" {
+		return "aarch64"
+	}
+	return runtime.GOARCH
+}
