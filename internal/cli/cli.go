@@ -216,6 +216,7 @@ local store; they are verified, stored once and unpacked once.`,
 		a.imageCommand(),
 		a.versionCommand(),
 		a.configCommand(),
+		a.trustCommand(),
 	)
 	return root
 }

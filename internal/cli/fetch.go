@@ -50,6 +50,8 @@ func (a *app) fetcher(s *store.Store, policy fetch.PullPolicy) *fetch.Fetcher {
 		Insecure:   fetch.Insecure{HTTP: a.insecure.has("http"), TLS: a.insecure.has("tls"), Image: a.insecure.has("image")},
 		PullPolicy: policy,
 		UserAgent:  "rkt/" + version,
+		Keystore:   a.keystore(),
+		Notef:      func(format string, args ...any) { fmt.Fprintf(a.stderr, format+"\n", args...) },
 	}
 	if a.debug {
 		f.Debugf = a.debugf
@@ -73,19 +75,22 @@ IMAGE is one of:
   oci:DIR[:REF]                           an OCI image layout directory
   oci-archive:FILE[:REF]                  a tar of an OCI image layout
   docker-archive:FILE[:TAG]               an archive written by 'docker save'
-  sha256-ID or NAME                       an image already in the store
+  PATH.aci, ./PATH, /PATH, file:///PATH     an appc ACI file
+  sha256-ID, sha512-ID or NAME            an image already in the store
 
 Layers download in parallel, are checked against their digests while they
 stream, and are unpacked once into the store, shared by every image that
-has them. Signed OCI images are not supported yet, so fetching an image
-needs --insecure-options=image.`,
+has them. An ACI needs a detached OpenPGP signature (PATH.asc, or
+--signature) by a key trusted for its name (see rkt trust). Signed OCI
+images are not supported yet, so fetching one needs
+--insecure-options=image.`,
 		Example: `  rkt --insecure-options=image fetch docker://127.0.0.1:5000/busybox:latest
   rkt --insecure-options=image,http fetch --pull-policy=new docker://localhost:5000/app@sha256:…
   rkt --insecure-options=image fetch oci-archive:busybox.tar`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if signature != "" {
-				return errdefs.InvalidArgument(errors.New("--signature applies to ACI images, which are not supported yet"))
+			if signature != "" && len(args) != 1 {
+				return errdefs.InvalidArgument(errors.New("--signature goes with exactly one image"))
 			}
 			policy, err := pull.policy(cmd)
 			if err != nil {
@@ -97,6 +102,7 @@ needs --insecure-options=image.`,
 			}
 			defer s.Close()
 			f := a.fetcher(s, policy)
+			f.Signature = signature
 			if a.insecure.has("image") {
 				fmt.Fprintln(a.stderr, "image: warning: image signature verification has been disabled")
 			}
@@ -122,7 +128,7 @@ needs --insecure-options=image.`,
 	}
 	pull.register(cmd, fetch.PullUpdate)
 	cmd.Flags().BoolVar(&full, "full", false, "print the image's full ID")
-	cmd.Flags().StringVar(&signature, "signature", "", "local signature file for an ACI image")
+	cmd.Flags().StringVar(&signature, "signature", "", "the signature file of the ACI image (default: its path with .asc appended)")
 	return cmd
 }
 

@@ -2,6 +2,7 @@ package fetch
 
 import (
 	"context"
+	"crypto/sha512"
 	"fmt"
 	"io"
 	"os"
@@ -18,6 +19,7 @@ import (
 	"github.com/rkt/rkt/internal/image"
 	"github.com/rkt/rkt/internal/rootfs"
 	"github.com/rkt/rkt/internal/store"
+	"github.com/rkt/rkt/internal/trust"
 )
 
 // PullPolicy says when to reach the image's origin.
@@ -82,6 +84,14 @@ type Fetcher struct {
 	Limits rootfs.Limits
 	// UserAgent is sent to registries.
 	UserAgent string
+	// Keystore holds the keys image signatures are checked against.
+	Keystore trust.Keystore
+	// Signature is a signature file for the ACI fetched (--signature);
+	// empty means the image's path with .asc appended.
+	Signature string
+	// Notef receives what rkt 1.x printed unasked, as lines (who signed
+	// an image); may be nil.
+	Notef func(format string, args ...any)
 }
 
 func (f *Fetcher) debugf(format string, args ...any) {
@@ -183,14 +193,72 @@ func (f *Fetcher) checkUnsigned(ref *image.Reference) error {
 	return errdefs.WithKind(errdefs.KindPermission, fmt.Errorf("image %q: signature verification of %s images is not supported yet; fetch it unverified with --insecure-options=image", ref.Input, kind))
 }
 
-// fetchACI imports an ACI file (its os and arch labels checked); an
-// unchanged file is not read again.
+// fetchACI imports an ACI file (its os and arch labels checked), after
+// checking its detached signature against the keys trusted for its name,
+// unless --insecure-options=image. The bytes stored are the bytes checked.
 func (f *Fetcher) fetchACI(ctx context.Context, ref *image.Reference) (*store.Image, error) {
-	if err := f.checkUnsigned(ref); err != nil {
+	f.debugf("image: using image from file %s", ref.Path)
+	if f.Insecure.Image {
+		return f.ImportACIFile(ctx, ref.Path)
+	}
+	a, err := image.ReadACIFile(ref.Path)
+	if err != nil {
 		return nil, err
 	}
-	f.debugf("image: using image from file %s", ref.Path)
-	return f.ImportACIFile(ctx, ref.Path)
+	sigFile := f.Signature
+	if sigFile == "" {
+		sigFile = ref.Path + ".asc"
+	}
+	sig, err := readSignature(sigFile)
+	if err != nil {
+		return nil, errdefs.WithKind(errdefs.KindPermission, fmt.Errorf("image %q: error opening signature file: %w", ref.Input, err))
+	}
+	file, err := os.Open(ref.Path)
+	if err != nil {
+		return nil, err
+	}
+	defer file.Close()
+	h := sha512.New()
+	name := a.Manifest.Name.String()
+	signer, err := f.Keystore.VerifyDetached(name, io.TeeReader(file, h), sig)
+	if err != nil {
+		return nil, errdefs.WithKind(errdefs.KindPermission, fmt.Errorf("image %q (%s): signature verification failed: %w", ref.Input, name, err))
+	}
+	if got := digest.NewDigestFromBytes(digest.SHA512, h.Sum(nil)); got != a.Digest {
+		return nil, fmt.Errorf("image %q changed while it was read", ref.Input)
+	}
+	if f.Notef != nil {
+		f.Notef("image: signature verified:")
+		for _, id := range trust.Identities(signer) {
+			f.Notef("  %s", id)
+		}
+	}
+	img, err := f.ImportACIFile(ctx, ref.Path)
+	if err != nil {
+		return nil, err
+	}
+	if img.ID != a.Digest {
+		return nil, fmt.Errorf("image %q changed while it was read", ref.Input)
+	}
+	return img, nil
+}
+
+// readSignature reads a signature file of at most trust.MaxSignatureSize
+// bytes.
+func readSignature(file string) ([]byte, error) {
+	f, err := os.Open(file)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, trust.MaxSignatureSize+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(data) > trust.MaxSignatureSize {
+		return nil, fmt.Errorf("%s is larger than 1 MiB", file)
+	}
+	return data, nil
 }
 
 // added records what a fetch put in the store, to take it back if the

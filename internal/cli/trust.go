@@ -1,0 +1,169 @@
+package cli
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/ProtonMail/go-crypto/openpgp"
+	"github.com/spf13/cobra"
+
+	"github.com/rkt/rkt/internal/errdefs"
+	"github.com/rkt/rkt/internal/trust"
+)
+
+// keystore is the keystore of this configuration: system and local layers.
+func (a *app) keystore() trust.Keystore {
+	return trust.Keystore{System: filepath.Join(a.systemConfig, trust.Dir), Local: filepath.Join(a.localConfig, trust.Dir)}
+}
+
+func (a *app) trustCommand() *cobra.Command {
+	var (
+		prefix            string
+		root, skipReview  bool
+		insecureAllowHTTP bool
+	)
+	cmd := &cobra.Command{
+		Use:   "trust [--prefix=PREFIX | --root] [KEYFILE|URL]...",
+		Short: "Trust a key for image signature verification",
+		Long: `Add OpenPGP public keys to the local keystore (<local-config>/trustedkeys):
+trusted for the images whose names are under PREFIX (whole path
+components: a key for example.com/app is not one for example.com/apps), or,
+with --root, for every image. Each key's fingerprint and identities are
+shown, and the key is added only when you answer yes, unless
+--skip-fingerprint-review. A key is a file, or an https:// URL (http://
+with --insecure-allow-http). A system key (<system-config>/trustedkeys) is
+masked by an empty local file of the same path.`,
+		Example: `  rkt trust --prefix=example.com/app ./pubkey.gpg
+  rkt trust --root --skip-fingerprint-review /etc/keys/release.asc`,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if root == (prefix != "") {
+				return errdefs.InvalidArgument(errors.New("give exactly one of --prefix and --root"))
+			}
+			if prefix != "" {
+				if err := trust.CheckPrefix(prefix); err != nil {
+					return err
+				}
+			}
+			if len(args) == 0 {
+				if root {
+					return errdefs.InvalidArgument(errors.New("--root needs a key file"))
+				}
+				return errdefs.InvalidArgument(errors.New("give the key file or URL: key discovery for a prefix (ac-discovery-pubkeys) is not supported yet"))
+			}
+			ks := a.keystore()
+			in := bufio.NewReader(a.stdin)
+			for _, src := range args {
+				if root && strings.Contains(src, "://") {
+					return errdefs.InvalidArgument(fmt.Errorf("%s: --root keys come from files only", src))
+				}
+				keys, err := a.readTrustKey(cmd.Context(), src, insecureAllowHTTP)
+				if err != nil {
+					return err
+				}
+				for _, k := range keys {
+					if err := a.addTrustedKey(ks, in, k, src, prefix, root, skipReview); err != nil {
+						return err
+					}
+				}
+			}
+			return nil
+		},
+	}
+	fs := cmd.Flags()
+	fs.StringVar(&prefix, "prefix", "", "the image name prefix the key is trusted for")
+	fs.BoolVar(&root, "root", false, "trust the key for every image")
+	fs.BoolVar(&skipReview, "skip-fingerprint-review", false, "add the key without asking")
+	fs.BoolVar(&insecureAllowHTTP, "insecure-allow-http", false, "allow fetching the key over http://")
+	return cmd
+}
+
+// readTrustKey reads the keys of a file or URL.
+func (a *app) readTrustKey(ctx context.Context, src string, allowHTTP bool) (openpgp.EntityList, error) {
+	var r io.ReadCloser
+	switch {
+	case strings.HasPrefix(src, "https://"), strings.HasPrefix(src, "http://"):
+		if strings.HasPrefix(src, "http://") && !allowHTTP {
+			return nil, errdefs.InvalidArgument(fmt.Errorf("%s: a key over http:// needs --insecure-allow-http", src))
+		}
+		ctx, cancel := context.WithTimeout(ctx, time.Minute)
+		defer cancel()
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, src, nil)
+		if err != nil {
+			return nil, errdefs.InvalidArgument(fmt.Errorf("key %s: %w", src, err))
+		}
+		client := &http.Client{CheckRedirect: func(req *http.Request, _ []*http.Request) error {
+			if req.URL.Scheme != "https" && !allowHTTP {
+				return fmt.Errorf("redirected to %s, which is not https", req.URL.Redacted())
+			}
+			return nil
+		}}
+		resp, err := client.Do(req)
+		if err != nil {
+			return nil, fmt.Errorf("key %s: %w", src, err)
+		}
+		if resp.StatusCode != http.StatusOK {
+			resp.Body.Close()
+			return nil, fmt.Errorf("key %s: %s", src, resp.Status)
+		}
+		r = resp.Body
+	default:
+		f, err := os.Open(strings.TrimPrefix(src, "file://"))
+		if err != nil {
+			return nil, errdefs.NotFound(fmt.Errorf("key %s: %w", src, err))
+		}
+		r = f
+	}
+	defer r.Close()
+	keys, err := trust.ReadKeys(r)
+	if err != nil {
+		return nil, errdefs.InvalidArgument(fmt.Errorf("key %s: %w", src, err))
+	}
+	return keys, nil
+}
+
+// addTrustedKey shows a key, asks unless told not to, and stores it.
+func (a *app) addTrustedKey(ks trust.Keystore, in *bufio.Reader, k *openpgp.Entity, src, prefix string, root, skipReview bool) error {
+	if root {
+		fmt.Fprintln(a.stderr, "Root key")
+	} else {
+		fmt.Fprintf(a.stderr, "Prefix: %q\n", prefix)
+	}
+	fmt.Fprintf(a.stderr, "Key: %q\n", src)
+	fmt.Fprintf(a.stderr, "GPG key fingerprint is: %s\n", trust.FormatFingerprint(k))
+	for _, id := range trust.Identities(k) {
+		fmt.Fprintf(a.stderr, "\t%s\n", id)
+	}
+	review := "after fingerprint review"
+	if skipReview {
+		review = "without fingerprint review"
+	} else {
+		fmt.Fprint(a.stderr, "Are you sure you want to trust this key (yes/no)?\n")
+		answer, err := in.ReadString('\n')
+		if err != nil && answer == "" {
+			return errdefs.InvalidArgument(fmt.Errorf("key %s not trusted: no answer", trust.Fingerprint(k)))
+		}
+		if a := strings.ToLower(strings.TrimSpace(answer)); a != "yes" && a != "y" {
+			return errdefs.InvalidArgument(fmt.Errorf("key %s not trusted", trust.Fingerprint(k)))
+		}
+	}
+	path, err := ks.AddKey(k, prefix, root)
+	if err != nil {
+		return err
+	}
+	if root {
+		fmt.Fprintf(a.stderr, "Trusting %q as a root key %s.\n", src, review)
+		fmt.Fprintf(a.stderr, "Added root key at %q\n", path)
+	} else {
+		fmt.Fprintf(a.stderr, "Trusting %q for prefix %q %s.\n", src, prefix, review)
+		fmt.Fprintf(a.stderr, "Added key for prefix %q at %q\n", prefix, path)
+	}
+	return nil
+}

@@ -1,0 +1,167 @@
+package trust
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/ProtonMail/go-crypto/openpgp"
+	"github.com/ProtonMail/go-crypto/openpgp/armor"
+)
+
+func newKey(t *testing.T, name string) *openpgp.Entity {
+	t.Helper()
+	e, err := openpgp.NewEntity(name, "", name+"@example.com", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
+
+// publicOnly is e's public key as ReadKeys reads it from a file.
+func publicOnly(t *testing.T, e *openpgp.Entity) *openpgp.Entity {
+	t.Helper()
+	var buf bytes.Buffer
+	w, err := armor.Encode(&buf, openpgp.PublicKeyType, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Serialize(w); err != nil {
+		t.Fatal(err)
+	}
+	w.Close()
+	el, err := ReadKeys(&buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return el[0]
+}
+
+func sign(t *testing.T, e *openpgp.Entity, data string, armored bool) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	var err error
+	if armored {
+		err = openpgp.ArmoredDetachSign(&buf, e, strings.NewReader(data), nil)
+	} else {
+		err = openpgp.DetachSign(&buf, e, strings.NewReader(data), nil)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+func TestKeystoreVerify(t *testing.T) {
+	base := t.TempDir()
+	ks := Keystore{System: filepath.Join(base, "system"), Local: filepath.Join(base, "local")}
+	app, root, other, masked := newKey(t, "app"), newKey(t, "root"), newKey(t, "other"), newKey(t, "masked")
+	if _, err := ks.AddKey(publicOnly(t, app), "example.com/app", false); err != nil {
+		t.Fatal(err)
+	}
+	// A system key masked by an empty local file, and a root key.
+	sys := Keystore{Local: ks.System}
+	p, err := sys.AddKey(publicOnly(t, masked), "example.com", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ks.VerifyDetached("example.com/app", strings.NewReader("x"), sign(t, masked, "x", true)); err != nil {
+		t.Fatalf("the system key, not masked yet: %v", err)
+	}
+	rel, _ := filepath.Rel(ks.System, p)
+	if err := os.MkdirAll(filepath.Dir(filepath.Join(ks.Local, rel)), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(ks.Local, rel), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(p, filepath.Join("trustedkeys", "prefix.d", "example.com")) && !strings.Contains(p, filepath.Join("prefix.d", "example.com", Fingerprint(masked))) {
+		t.Errorf("key path %s", p)
+	}
+
+	for _, c := range []struct {
+		name   string
+		signer *openpgp.Entity
+		root   bool
+		ok     bool
+	}{
+		{"example.com/app", app, false, true},
+		{"example.com/app/sub", app, false, true},
+		{"example.com/application", app, false, false},
+		{"example.com", app, false, false},
+		{"example.com/app", other, false, false},
+		{"example.com/app", masked, false, false},
+		{"example.com/app", root, false, false},
+		{"anything.org/x", root, true, true},
+	} {
+		if c.root {
+			if _, err := ks.AddKey(publicOnly(t, root), "", true); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for _, armored := range []bool{true, false} {
+			sig := sign(t, c.signer, "image bytes", armored)
+			got, err := ks.VerifyDetached(c.name, strings.NewReader("image bytes"), sig)
+			if c.ok != (err == nil) {
+				t.Errorf("%s signed by %s (armored %v): %v", c.name, Identities(c.signer), armored, err)
+			}
+			if err == nil && Fingerprint(got) != Fingerprint(c.signer) {
+				t.Errorf("signer %s, want %s", Fingerprint(got), Fingerprint(c.signer))
+			}
+			if c.ok {
+				if _, err := ks.VerifyDetached(c.name, strings.NewReader("other bytes"), sig); err == nil {
+					t.Errorf("%s: a signature of other bytes verified", c.name)
+				}
+			}
+		}
+	}
+}
+
+func TestCheckPrefix(t *testing.T) {
+	for p, ok := range map[string]bool{
+		"example.com": true, "example.com/app": true, "a/b-c/d_e.f~g": true,
+		"": false, "/example.com": false, "example.com/": false, "a//b": false, "a/../b": false,
+		"Example.com": false, "a b": false, "a/./b": false, strings.Repeat("a", 513): false,
+	} {
+		if err := CheckPrefix(p); (err == nil) != ok {
+			t.Errorf("%q: %v", p, err)
+		}
+	}
+}
+
+func TestReadKeys(t *testing.T) {
+	e := newKey(t, "k")
+	var priv bytes.Buffer
+	w, _ := armor.Encode(&priv, openpgp.PrivateKeyType, nil)
+	if err := e.SerializePrivate(w, nil); err != nil {
+		t.Fatal(err)
+	}
+	w.Close()
+	for _, c := range []struct {
+		name, data, err string
+	}{
+		{"private key", priv.String(), "private key"},
+		{"garbage", "not a key", "reading OpenPGP keys"},
+		{"too big", strings.Repeat("x", MaxKeySize+1), "larger than 1 MiB"},
+	} {
+		if _, err := ReadKeys(strings.NewReader(c.data)); err == nil || !strings.Contains(err.Error(), c.err) {
+			t.Errorf("%s: %v, want %q", c.name, err, c.err)
+		}
+	}
+	if got := FormatFingerprint(e); len(got) != 49 || strings.Count(got, " ") != 9 {
+		t.Errorf("fingerprint %q", got)
+	}
+}
+
+func FuzzReadKeys(f *testing.F) {
+	f.Add([]byte("-----BEGIN PGP PUBLIC KEY BLOCK-----\n\n-----END PGP PUBLIC KEY BLOCK-----\n"))
+	f.Add([]byte{0x99, 0x01, 0x0d})
+	f.Fuzz(func(t *testing.T, data []byte) {
+		el, err := ReadKeys(bytes.NewReader(data))
+		if err == nil && len(el) == 0 {
+			t.Fatal("no keys and no error")
+		}
+	})
+}
