@@ -237,12 +237,6 @@ func (a *app) setup(cmd *cobra.Command, _ []string) error {
 	a.cfg = cfg
 	// Options whose feature does not exist yet are accepted, as rkt 1.x
 	// scripts pass them, but said to do nothing rather than ignored.
-	if a.trustHTTPS {
-		fmt.Fprintln(a.stderr, "rkt: warning: --trust-keys-from-https has no effect yet: ACI key discovery is not supported")
-	}
-	if a.insecure.has("pubkey") {
-		fmt.Fprintln(a.stderr, "rkt: warning: --insecure-options=pubkey has no effect yet: ACI key discovery is not supported")
-	}
 	if a.cpuProfile != "" {
 		f, err := os.Create(a.cpuProfile)
 		if err != nil {

@@ -45,13 +45,14 @@ func (p *pullPolicyFlag) policy(cmd *cobra.Command) (fetch.PullPolicy, error) {
 // fetcher builds a Fetcher on an open store with the global options.
 func (a *app) fetcher(s *store.Store, policy fetch.PullPolicy) *fetch.Fetcher {
 	f := &fetch.Fetcher{
-		Store:      s,
-		Config:     a.cfg,
-		Insecure:   fetch.Insecure{HTTP: a.insecure.has("http"), TLS: a.insecure.has("tls"), Image: a.insecure.has("image")},
-		PullPolicy: policy,
-		UserAgent:  "rkt/" + version,
-		Keystore:   a.keystore(),
-		Notef:      func(format string, args ...any) { fmt.Fprintf(a.stderr, format+"\n", args...) },
+		Store:              s,
+		Config:             a.cfg,
+		Insecure:           fetch.Insecure{HTTP: a.insecure.has("http"), TLS: a.insecure.has("tls"), Image: a.insecure.has("image"), PubKey: a.insecure.has("pubkey")},
+		PullPolicy:         policy,
+		UserAgent:          "rkt/" + version,
+		Keystore:           a.keystore(),
+		TrustKeysFromHTTPS: a.trustHTTPS,
+		Notef:              func(format string, args ...any) { fmt.Fprintf(a.stderr, format+"\n", args...) },
 	}
 	if a.debug {
 		f.Debugf = a.debugf

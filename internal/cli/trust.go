@@ -16,6 +16,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/rkt/rkt/internal/errdefs"
+	"github.com/rkt/rkt/internal/fetch"
 	"github.com/rkt/rkt/internal/trust"
 )
 
@@ -36,8 +37,9 @@ func (a *app) trustCommand() *cobra.Command {
 		Long: `Add OpenPGP public keys to the local keystore (<local-config>/trustedkeys):
 trusted for the images whose names are under PREFIX (whole path
 components: a key for example.com/app is not one for example.com/apps), or,
-with --root, for every image. Each key's fingerprint and identities are
-shown, and the key is added only when you answer yes, unless
+with --root, for every image. With no key given, the keys are found by
+appc discovery of the prefix (ac-discovery-pubkeys). Each key's
+fingerprint and identities are shown, and the key is added only when you answer yes, unless
 --skip-fingerprint-review. A key is a file, or an https:// URL (http://
 with --insecure-allow-http). A system key (<system-config>/trustedkeys) is
 masked by an empty local file of the same path.`,
@@ -56,7 +58,12 @@ masked by an empty local file of the same path.`,
 				if root {
 					return errdefs.InvalidArgument(errors.New("--root needs a key file"))
 				}
-				return errdefs.InvalidArgument(errors.New("give the key file or URL: key discovery for a prefix (ac-discovery-pubkeys) is not supported yet"))
+				f := &fetch.Fetcher{Config: a.cfg, Insecure: fetch.Insecure{HTTP: insecureAllowHTTP, TLS: a.insecure.has("tls")}, UserAgent: "rkt/" + version}
+				urls, err := f.DiscoverPublicKeys(cmd.Context(), prefix)
+				if err != nil {
+					return err
+				}
+				args = urls
 			}
 			ks := a.keystore()
 			in := bufio.NewReader(a.stdin)

@@ -2,7 +2,6 @@ package fetch
 
 import (
 	"context"
-	"crypto/sha512"
 	"fmt"
 	"io"
 	"os"
@@ -15,6 +14,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/rkt/rkt/internal/config"
+	"github.com/rkt/rkt/internal/discovery"
 	"github.com/rkt/rkt/internal/errdefs"
 	"github.com/rkt/rkt/internal/image"
 	"github.com/rkt/rkt/internal/rootfs"
@@ -49,6 +49,8 @@ type Insecure struct {
 	HTTP  bool
 	TLS   bool
 	Image bool
+	// PubKey lets --trust-keys-from-https take keys over plain HTTP too.
+	PubKey bool
 }
 
 // Progress receives per-layer progress. Implementations must be safe for
@@ -92,6 +94,9 @@ type Fetcher struct {
 	// Notef receives what rkt 1.x printed unasked, as lines (who signed
 	// an image); may be nil.
 	Notef func(format string, args ...any)
+	// TrustKeysFromHTTPS trusts the keys that discovery finds over https
+	// for an image name no key is trusted for (--trust-keys-from-https).
+	TrustKeysFromHTTPS bool
 }
 
 func (f *Fetcher) debugf(format string, args ...any) {
@@ -112,11 +117,13 @@ func (f *Fetcher) Fetch(ctx context.Context, input string) (*store.Image, error)
 	tx := &added{}
 	switch ref.Transport {
 	case image.Stored:
-		img, err = f.fromStore(ref)
+		img, err = f.byName(ctx, ref)
 	case image.Docker:
 		img, err = f.fetchRemote(ctx, tx, ref)
 	case image.ACI:
 		img, err = f.fetchACI(ctx, ref)
+	case image.ACIURL:
+		img, err = f.fetchACIURL(ctx, ref.Input, ref.URL, ref.URL+".asc", nil)
 	default:
 		img, err = f.fetchLocal(ctx, tx, ref)
 	}
@@ -137,6 +144,30 @@ func (f *Fetcher) Fetch(ctx context.Context, input string) (*store.Image, error)
 	return img, nil
 }
 
+// byName finds a stored image by ID or name, or fetches an ACI by appc
+// discovery: with --pull-policy=new when no image of that name is stored,
+// with update unless the stored image of that name came from elsewhere
+// (an OCI or Docker image: its origin is not found by discovery), and
+// never with never.
+func (f *Fetcher) byName(ctx context.Context, ref *image.Reference) (*store.Image, error) {
+	if ref.ID != "" || f.PullPolicy == PullNever {
+		return f.fromStore(ref)
+	}
+	img, err := lookup(f.Store, ref)
+	switch {
+	case err == nil && (f.PullPolicy == PullNew || img.MediaType != image.MediaTypeACI):
+		f.debugf("image: using image from local store for image name %s", ref.Input)
+		return img, nil
+	case err != nil && !errdefs.Is(err, errdefs.KindNotFound):
+		return nil, err
+	}
+	if _, perr := discovery.ParseApp(ref.Name); perr != nil {
+		return f.fromStore(ref)
+	}
+	f.debugf("image: searching for app image %s", ref.Input)
+	return f.fetchDiscovered(ctx, ref.Name)
+}
+
 // fromStore finds a stored image by ID prefix or by name.
 func (f *Fetcher) fromStore(ref *image.Reference) (*store.Image, error) {
 	img, err := lookup(f.Store, ref)
@@ -145,7 +176,7 @@ func (f *Fetcher) fromStore(ref *image.Reference) (*store.Image, error) {
 		return img, nil
 	}
 	if errdefs.Is(err, errdefs.KindNotFound) && ref.Name != "" {
-		return nil, errdefs.NotFound(fmt.Errorf("image %q is not in the store: fetch it with a transport (docker://%s, oci:DIR, ...); appc image discovery is not supported yet", ref.Input, ref.Input))
+		return nil, errdefs.NotFound(fmt.Errorf("image %q is not in the store: fetch it with a transport (docker://%s, oci:DIR, ...) or by its appc name", ref.Input, ref.Input))
 	}
 	return nil, err
 }
@@ -191,74 +222,6 @@ func (f *Fetcher) checkUnsigned(ref *image.Reference) error {
 		kind = "ACI"
 	}
 	return errdefs.WithKind(errdefs.KindPermission, fmt.Errorf("image %q: signature verification of %s images is not supported yet; fetch it unverified with --insecure-options=image", ref.Input, kind))
-}
-
-// fetchACI imports an ACI file (its os and arch labels checked), after
-// checking its detached signature against the keys trusted for its name,
-// unless --insecure-options=image. The bytes stored are the bytes checked.
-func (f *Fetcher) fetchACI(ctx context.Context, ref *image.Reference) (*store.Image, error) {
-	f.debugf("image: using image from file %s", ref.Path)
-	if f.Insecure.Image {
-		return f.ImportACIFile(ctx, ref.Path)
-	}
-	a, err := image.ReadACIFile(ref.Path)
-	if err != nil {
-		return nil, err
-	}
-	sigFile := f.Signature
-	if sigFile == "" {
-		sigFile = ref.Path + ".asc"
-	}
-	sig, err := readSignature(sigFile)
-	if err != nil {
-		return nil, errdefs.WithKind(errdefs.KindPermission, fmt.Errorf("image %q: error opening signature file: %w", ref.Input, err))
-	}
-	file, err := os.Open(ref.Path)
-	if err != nil {
-		return nil, err
-	}
-	defer file.Close()
-	h := sha512.New()
-	name := a.Manifest.Name.String()
-	signer, err := f.Keystore.VerifyDetached(name, io.TeeReader(file, h), sig)
-	if err != nil {
-		return nil, errdefs.WithKind(errdefs.KindPermission, fmt.Errorf("image %q (%s): signature verification failed: %w", ref.Input, name, err))
-	}
-	if got := digest.NewDigestFromBytes(digest.SHA512, h.Sum(nil)); got != a.Digest {
-		return nil, fmt.Errorf("image %q changed while it was read", ref.Input)
-	}
-	if f.Notef != nil {
-		f.Notef("image: signature verified:")
-		for _, id := range trust.Identities(signer) {
-			f.Notef("  %s", id)
-		}
-	}
-	img, err := f.ImportACIFile(ctx, ref.Path)
-	if err != nil {
-		return nil, err
-	}
-	if img.ID != a.Digest {
-		return nil, fmt.Errorf("image %q changed while it was read", ref.Input)
-	}
-	return img, nil
-}
-
-// readSignature reads a signature file of at most trust.MaxSignatureSize
-// bytes.
-func readSignature(file string) ([]byte, error) {
-	f, err := os.Open(file)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, trust.MaxSignatureSize+1))
-	if err != nil {
-		return nil, err
-	}
-	if len(data) > trust.MaxSignatureSize {
-		return nil, fmt.Errorf("%s is larger than 1 MiB", file)
-	}
-	return data, nil
 }
 
 // added records what a fetch put in the store, to take it back if the
@@ -534,13 +497,18 @@ func (f *Fetcher) ImportACIFile(ctx context.Context, file string) (*store.Image,
 	if err != nil {
 		return nil, err
 	}
-	defer func() {
-		if identErr == nil {
-			if err := f.Store.SetFileImage(ident, a.Digest); err != nil {
-				f.debugf("image: remember %s: %v", file, err)
-			}
+	img, err := f.importACI(ctx, file, a)
+	if err == nil && identErr == nil {
+		if err := f.Store.SetFileImage(ident, a.Digest); err != nil {
+			f.debugf("image: remember %s: %v", file, err)
 		}
-	}()
+	}
+	return img, err
+}
+
+// importACI stores an ACI file that ReadACIFile read as a: the blob (the
+// store checks it is still a.Digest), its rendering, and the record.
+func (f *Fetcher) importACI(ctx context.Context, file string, a *image.ACIFile) (*store.Image, error) {
 	if img, err := f.Store.Image(a.Digest); err == nil {
 		if err := f.ensureRendered(ctx, &added{}, img); err != nil {
 			return nil, err
@@ -550,7 +518,7 @@ func (f *Fetcher) ImportACIFile(ctx context.Context, file string) (*store.Image,
 	layer := store.LayerRecord{Digest: a.Digest, Size: a.Size, MediaType: image.MediaTypeACI, DiffID: a.DiffID}
 	tx := &added{}
 	tx.blob(f.Store, a.Digest)
-	_, err = f.Store.PutBlob(ctx, a.Digest, a.Size, func(context.Context) (io.ReadCloser, error) {
+	_, err := f.Store.PutBlob(ctx, a.Digest, a.Size, func(context.Context) (io.ReadCloser, error) {
 		return os.Open(file)
 	}, nil)
 	if err == nil {

@@ -3,6 +3,7 @@ package image
 import (
 	"errors"
 	"fmt"
+	"net/url"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -33,6 +34,9 @@ const (
 	// ACI is an appc ACI file: a path (absolute, ./ or ../ relative, or
 	// any name ending in .aci) or a file:// URL.
 	ACI Transport = "file"
+	// ACIURL is an ACI at an https:// (or, allowed, http://) URL; its
+	// signature is at the URL with .asc appended.
+	ACIURL Transport = "url"
 )
 
 // Reference is a parsed image input.
@@ -50,6 +54,8 @@ type Reference struct {
 	ID string
 	// Name is the image name for Stored by name.
 	Name string
+	// URL is the ACI's URL for ACIURL.
+	URL string
 }
 
 // idRE matches image IDs as rkt prints them (sha256-hex) and digests
@@ -93,7 +99,11 @@ func ParseReference(s string) (*Reference, error) {
 		scheme := s[:i]
 		switch scheme {
 		case "http", "https":
-			return nil, errdefs.InvalidArgument(fmt.Errorf("image %q: ACI images over %s:// are not supported yet", s, scheme))
+			u, err := url.Parse(s)
+			if err != nil || u.Host == "" || u.User != nil {
+				return nil, errdefs.InvalidArgument(fmt.Errorf("image %q: not a valid URL without credentials", s))
+			}
+			return &Reference{Transport: ACIURL, Input: s, URL: u.String()}, nil
 		}
 		return nil, errdefs.InvalidArgument(fmt.Errorf("image %q: unknown transport %q (want docker://, oci:, oci-archive:, docker-archive:, or a stored image ID or name)", s, scheme))
 	}

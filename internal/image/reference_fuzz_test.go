@@ -63,6 +63,10 @@ func FuzzParseReference(f *testing.F) {
 			if r.Transport != DockerArchive && r.Ref != "" && !refNameRE().MatchString(r.Ref) {
 				t.Fatalf("invalid OCI ref name %q accepted", r.Ref)
 			}
+		case ACIURL:
+			if !strings.HasPrefix(r.URL, "http") || r.Path != "" || strings.Contains(r.URL, "@") && strings.Contains(strings.SplitN(r.URL, "/", 4)[2], "@") {
+				t.Fatalf("ACI URL reference %+v", r)
+			}
 		case ACI:
 			if !filepath.IsAbs(r.Path) || r.Docker != nil || r.ID != "" || r.Name != "" || r.Ref != "" {
 				t.Fatalf("ACI reference %+v", r)

@@ -116,8 +116,9 @@ func TestParseReference(t *testing.T) {
 		{in: "bad\x00name", wantErr: "not a valid image name"},
 
 		// Unsupported and unknown transports.
-		{in: "https://example.com/app.aci", wantErr: "ACI images over https:// are not supported yet"},
-		{in: "http://example.com/app.aci", wantErr: "over http:// are not supported yet"},
+		{in: "https://example.com/app.aci", want: Reference{Transport: ACIURL, URL: "https://example.com/app.aci"}},
+		{in: "http://example.com/app.aci", want: Reference{Transport: ACIURL, URL: "http://example.com/app.aci"}},
+		{in: "https://user:pw@example.com/app.aci", wantErr: "without credentials"},
 		{in: "file://tmp/app.aci", wantErr: "needs an absolute path"},
 		{in: "ftp://example.com/x", wantErr: `unknown transport "ftp"`},
 		{in: "containers-storage://x", wantErr: `unknown transport "containers-storage"`},

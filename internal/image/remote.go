@@ -83,13 +83,7 @@ func NewRemote(ctx context.Context, ref *Reference, opts RemoteOptions) (Source,
 			return nil, err
 		}
 	}
-	base := http.DefaultTransport.(*http.Transport).Clone()
-	if opts.SkipTLSVerify {
-		base.TLSClientConfig = &tls.Config{InsecureSkipVerify: true} //nolint:gosec // --insecure-options=tls asks for exactly this
-	}
-	base.MaxIdleConnsPerHost = 8
-	var rt http.RoundTripper = &guardTransport{inner: base, allowHTTP: opts.AllowHTTP}
-	rt = transport.NewUserAgent(rt, opts.UserAgent)
+	rt := baseTransport(opts)
 	kc := opts.Keychain
 	if kc == nil {
 		kc = authn.NewMultiKeychain()
@@ -104,22 +98,66 @@ func NewRemote(ctx context.Context, ref *Reference, opts RemoteOptions) (Source,
 	if err != nil {
 		return nil, fmt.Errorf("registry %s: %w", reg.RegistryStr(), registryError(err))
 	}
-	client := &http.Client{
-		Transport: t,
-		CheckRedirect: func(req *http.Request, via []*http.Request) error {
-			if len(via) >= 10 {
-				return errors.New("too many redirects")
-			}
-			if req.URL.User != nil {
-				return fmt.Errorf("refusing redirect to %s: the URL carries credentials", req.URL.Redacted())
-			}
-			if req.URL.Scheme == "http" && via[0].URL.Scheme == "https" && !opts.AllowHTTP {
-				return fmt.Errorf("refusing redirect from https to %s: %w", req.URL.Redacted(), errPlainHTTP)
-			}
-			return nil
-		},
-	}
+	client := &http.Client{Transport: t, CheckRedirect: redirectPolicy(opts)}
 	return &remoteSource{ref: r, client: client, opts: opts}, nil
+}
+
+// baseTransport is the transport of every image download: TLS as the
+// options say (and SSL_CERT_FILE), plain HTTP refused unless allowed, on
+// every request including redirects, and rkt's user agent.
+func baseTransport(opts RemoteOptions) http.RoundTripper {
+	base := http.DefaultTransport.(*http.Transport).Clone()
+	if opts.SkipTLSVerify {
+		base.TLSClientConfig = &tls.Config{InsecureSkipVerify: true} //nolint:gosec // --insecure-options=tls asks for exactly this
+	}
+	base.MaxIdleConnsPerHost = 8
+	return transport.NewUserAgent(&guardTransport{inner: base, allowHTTP: opts.AllowHTTP}, opts.UserAgent)
+}
+
+// redirectPolicy refuses long redirect chains, redirects to URLs with
+// credentials, and redirects from https to http unless HTTP is allowed.
+func redirectPolicy(opts RemoteOptions) func(*http.Request, []*http.Request) error {
+	return func(req *http.Request, via []*http.Request) error {
+		if len(via) >= 10 {
+			return errors.New("too many redirects")
+		}
+		if req.URL.User != nil {
+			return fmt.Errorf("refusing redirect to %s: the URL carries credentials", req.URL.Redacted())
+		}
+		if req.URL.Scheme == "http" && via[0].URL.Scheme == "https" && !opts.AllowHTTP {
+			return fmt.Errorf("refusing redirect from https to %s: %w", req.URL.Redacted(), errPlainHTTP)
+		}
+		return nil
+	}
+}
+
+// HTTPClient is a client for plain HTTP(S) image downloads (ACIs,
+// discovery, keys) under the same rules as registry access; headers, if
+// set, gives each request's extra headers (credentials for its host),
+// which go only to the host they were asked for.
+func HTTPClient(opts RemoteOptions, headers func(host string) http.Header) *http.Client {
+	rt := baseTransport(opts)
+	if headers != nil {
+		rt = &headerTransport{inner: rt, headers: headers}
+	}
+	return &http.Client{Transport: rt, CheckRedirect: redirectPolicy(opts)}
+}
+
+type headerTransport struct {
+	inner   http.RoundTripper
+	headers func(host string) http.Header
+}
+
+func (h *headerTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	extra := h.headers(req.URL.Hostname())
+	if len(extra) == 0 || req.URL.Scheme != "https" {
+		return h.inner.RoundTrip(req)
+	}
+	req = req.Clone(req.Context())
+	for k, vs := range extra {
+		req.Header[k] = vs
+	}
+	return h.inner.RoundTrip(req)
 }
 
 // registryError classifies transport errors for the CLI.

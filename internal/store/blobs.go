@@ -185,3 +185,10 @@ func (s *Store) VerifyBlob(d digest.Digest) error {
 	}
 	return nil
 }
+
+// TempFile creates a file in the store's temporary directory, on the
+// store's file system, for a download to be checked before it is stored.
+// The caller removes it.
+func (s *Store) TempFile(pattern string) (*os.File, error) {
+	return os.CreateTemp(s.path("tmp"), pattern)
+}

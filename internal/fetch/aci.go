@@ -1,0 +1,317 @@
+package fetch
+
+import (
+	"context"
+	"crypto/sha512"
+	"errors"
+	"fmt"
+	"io"
+	"maps"
+	"net/http"
+	"os"
+	"slices"
+	"strings"
+
+	"github.com/appc/spec/schema"
+	"github.com/opencontainers/go-digest"
+
+	"github.com/rkt/rkt/internal/discovery"
+	"github.com/rkt/rkt/internal/errdefs"
+	"github.com/rkt/rkt/internal/image"
+	"github.com/rkt/rkt/internal/store"
+	"github.com/rkt/rkt/internal/trust"
+)
+
+// MaxACISize bounds an ACI download.
+const MaxACISize = 16 << 30
+
+// fetchACI imports an ACI file (its os and arch labels checked), after
+// checking its detached signature (PATH.asc or --signature) against the
+// keys trusted for its name, unless --insecure-options=image.
+func (f *Fetcher) fetchACI(ctx context.Context, ref *image.Reference) (*store.Image, error) {
+	f.debugf("image: using image from file %s", ref.Path)
+	if f.Insecure.Image {
+		return f.ImportACIFile(ctx, ref.Path)
+	}
+	sigFile := f.Signature
+	if sigFile == "" {
+		sigFile = ref.Path + ".asc"
+	}
+	sig, err := readSignature(sigFile)
+	if err != nil {
+		return nil, errdefs.WithKind(errdefs.KindPermission, fmt.Errorf("image %q: error opening signature file: %w", ref.Input, err))
+	}
+	img, _, err := f.verifyAndImport(ctx, ref.Input, ref.Path, sig, true)
+	return img, err
+}
+
+// verifyAndImport checks an ACI file's signature against the keys trusted
+// for the name in its manifest (sig nil: not checked), then imports it:
+// the bytes stored are the bytes checked.
+func (f *Fetcher) verifyAndImport(ctx context.Context, input, path string, sig []byte, remember bool) (*store.Image, *schema.ImageManifest, error) {
+	a, err := image.ReadACIFile(path)
+	if err != nil {
+		return nil, nil, err
+	}
+	if sig != nil {
+		if err := f.verify(ctx, input, path, a, sig); err != nil {
+			return nil, nil, err
+		}
+	}
+	var img *store.Image
+	if remember {
+		img, err = f.ImportACIFile(ctx, path)
+	} else {
+		img, err = f.importACI(ctx, path, a)
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	if img.ID != a.Digest {
+		return nil, nil, fmt.Errorf("image %q changed while it was read", input)
+	}
+	return img, a.Manifest, nil
+}
+
+func (f *Fetcher) verify(ctx context.Context, input, path string, a *image.ACIFile, sig []byte) error {
+	file, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer file.Close()
+	name := a.Manifest.Name.String()
+	if f.TrustKeysFromHTTPS {
+		if err := f.trustDiscoveredKeys(ctx, name); err != nil {
+			return err
+		}
+	}
+	h := sha512.New()
+	signer, err := f.Keystore.VerifyDetached(name, io.TeeReader(file, h), sig)
+	if err != nil {
+		return errdefs.WithKind(errdefs.KindPermission, fmt.Errorf("image %q (%s): signature verification failed: %w", input, name, err))
+	}
+	if got := digest.NewDigestFromBytes(digest.SHA512, h.Sum(nil)); got != a.Digest {
+		return fmt.Errorf("image %q changed while it was read", input)
+	}
+	if f.Notef != nil {
+		f.Notef("image: signature verified:")
+		for _, id := range trust.Identities(signer) {
+			f.Notef("  %s", id)
+		}
+	}
+	return nil
+}
+
+// readSignature reads a signature file of at most trust.MaxSignatureSize
+// bytes.
+func readSignature(file string) ([]byte, error) {
+	fh, err := os.Open(file)
+	if err != nil {
+		return nil, err
+	}
+	defer fh.Close()
+	return readAtMost(fh, trust.MaxSignatureSize, file)
+}
+
+func readAtMost(r io.Reader, limit int64, what string) ([]byte, error) {
+	data, err := io.ReadAll(io.LimitReader(r, limit+1))
+	if err != nil {
+		return nil, err
+	}
+	if int64(len(data)) > limit {
+		return nil, fmt.Errorf("%s is larger than %d bytes", what, limit)
+	}
+	return data, nil
+}
+
+// httpClient is the client of ACI downloads, discovery and keys: the
+// insecure options, and the auth.d credentials of the host, on https only.
+func (f *Fetcher) httpClient() *http.Client {
+	var headers func(string) http.Header
+	if f.Config != nil && len(f.Config.Auth) > 0 {
+		headers = func(host string) http.Header {
+			a, ok := f.Config.Auth[host]
+			if !ok {
+				return nil
+			}
+			h := http.Header{}
+			switch a.Type {
+			case "basic":
+				req := &http.Request{Header: h}
+				req.SetBasicAuth(a.Credentials.User, a.Credentials.Password)
+			case "oauth":
+				h.Set("Authorization", "Bearer "+a.Credentials.Token)
+			}
+			return h
+		}
+	}
+	return image.HTTPClient(image.RemoteOptions{AllowHTTP: f.Insecure.HTTP, SkipTLSVerify: f.Insecure.TLS, UserAgent: f.UserAgent}, headers)
+}
+
+// get returns the body of a 200 answer to GET url.
+func (f *Fetcher) get(ctx context.Context, client *http.Client, url string) (io.ReadCloser, error) {
+	if strings.HasPrefix(url, "http://") && !f.Insecure.HTTP {
+		return nil, fmt.Errorf("%s: plain HTTP is not allowed (use --insecure-options=http)", url)
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	if resp.StatusCode != http.StatusOK {
+		resp.Body.Close()
+		return nil, fmt.Errorf("GET %s: %s", url, resp.Status)
+	}
+	return resp.Body, nil
+}
+
+// fetchACIURL downloads an ACI and, unless --insecure-options=image, its
+// signature, and imports it; want, when set, are the name and labels
+// discovery was asked for, which the manifest must have.
+func (f *Fetcher) fetchACIURL(ctx context.Context, input, aciURL, ascURL string, want *discovery.App) (*store.Image, error) {
+	client := f.httpClient()
+	f.debugf("image: remote fetching from URL %q", aciURL)
+	var sig []byte
+	if !f.Insecure.Image {
+		body, err := f.get(ctx, client, ascURL)
+		if err != nil {
+			return nil, errdefs.WithKind(errdefs.KindPermission, fmt.Errorf("image %q: error downloading the signature: %w", input, err))
+		}
+		sig, err = readAtMost(body, trust.MaxSignatureSize, ascURL)
+		body.Close()
+		if err != nil {
+			return nil, err
+		}
+	}
+	body, err := f.get(ctx, client, aciURL)
+	if err != nil {
+		return nil, errdefs.NotFound(fmt.Errorf("image %q: %w", input, err))
+	}
+	defer body.Close()
+	tmp, err := f.Store.TempFile("aci-*")
+	if err != nil {
+		return nil, err
+	}
+	defer os.Remove(tmp.Name())
+	n, err := io.Copy(tmp, io.LimitReader(body, MaxACISize+1))
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return nil, fmt.Errorf("image %q: downloading %s: %w", input, aciURL, err)
+	}
+	if n > MaxACISize {
+		return nil, fmt.Errorf("image %q: %s is larger than %d bytes", input, aciURL, int64(MaxACISize))
+	}
+	img, m, err := f.verifyAndImport(ctx, input, tmp.Name(), sig, false)
+	if err != nil {
+		return nil, err
+	}
+	if want != nil {
+		if err := checkLabels(m, want); err != nil {
+			return nil, errdefs.InvalidArgument(fmt.Errorf("image %q: %w", input, err))
+		}
+	}
+	return img, nil
+}
+
+// checkLabels compares the fetched manifest with what discovery was asked.
+func checkLabels(m *schema.ImageManifest, want *discovery.App) error {
+	if m.Name.String() != want.Name {
+		return fmt.Errorf("the fetched image is named %q, not %q", m.Name, want.Name)
+	}
+	for _, k := range slices.Sorted(maps.Keys(want.Requested)) {
+		v := want.Requested[k]
+		got, _ := m.Labels.Get(k)
+		if got != v {
+			return fmt.Errorf("requested value for label %q: %q differs from fetched aci label value: %q", k, v, got)
+		}
+	}
+	return nil
+}
+
+// fetchDiscovered finds an image by appc meta discovery and fetches it.
+func (f *Fetcher) fetchDiscovered(ctx context.Context, input string) (*store.Image, error) {
+	app, err := discovery.ParseApp(input)
+	if err != nil {
+		return nil, errdefs.InvalidArgument(err)
+	}
+	client := f.httpClient()
+	get := func(ctx context.Context, url string) (io.ReadCloser, error) { return f.get(ctx, client, url) }
+	res, err := discovery.Discover(ctx, get, app, f.Insecure.HTTP, func(r discovery.Result) bool { return len(r.Endpoints) > 0 })
+	if err != nil {
+		return nil, errdefs.NotFound(fmt.Errorf("image %q is not in the store, and %w (a Docker or OCI image needs its transport: docker://NAME, oci:DIR, ...)", input, err))
+	}
+	var errs []error
+	for _, ep := range res.Endpoints {
+		img, err := f.fetchACIURL(ctx, input, ep.ACI, ep.ASC, &app)
+		if err == nil {
+			return img, nil
+		}
+		errs = append(errs, err)
+	}
+	return nil, errors.Join(errs...)
+}
+
+// trustDiscoveredKeys adds, when no key is trusted for name, the keys its
+// discovery names, fetched over https only (--trust-keys-from-https).
+func (f *Fetcher) trustDiscoveredKeys(ctx context.Context, name string) error {
+	if kr, err := f.Keystore.Keyring(name); err != nil || len(kr) > 0 {
+		return err
+	}
+	app, err := discovery.ParseApp(name)
+	if err != nil {
+		return err
+	}
+	client := f.httpClient()
+	get := func(ctx context.Context, url string) (io.ReadCloser, error) {
+		if !strings.HasPrefix(url, "https://") && !f.Insecure.PubKey {
+			return nil, fmt.Errorf("%s: keys are trusted from https only (--insecure-options=pubkey allows http)", url)
+		}
+		return f.get(ctx, client, url)
+	}
+	res, err := discovery.Discover(ctx, get, app, f.Insecure.PubKey && f.Insecure.HTTP, func(r discovery.Result) bool { return len(r.PublicKeys) > 0 })
+	if err != nil {
+		return err
+	}
+	for _, u := range res.PublicKeys {
+		body, err := get(ctx, u)
+		if err != nil {
+			return err
+		}
+		keys, err := trust.ReadKeys(body)
+		body.Close()
+		if err != nil {
+			return fmt.Errorf("key %s: %w", u, err)
+		}
+		for _, k := range keys {
+			path, err := f.Keystore.AddKey(k, name, false)
+			if err != nil {
+				return err
+			}
+			if f.Notef != nil {
+				f.Notef("image: trusting key %s from %s for prefix %q (--trust-keys-from-https): %s", trust.FormatFingerprint(k), u, name, path)
+			}
+		}
+	}
+	return nil
+}
+
+// DiscoverPublicKeys finds the key URLs that appc discovery names for an
+// image name prefix (ac-discovery-pubkeys), for rkt trust.
+func (f *Fetcher) DiscoverPublicKeys(ctx context.Context, prefix string) ([]string, error) {
+	app, err := discovery.ParseApp(prefix)
+	if err != nil {
+		return nil, errdefs.InvalidArgument(err)
+	}
+	client := f.httpClient()
+	get := func(ctx context.Context, url string) (io.ReadCloser, error) { return f.get(ctx, client, url) }
+	res, err := discovery.Discover(ctx, get, app, f.Insecure.HTTP, func(r discovery.Result) bool { return len(r.PublicKeys) > 0 })
+	if err != nil {
+		return nil, errdefs.NotFound(fmt.Errorf("keys for prefix %q: %w", prefix, err))
+	}
+	return res.PublicKeys, nil
+}

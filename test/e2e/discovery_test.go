@@ -1,0 +1,199 @@
+package e2e
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/tls"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/rkt/rkt/internal/testutil"
+)
+
+// aciServer is an HTTPS server on port 443 of a loopback address of its
+// own (127.x.y.z: appc names cannot carry a port, so discovery always asks
+// port 443), with a certificate from a test CA that rkt is told to trust
+// through SSL_CERT_FILE. It serves files, counts requests, and can require
+// basic auth.
+type aciServer struct {
+	ip    string
+	mu    sync.Mutex
+	files map[string][]byte
+	hits  map[string]int
+	user  string // basic auth "user:password" required when set
+}
+
+func newACIServer(t *testing.T, e *env) *aciServer {
+	t.Helper()
+	b := make([]byte, 3)
+	_, _ = rand.Read(b)
+	s := &aciServer{ip: fmt.Sprintf("127.%d.%d.%d", b[0]%200+20, b[1], b[2]%250+2), files: map[string][]byte{}, hits: map[string]int{}}
+	ca := testutil.NewCA(t, "rkt e2e discovery CA")
+	cert := ca.IssueServerCert(t, []net.IP{net.ParseIP(s.ip)})
+	ln, err := (&net.ListenConfig{}).Listen(context.Background(), "tcp", s.ip+":443")
+	if err != nil {
+		t.Skipf("cannot listen on %s:443: %v", s.ip, err)
+	}
+	srv := &http.Server{Handler: s, TLSConfig: &tls.Config{Certificates: []tls.Certificate{cert.TLS}, MinVersion: tls.VersionTLS12}}
+	go func() { _ = srv.ServeTLS(ln, "", "") }()
+	t.Cleanup(func() { _ = srv.Close() })
+	e.vars = append(e.vars, "SSL_CERT_FILE="+ca.File)
+	return s
+}
+
+func (s *aciServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	key := r.URL.Path
+	if r.URL.RawQuery != "" {
+		key += "?" + r.URL.RawQuery
+	}
+	s.hits[key]++
+	if s.user != "" {
+		u, p, ok := r.BasicAuth()
+		if !ok || u+":"+p != s.user {
+			http.Error(w, "unauthorized", http.StatusUnauthorized)
+			return
+		}
+	}
+	data, ok := s.files[key]
+	if !ok {
+		http.NotFound(w, r)
+		return
+	}
+	_, _ = w.Write(data)
+}
+
+func (s *aciServer) put(path string, data []byte) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.files[path] = data
+}
+
+func (s *aciServer) count(path string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.hits[path]
+}
+
+// discoveryPage is a page naming the image template and the keys.
+func discoveryPage(prefix, host string, keys bool) []byte {
+	p := `<html><head><meta name="ac-discovery" content="` + prefix + ` https://` + host + `/images/{name}-{version}-{os}-{arch}.{ext}">`
+	if keys {
+		p += `<meta name="ac-discovery-pubkeys" content="` + prefix + ` https://` + host + `/pubkeys.gpg">`
+	}
+	return []byte(p + "</head></html>")
+}
+
+func TestDiscoveryFetch(t *testing.T) {
+	e, _ := podEnv(t)
+	g := newGPG(t)
+	srv := newACIServer(t, e)
+	name := srv.ip + "/app"
+	keyFile := g.key(t, "Discovery Signer", "disco@example.com")
+	pub, err := os.ReadFile(keyFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Discovery answers at the host level only: rkt walks up from
+	// 127.x.y.z/app to 127.x.y.z.
+	srv.put("/?ac-discovery=1", discoveryPage(srv.ip, srv.ip, true))
+	srv.put("/pubkeys.gpg", pub)
+	for _, v := range []string{"1.0", "2.0"} {
+		aci := writeACI(t, name, v, `{"exec":["/bin/echo","discovered `+v+`"],"user":"0","group":"0"}`)
+		g.sign(t, "disco@example.com", aci, aci+".asc", true)
+		data, _ := os.ReadFile(aci)
+		sig, _ := os.ReadFile(aci + ".asc")
+		base := "/images/" + name + "-" + v + "-linux-amd64"
+		srv.put(base+".aci", data)
+		srv.put(base+".aci.asc", sig)
+	}
+	// The latest version is 2.0 (a copy under "latest").
+	srv.put("/images/"+name+"-latest-linux-amd64.aci", srv.files["/images/"+name+"-2.0-linux-amd64.aci"])
+	srv.put("/images/"+name+"-latest-linux-amd64.aci.asc", srv.files["/images/"+name+"-2.0-linux-amd64.aci.asc"])
+
+	// No key trusted yet.
+	r := rkt(t, e, "fetch", name+":1.0").exit(t, 254)
+	mentions(t, "stderr", r.stderr, "signature made by unknown entity")
+	// rkt trust --prefix with no key: the key by discovery.
+	r = rkt(t, e, "trust", "--prefix="+name, "--skip-fingerprint-review").ok(t)
+	mentions(t, "stderr", r.stderr, "https://"+srv.ip+"/pubkeys.gpg", "Discovery Signer <disco@example.com>")
+
+	r = rkt(t, e, "fetch", name+":1.0").ok(t)
+	mentions(t, "stderr", r.stderr, "image: signature verified:")
+	if out := rkt(t, e, "run", "--net=host", name+":1.0").ok(t).stdout; !strings.Contains(out, "discovered 1.0") {
+		t.Errorf("run %s:1.0: %q", name, out)
+	}
+	if out := rkt(t, e, "run", "--net=host", name).ok(t).stdout; !strings.Contains(out, "discovered 2.0") {
+		t.Errorf("run %s (latest): %q", name, out)
+	}
+	// The long form, with labels.
+	rkt(t, e, "fetch", name+",version=1.0,os=linux").ok(t)
+	// A requested label the image does not have.
+	srv.put("/images/"+name+"-3.0-linux-amd64.aci", srv.files["/images/"+name+"-2.0-linux-amd64.aci"])
+	srv.put("/images/"+name+"-3.0-linux-amd64.aci.asc", srv.files["/images/"+name+"-2.0-linux-amd64.aci.asc"])
+	r = rkt(t, e, "fetch", name+":3.0").exit(t, 254)
+	mentions(t, "stderr", r.stderr, `requested value for label "version": "3.0" differs from fetched aci label value: "2.0"`)
+
+	// --pull-policy=new uses the store: no request for the image.
+	before := srv.count("/images/" + name + "-1.0-linux-amd64.aci")
+	rkt(t, e, "fetch", "--pull-policy=new", name+":1.0").ok(t)
+	rkt(t, e, "fetch", "--pull-policy=never", name+":1.0").ok(t)
+	if after := srv.count("/images/" + name + "-1.0-linux-amd64.aci"); after != before {
+		t.Errorf("pull policy new/never downloaded the image (%d -> %d requests)", before, after)
+	}
+	r = rkt(t, e, "fetch", "--pull-policy=never", name+":9.9").exit(t, 254)
+	mentions(t, "stderr", r.stderr, "not in the store")
+
+	// A direct https URL, and its signature beside it.
+	url := "https://" + srv.ip + "/images/" + name + "-1.0-linux-amd64.aci"
+	rkt(t, e, "fetch", url).ok(t)
+	r = rkt(t, e, "fetch", "http://"+srv.ip+"/images/x.aci").exit(t, 254)
+	mentions(t, "stderr", r.stderr, "plain HTTP is not allowed")
+
+	// Credentials from auth.d, for that host only.
+	srv.mu.Lock()
+	srv.user = "alice:secret"
+	srv.mu.Unlock()
+	r = rkt(t, e, "fetch", url).exit(t, 254)
+	mentions(t, "stderr", r.stderr, "401")
+	authDir := filepath.Join(e.localConfig, "auth.d")
+	if err := os.MkdirAll(authDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	writeJSON(t, filepath.Join(authDir, "disco.json"), map[string]any{
+		"rktKind": "auth", "rktVersion": "v1", "domains": []string{srv.ip}, "type": "basic",
+		"credentials": map[string]string{"user": "alice", "password": "secret"},
+	})
+	rkt(t, e, "fetch", url).ok(t)
+}
+
+func TestDiscoveryTrustKeysFromHTTPS(t *testing.T) {
+	e, _ := podEnv(t)
+	g := newGPG(t)
+	srv := newACIServer(t, e)
+	name := srv.ip + "/tool"
+	keyFile := g.key(t, "Tool Signer", "tool@example.com")
+	pub, _ := os.ReadFile(keyFile)
+	srv.put("/tool?ac-discovery=1", discoveryPage(name, srv.ip, true))
+	srv.put("/pubkeys.gpg", pub)
+	aci := writeACI(t, name, "latest", `{"exec":["/bin/true"],"user":"0","group":"0"}`)
+	g.sign(t, "tool@example.com", aci, aci+".asc", false)
+	data, _ := os.ReadFile(aci)
+	sig, _ := os.ReadFile(aci + ".asc")
+	srv.put("/images/"+name+"-latest-linux-amd64.aci", data)
+	srv.put("/images/"+name+"-latest-linux-amd64.aci.asc", sig)
+
+	rkt(t, e, "fetch", name).exit(t, 254)
+	r := rkt(t, e, "--trust-keys-from-https", "fetch", name).ok(t)
+	mentions(t, "stderr", r.stderr, "--trust-keys-from-https", "image: signature verified:")
+	if _, err := os.Stat(filepath.Join(e.localConfig, "trustedkeys", "prefix.d", filepath.FromSlash(name))); err != nil {
+		t.Errorf("the discovered key was not stored: %v", err)
+	}
+}
