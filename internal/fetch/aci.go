@@ -10,7 +10,9 @@ import (
 	"net/http"
 	"os"
 	"slices"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/appc/spec/schema"
 	"github.com/opencontainers/go-digest"
@@ -150,14 +152,7 @@ func (f *Fetcher) httpClient() *http.Client {
 
 // get returns the body of a 200 answer to GET url.
 func (f *Fetcher) get(ctx context.Context, client *http.Client, url string) (io.ReadCloser, error) {
-	if strings.HasPrefix(url, "http://") && !f.Insecure.HTTP {
-		return nil, fmt.Errorf("%s: plain HTTP is not allowed (use --insecure-options=http)", url)
-	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-	if err != nil {
-		return nil, err
-	}
-	resp, err := client.Do(req)
+	resp, err := f.do(ctx, client, url, "")
 	if err != nil {
 		return nil, err
 	}
@@ -170,10 +165,57 @@ func (f *Fetcher) get(ctx context.Context, client *http.Client, url string) (io.
 
 // fetchACIURL downloads an ACI and, unless --insecure-options=image, its
 // signature, and imports it; want, when set, are the name and labels
-// discovery was asked for, which the manifest must have.
+// discovery was asked for, which the manifest must have. A URL fetched
+// before is not downloaded again with --pull-policy=new, nor with update
+// while the server's Cache-Control max-age lasts or when it answers the
+// stored ETag with 304 Not Modified.
 func (f *Fetcher) fetchACIURL(ctx context.Context, input, aciURL, ascURL string, want *discovery.App) (*store.Image, error) {
 	client := f.httpClient()
+	rec, stored, cached := f.Store.RemoteImage(aciURL)
+	if cached && (f.PullPolicy != PullUpdate || time.Since(rec.Downloaded) < rec.MaxAge) {
+		f.debugf("image: using image from local store for URL %q", aciURL)
+		return stored, nil
+	}
+	if f.PullPolicy == PullNever {
+		return nil, errdefs.NotFound(fmt.Errorf("image %q is not in the store (--pull-policy=never)", input))
+	}
 	f.debugf("image: remote fetching from URL %q", aciURL)
+	etag := ""
+	if cached {
+		etag = rec.ETag
+	}
+	resp, err := f.do(ctx, client, aciURL, etag)
+	if err != nil {
+		return nil, errdefs.NotFound(fmt.Errorf("image %q: %w", input, err))
+	}
+	defer resp.Body.Close()
+	fresh := store.RemoteRecord{URL: aciURL, ETag: resp.Header.Get("ETag"), MaxAge: maxAge(resp.Header.Get("Cache-Control")), Downloaded: time.Now()}
+	if resp.StatusCode == http.StatusNotModified && cached {
+		f.debugf("image: %s not modified", aciURL)
+		fresh.ID, fresh.ETag = rec.ID, rec.ETag
+		if err := f.Store.SetRemote(fresh); err != nil {
+			f.debugf("image: remember %s: %v", aciURL, err)
+		}
+		return stored, nil
+	}
+	if resp.StatusCode != http.StatusOK {
+		return nil, errdefs.NotFound(fmt.Errorf("image %q: GET %s: %s", input, aciURL, resp.Status))
+	}
+	tmp, err := f.Store.TempFile("aci-*")
+	if err != nil {
+		return nil, err
+	}
+	defer os.Remove(tmp.Name())
+	n, err := io.Copy(tmp, io.LimitReader(resp.Body, MaxACISize+1))
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return nil, fmt.Errorf("image %q: downloading %s: %w", input, aciURL, err)
+	}
+	if n > MaxACISize {
+		return nil, fmt.Errorf("image %q: %s is larger than %d bytes", input, aciURL, int64(MaxACISize))
+	}
 	var sig []byte
 	if !f.Insecure.Image {
 		body, err := f.get(ctx, client, ascURL)
@@ -186,26 +228,6 @@ func (f *Fetcher) fetchACIURL(ctx context.Context, input, aciURL, ascURL string,
 			return nil, err
 		}
 	}
-	body, err := f.get(ctx, client, aciURL)
-	if err != nil {
-		return nil, errdefs.NotFound(fmt.Errorf("image %q: %w", input, err))
-	}
-	defer body.Close()
-	tmp, err := f.Store.TempFile("aci-*")
-	if err != nil {
-		return nil, err
-	}
-	defer os.Remove(tmp.Name())
-	n, err := io.Copy(tmp, io.LimitReader(body, MaxACISize+1))
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return nil, fmt.Errorf("image %q: downloading %s: %w", input, aciURL, err)
-	}
-	if n > MaxACISize {
-		return nil, fmt.Errorf("image %q: %s is larger than %d bytes", input, aciURL, int64(MaxACISize))
-	}
 	img, m, err := f.verifyAndImport(ctx, input, tmp.Name(), sig, false)
 	if err != nil {
 		return nil, err
@@ -215,7 +237,43 @@ func (f *Fetcher) fetchACIURL(ctx context.Context, input, aciURL, ascURL string,
 			return nil, errdefs.InvalidArgument(fmt.Errorf("image %q: %w", input, err))
 		}
 	}
+	fresh.ID = img.ID
+	if err := f.Store.SetRemote(fresh); err != nil {
+		f.debugf("image: remember %s: %v", aciURL, err)
+	}
 	return img, nil
+}
+
+// do sends GET url, with If-None-Match when etag is set.
+func (f *Fetcher) do(ctx context.Context, client *http.Client, url, etag string) (*http.Response, error) {
+	if strings.HasPrefix(url, "http://") && !f.Insecure.HTTP {
+		return nil, fmt.Errorf("%s: plain HTTP is not allowed (use --insecure-options=http)", url)
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return nil, err
+	}
+	if etag != "" {
+		req.Header.Set("If-None-Match", etag)
+	}
+	return client.Do(req)
+}
+
+// maxAge reads Cache-Control's max-age (none, or no-cache/no-store: 0).
+func maxAge(cc string) time.Duration {
+	var age time.Duration
+	for _, d := range strings.Split(cc, ",") {
+		d = strings.TrimSpace(strings.ToLower(d))
+		if d == "no-cache" || d == "no-store" {
+			return 0
+		}
+		if v, ok := strings.CutPrefix(d, "max-age="); ok {
+			if n, err := strconv.ParseInt(v, 10, 64); err == nil && n > 0 && n < 1<<31 {
+				age = time.Duration(n) * time.Second
+			}
+		}
+	}
+	return age
 }
 
 // checkLabels compares the fetched manifest with what discovery was asked.

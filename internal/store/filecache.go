@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"time"
 
 	"github.com/opencontainers/go-digest"
 )
@@ -57,4 +58,45 @@ func (s *Store) SetFileImage(id FileIdentity, image digest.Digest) error {
 		return err
 	}
 	return writeFileAtomicSync(s.path(fileIDRel(id.Path)...), data, 0o640, false)
+}
+
+// RemoteRecord is what rkt remembers of an image downloaded from a URL,
+// for HTTP caching: the validator and freshness the server gave.
+type RemoteRecord struct {
+	URL        string        `json:"url"`
+	ETag       string        `json:"etag,omitempty"`
+	MaxAge     time.Duration `json:"maxAge,omitempty"`
+	Downloaded time.Time     `json:"downloaded"`
+	ID         digest.Digest `json:"id"`
+}
+
+func remoteRel(url string) []string {
+	sum := sha256.Sum256([]byte(url))
+	return []string{"refs", "url-" + hex.EncodeToString(sum[:]) + ".json"}
+}
+
+// RemoteImage returns the record of a URL and its image, if stored.
+func (s *Store) RemoteImage(url string) (*RemoteRecord, *Image, bool) {
+	data, err := readSmall(s.path(remoteRel(url)...), maxRecordSize)
+	if err != nil {
+		return nil, nil, false
+	}
+	var rec RemoteRecord
+	if json.Unmarshal(data, &rec) != nil || rec.URL != url {
+		return nil, nil, false
+	}
+	img, err := s.Image(rec.ID)
+	if err != nil {
+		return nil, nil, false
+	}
+	return &rec, img, true
+}
+
+// SetRemote records a URL's download.
+func (s *Store) SetRemote(rec RemoteRecord) error {
+	data, err := json.Marshal(rec)
+	if err != nil {
+		return err
+	}
+	return writeFileAtomicSync(s.path(remoteRel(rec.URL)...), data, 0o640, false)
 }

@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"crypto/tls"
 	"fmt"
 	"net"
@@ -27,13 +28,17 @@ type aciServer struct {
 	files map[string][]byte
 	hits  map[string]int
 	user  string // basic auth "user:password" required when set
+	// cc is the Cache-Control header of a path; every answer has an ETag,
+	// and a matching If-None-Match gets 304 (counted in notModified).
+	cc          map[string]string
+	notModified int
 }
 
 func newACIServer(t *testing.T, e *env) *aciServer {
 	t.Helper()
 	b := make([]byte, 3)
 	_, _ = rand.Read(b)
-	s := &aciServer{ip: fmt.Sprintf("127.%d.%d.%d", b[0]%200+20, b[1], b[2]%250+2), files: map[string][]byte{}, hits: map[string]int{}}
+	s := &aciServer{ip: fmt.Sprintf("127.%d.%d.%d", b[0]%200+20, b[1], b[2]%250+2), files: map[string][]byte{}, hits: map[string]int{}, cc: map[string]string{}}
 	ca := testutil.NewCA(t, "rkt e2e discovery CA")
 	cert := ca.IssueServerCert(t, []net.IP{net.ParseIP(s.ip)})
 	ln, err := (&net.ListenConfig{}).Listen(context.Background(), "tcp", s.ip+":443")
@@ -65,6 +70,16 @@ func (s *aciServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	data, ok := s.files[key]
 	if !ok {
 		http.NotFound(w, r)
+		return
+	}
+	etag := fmt.Sprintf(`"%x"`, sha256.Sum256(data))
+	w.Header().Set("ETag", etag)
+	if cc := s.cc[key]; cc != "" {
+		w.Header().Set("Cache-Control", cc)
+	}
+	if r.Header.Get("If-None-Match") == etag {
+		s.notModified++
+		w.WriteHeader(http.StatusNotModified)
 		return
 	}
 	_, _ = w.Write(data)
@@ -151,9 +166,27 @@ func TestDiscoveryFetch(t *testing.T) {
 	r = rkt(t, e, "fetch", "--pull-policy=never", name+":9.9").exit(t, 254)
 	mentions(t, "stderr", r.stderr, "not in the store")
 
-	// A direct https URL, and its signature beside it.
-	url := "https://" + srv.ip + "/images/" + name + "-1.0-linux-amd64.aci"
+	// A direct https URL, and its signature beside it. Fetched again
+	// (--pull-policy=update, fetch's default): the stored ETag gets 304.
+	path := "/images/" + name + "-1.0-linux-amd64.aci"
+	url := "https://" + srv.ip + path
 	rkt(t, e, "fetch", url).ok(t)
+	hits, nm := srv.count(path), srv.notModified
+	rkt(t, e, "fetch", url).ok(t)
+	if srv.count(path) != hits+1 || srv.notModified != nm+1 {
+		t.Errorf("a second fetch of %s: %d requests, %d not modified (before %d, %d)", url, srv.count(path), srv.notModified, hits, nm)
+	}
+	// With Cache-Control max-age, no request while it lasts.
+	path2 := "/images/" + name + "-2.0-linux-amd64.aci"
+	srv.mu.Lock()
+	srv.cc[path2] = "public, max-age=3600"
+	srv.mu.Unlock()
+	rkt(t, e, "fetch", "https://"+srv.ip+path2).ok(t)
+	hits = srv.count(path2)
+	rkt(t, e, "fetch", "https://"+srv.ip+path2).ok(t)
+	if srv.count(path2) != hits {
+		t.Errorf("max-age: %s asked again", path2)
+	}
 	r = rkt(t, e, "fetch", "http://"+srv.ip+"/images/x.aci").exit(t, 254)
 	mentions(t, "stderr", r.stderr, "plain HTTP is not allowed")
 

@@ -168,7 +168,7 @@ func TestTrustACISignatures(t *testing.T) {
 		err  string
 	}{
 		{[]string{"trust", appKey}, "exactly one of --prefix and --root"},
-		{[]string{"trust", "--prefix=example.com/app"}, "key discovery"},
+		{[]string{"trust", "--prefix=example.com/app"}, "discovery of example.com/app failed"},
 		{[]string{"trust", "--prefix=Example.com", appKey}, "not an image name prefix"},
 		{[]string{"trust", "--root", "https://example.com/key"}, "files only"},
 		{[]string{"trust", "--prefix=example.com", "http://127.0.0.1:1/key"}, "--insecure-allow-http"},
