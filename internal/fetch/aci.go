@@ -9,12 +9,14 @@ import (
 	"maps"
 	"net/http"
 	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/appc/spec/schema"
+	"github.com/appc/spec/schema/types"
 	"github.com/opencontainers/go-digest"
 
 	"github.com/rkt/rkt/internal/discovery"
@@ -372,4 +374,79 @@ func (f *Fetcher) DiscoverPublicKeys(ctx context.Context, prefix string) ([]stri
 		return nil, errdefs.NotFound(fmt.Errorf("keys for prefix %q: %w", prefix, err))
 	}
 	return res.PublicKeys, nil
+}
+
+// MaxDependencyDepth bounds an ACI's dependency tree.
+const MaxDependencyDepth = 16
+
+// DependencyInput is how a dependency is asked for: its name and labels in
+// the form discovery reads ("name,version=1.0,os=linux").
+func DependencyInput(d types.Dependency) string {
+	in := d.ImageName.String()
+	for _, l := range d.Labels {
+		in += "," + l.Name.String() + "=" + l.Value
+	}
+	return in
+}
+
+// fetchDependencies makes an ACI's dependencies present, depth first:
+// each by its image ID when stored, else by name and labels (the store,
+// then discovery, as the pull policy says), with its own signature
+// checked against the keys of its own name; a pinned image ID must match.
+func (f *Fetcher) fetchDependencies(ctx context.Context, img *store.Image, chain []digest.Digest) error {
+	if img.MediaType != image.MediaTypeACI {
+		return nil
+	}
+	if len(chain) > MaxDependencyDepth {
+		return fmt.Errorf("image %s: dependencies deeper than %d", store.FormatID(img.ID), MaxDependencyDepth)
+	}
+	if slices.Contains(chain, img.ID) {
+		return fmt.Errorf("image %s: dependency cycle", store.FormatID(img.ID))
+	}
+	m, err := f.aciManifest(img)
+	if err != nil {
+		return err
+	}
+	for _, d := range m.Dependencies {
+		dep, err := f.dependency(ctx, d)
+		if err != nil {
+			return fmt.Errorf("image %s: dependency %s: %w", m.Name, DependencyInput(d), err)
+		}
+		if err := f.fetchDependencies(ctx, dep, append(chain, img.ID)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (f *Fetcher) dependency(ctx context.Context, d types.Dependency) (*store.Image, error) {
+	var want digest.Digest
+	if d.ImageID != nil {
+		if !strings.HasPrefix(d.ImageID.String(), "sha512-") || len(d.ImageID.Val) != 128 {
+			return nil, fmt.Errorf("image ID %s: only whole sha512 IDs are supported", d.ImageID)
+		}
+		want = digest.NewDigestFromEncoded(digest.SHA512, d.ImageID.Val)
+		if img, err := f.Store.Image(want); err == nil {
+			return img, f.ensureRendered(ctx, &added{}, img)
+		}
+	}
+	sub := *f
+	sub.Signature = ""
+	img, err := sub.Fetch(ctx, DependencyInput(d))
+	if err != nil {
+		return nil, err
+	}
+	if want != "" && img.ID != want {
+		return nil, fmt.Errorf("fetched %s, not the pinned %s", store.FormatID(img.ID), store.FormatID(want))
+	}
+	return img, nil
+}
+
+// aciManifest reads a stored ACI's manifest from its rendered tree.
+func (f *Fetcher) aciManifest(img *store.Image) (*schema.ImageManifest, error) {
+	dir, err := f.Store.LayerDir(img.Layers[0].DiffID)
+	if err != nil {
+		return nil, err
+	}
+	return image.ReadACIManifestFile(filepath.Join(dir, "rootfs", "manifest"))
 }

@@ -130,6 +130,9 @@ func (f *Fetcher) Fetch(ctx context.Context, input string) (*store.Image, error)
 	if err == nil {
 		err = f.ensureRendered(ctx, tx, img)
 	}
+	if err == nil {
+		err = f.fetchDependencies(ctx, img, nil)
+	}
 	if err != nil {
 		// A failed fetch leaves the store as it was, when no other rkt
 		// is using it; otherwise image gc collects the leftovers.

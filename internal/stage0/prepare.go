@@ -12,11 +12,13 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/appc/spec/schema"
 	"github.com/appc/spec/schema/types"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/opencontainers/go-digest"
 
 	"github.com/rkt/rkt/internal/errdefs"
 	"github.com/rkt/rkt/internal/fetch"
@@ -208,7 +210,7 @@ func appFor(s *store.Store, img *store.Image, opts podspec.AppOptions) (*schema.
 		layers = append(layers, filepath.Join(dir, "rootfs"))
 	}
 	if img.MediaType == image.MediaTypeACI {
-		return appForACI(img, layers, opts)
+		return appForACI(s, img, opts)
 	}
 	if img.Config == "" {
 		return nil, nil, errdefs.InvalidArgument(fmt.Errorf("image %s has no configuration", store.FormatID(img.ID)))
@@ -234,25 +236,111 @@ func appFor(s *store.Store, img *store.Image, opts podspec.AppOptions) (*schema.
 	return ra, layers, nil
 }
 
-// appForACI maps an ACI's app to the pod: its layer holds the manifest
-// and the rootfs/ the app runs in.
-func appForACI(img *store.Image, layers []string, opts podspec.AppOptions) (*schema.RuntimeApp, []string, error) {
-	if len(layers) != 1 {
-		return nil, nil, fmt.Errorf("ACI %s has %d layers, not one", store.FormatID(img.ID), len(layers))
-	}
-	m, err := image.ReadACIManifestFile(filepath.Join(layers[0], "manifest"))
+// appForACI maps an ACI's app to the pod: it runs in its rootfs/ over
+// those of its dependencies.
+func appForACI(s *store.Store, img *store.Image, opts podspec.AppOptions) (*schema.RuntimeApp, []string, error) {
+	tree, err := aciTree(s, img, nil)
 	if err != nil {
 		return nil, nil, fmt.Errorf("ACI %s: %w", store.FormatID(img.ID), err)
 	}
-	root := filepath.Join(layers[0], "rootfs")
-	acc := readAccounts([]string{root})
-	ra, err := podspec.RuntimeAppFromACI(m, "sha512-"+img.ID.Encoded(), acc, opts)
+	// The image first, then its dependencies depth first: the upper wins,
+	// as appc renders them. Layers go bottom first.
+	layers := make([]string, len(tree))
+	for i, n := range tree {
+		layers[len(tree)-1-i] = filepath.Join(n.dir, "rootfs")
+	}
+	ra, err := podspec.RuntimeAppFromACI(tree[0].manifest, "sha512-"+img.ID.Encoded(), readAccounts(layers), opts)
 	if err != nil {
 		return nil, nil, err
 	}
 	ra.Annotations.Set(podspec.AnnotationStoredID, store.FormatID(img.ID))
 	ra.Annotations.Set(podspec.AnnotationStoredName, img.Name)
-	return ra, []string{root}, nil
+	return ra, layers, nil
+}
+
+// aciNode is one image of an ACI's dependency tree.
+type aciNode struct {
+	manifest *schema.ImageManifest
+	dir      string // the rendered ACI: manifest and rootfs/
+}
+
+// aciTree lists an ACI and its dependencies depth first, each found in
+// the store (rkt fetch and run fetched them) by image ID, or by name and
+// labels. Path whitelists are not supported yet and refused.
+func aciTree(s *store.Store, img *store.Image, chain []digest.Digest) ([]aciNode, error) {
+	if len(chain) > fetch.MaxDependencyDepth || slices.Contains(chain, img.ID) {
+		return nil, errors.New("dependency cycle, or dependencies nested too deep")
+	}
+	if img.MediaType != image.MediaTypeACI || len(img.Layers) != 1 {
+		return nil, fmt.Errorf("image %s is not an ACI, so it cannot be a dependency", store.FormatID(img.ID))
+	}
+	ldir, err := s.LayerDir(img.Layers[0].DiffID)
+	if err != nil {
+		return nil, err
+	}
+	dir := filepath.Join(ldir, "rootfs") // the ACI's manifest and rootfs/
+	m, err := image.ReadACIManifestFile(filepath.Join(dir, "manifest"))
+	if err != nil {
+		return nil, err
+	}
+	if len(m.PathWhitelist) > 0 {
+		return nil, fmt.Errorf("image %s has a pathWhitelist, which is not supported yet", m.Name)
+	}
+	out := []aciNode{{manifest: m, dir: dir}}
+	for _, d := range m.Dependencies {
+		dep, err := storedDependency(s, d)
+		if err != nil {
+			return nil, fmt.Errorf("image %s: dependency %s: %w", m.Name, fetch.DependencyInput(d), err)
+		}
+		sub, err := aciTree(s, dep, append(chain, img.ID))
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, sub...)
+	}
+	return out, nil
+}
+
+// storedDependency finds a dependency in the store: by its pinned ID, or
+// the newest stored ACI of its name whose labels include the asked ones.
+func storedDependency(s *store.Store, d types.Dependency) (*store.Image, error) {
+	if d.ImageID != nil {
+		return s.LookupID(d.ImageID.String())
+	}
+	imgs, err := s.Images()
+	if err != nil {
+		return nil, err
+	}
+	var best *store.Image
+	for _, img := range imgs {
+		if img.MediaType != image.MediaTypeACI || len(img.Layers) != 1 {
+			continue
+		}
+		if n, _, _ := strings.Cut(img.Name, ":"); n != d.ImageName.String() {
+			continue
+		}
+		dir, err := s.LayerDir(img.Layers[0].DiffID)
+		if err != nil {
+			continue
+		}
+		m, err := image.ReadACIManifestFile(filepath.Join(dir, "rootfs", "manifest"))
+		if err != nil || m.Name != d.ImageName {
+			continue
+		}
+		match := true
+		for _, l := range d.Labels {
+			if v, _ := m.Labels.Get(l.Name.String()); v != l.Value {
+				match = false
+			}
+		}
+		if match && (best == nil || img.ImportTime.After(best.ImportTime)) {
+			best = img
+		}
+	}
+	if best == nil {
+		return nil, errdefs.NotFound(errors.New("not in the store"))
+	}
+	return best, nil
 }
 
 // readAccounts reads the image's /etc/passwd and /etc/group, to resolve

@@ -23,8 +23,14 @@ func ACIManifest(name, version, appJSON string) string {
 // entries of BusyboxLayer and extra ones.
 func BusyboxACI(t testing.TB, manifest string, extra ...TarEntry) []byte {
 	t.Helper()
+	return ACI(t, manifest, append(BusyboxEntries(t), extra...)...)
+}
+
+// ACI is an uncompressed ACI of the manifest and, under rootfs/, entries.
+func ACI(t testing.TB, manifest string, rootfs ...TarEntry) []byte {
+	t.Helper()
 	entries := []TarEntry{File("manifest", 0o644, manifest), Dir("rootfs/", 0o755)}
-	for _, e := range append(BusyboxEntries(t), extra...) {
+	for _, e := range rootfs {
 		e.Name = "rootfs/" + strings.TrimPrefix(e.Name, "/")
 		if e.Type == tar.TypeLink { // a hard link names a path in the archive
 			e.Linkname = "rootfs/" + strings.TrimPrefix(e.Linkname, "/")

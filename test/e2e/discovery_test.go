@@ -230,3 +230,80 @@ func TestDiscoveryTrustKeysFromHTTPS(t *testing.T) {
 		t.Errorf("the discovered key was not stored: %v", err)
 	}
 }
+
+// serveACI signs an ACI with email's key and serves it where the
+// discovery page's template puts name:version.
+func (s *aciServer) serveACI(t *testing.T, g *gpgHome, email, name, version string, data []byte) {
+	t.Helper()
+	file := filepath.Join(t.TempDir(), "img.aci")
+	if err := os.WriteFile(file, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	g.sign(t, email, file, file+".asc", true)
+	sig, _ := os.ReadFile(file + ".asc")
+	base := "/images/" + name + "-" + version + "-linux-amd64"
+	s.put(base+".aci", data)
+	s.put(base+".aci.asc", sig)
+}
+
+func TestACIDependencies(t *testing.T) {
+	e, _ := podEnv(t)
+	g := newGPG(t)
+	srv := newACIServer(t, e)
+	g.key(t, "Deps Signer", "deps@example.com")
+	g.key(t, "Unrelated Signer", "unrelated@example.com")
+	srv.put("/?ac-discovery=1", discoveryPage(srv.ip, srv.ip, true))
+	pub, _ := os.ReadFile(filepath.Join(g.dir, "deps@example.com.pub"))
+	srv.put("/pubkeys.gpg", pub)
+	rkt(t, e, "trust", "--prefix="+srv.ip, "--skip-fingerprint-review").ok(t)
+
+	dep := func(name, version, extra string) string {
+		return `{"imageName":"` + name + `","labels":[{"name":"version","value":"` + version + `"}]` + extra + `}`
+	}
+	manifest := func(name, version, app, deps string) string {
+		m := testutil.ACIManifest(name, version, app)
+		if deps != "" {
+			m = strings.TrimSuffix(m, "}") + `,"dependencies":[` + deps + `]}`
+		}
+		return m
+	}
+	base, top := srv.ip+"/base", srv.ip+"/top"
+	srv.serveACI(t, g, "deps@example.com", base, "1.0", testutil.BusyboxACI(t, manifest(base, "1.0", "", ""),
+		testutil.File("etc/base-marker", 0o644, "from base\n"), testutil.File("etc/which", 0o644, "base\n")))
+	srv.serveACI(t, g, "deps@example.com", top, "1.0", testutil.ACI(t,
+		manifest(top, "1.0", `{"exec":["/bin/sh","-c","cat /etc/base-marker /etc/which /top-file"],"user":"0","group":"0"}`, dep(base, "1.0", "")),
+		testutil.Dir("etc/", 0o755), testutil.File("etc/which", 0o644, "top\n"), testutil.File("top-file", 0o644, "from top\n")))
+
+	// The dependency comes with the image; the image's files win.
+	rkt(t, e, "fetch", top+":1.0").ok(t)
+	if l := rkt(t, e, "image", "list", "--no-legend").ok(t).stdout; !strings.Contains(l, base+":1.0") {
+		t.Errorf("the dependency was not fetched:\n%s", l)
+	}
+	out := rkt(t, e, "run", "--net=host", top+":1.0").ok(t).stdout
+	if out != "from base\ntop\nfrom top\n" {
+		t.Errorf("run: %q", out)
+	}
+
+	// A dependency signed by an unrelated key.
+	evilBase, evilTop := srv.ip+"/evil-base", srv.ip+"/evil-top"
+	srv.serveACI(t, g, "unrelated@example.com", evilBase, "1.0", testutil.BusyboxACI(t, manifest(evilBase, "1.0", "", "")))
+	srv.serveACI(t, g, "deps@example.com", evilTop, "1.0", testutil.ACI(t,
+		manifest(evilTop, "1.0", `{"exec":["/bin/true"],"user":"0","group":"0"}`, dep(evilBase, "1.0", ""))))
+	r := rkt(t, e, "fetch", evilTop+":1.0").exit(t, 254)
+	mentions(t, "stderr", r.stderr, "dependency "+evilBase, "signature made by unknown entity")
+
+	// A pinned image ID that is not what the name gives.
+	pinned := srv.ip + "/pinned"
+	wrongID := `,"imageID":"sha512-` + strings.Repeat("ab", 64) + `"`
+	srv.serveACI(t, g, "deps@example.com", pinned, "1.0", testutil.ACI(t,
+		manifest(pinned, "1.0", `{"exec":["/bin/true"],"user":"0","group":"0"}`, dep(base, "1.0", wrongID))))
+	r = rkt(t, e, "fetch", pinned+":1.0").exit(t, 254)
+	mentions(t, "stderr", r.stderr, "not the pinned")
+
+	// Path whitelists are refused for now, clearly.
+	wl := srv.ip + "/whitelisted"
+	srv.serveACI(t, g, "deps@example.com", wl, "1.0", testutil.ACI(t,
+		strings.TrimSuffix(manifest(wl, "1.0", `{"exec":["/bin/true"],"user":"0","group":"0"}`, dep(base, "1.0", "")), "}")+`,"pathWhitelist":["/bin/true"]}`))
+	r = rkt(t, e, "run", "--net=host", wl+":1.0").exit(t, 254)
+	mentions(t, "stderr", r.stderr, "pathWhitelist, which is not supported yet")
+}
