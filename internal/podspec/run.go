@@ -135,18 +135,16 @@ func RuntimeAppFromOCI(ref ImageRef, appcID string, cfg *v1.ConfigFile, acc *Acc
 // resolved through the image's own accounts, environment, working
 // directory, isolators, mount points, ports, event handlers) under the
 // flags: --exec replaces the command and its arguments, "-- ARGS" the
-// arguments.
+// arguments (the event handlers keep theirs).
 func RuntimeAppFromACI(im *schema.ImageManifest, appcID string, acc *Accounts, opts AppOptions) (*schema.RuntimeApp, error) {
 	app := &types.App{}
 	if im.App != nil {
-		if len(im.App.EventHandlers) > 0 {
-			return nil, errors.New("the image's app has event handlers (pre-start, post-stop), which are not supported yet")
-		}
 		cp := *im.App
 		cp.Exec = slices.Clone(im.App.Exec)
 		cp.Environment = slices.Clone(im.App.Environment)
 		cp.Isolators = slices.Clone(im.App.Isolators)
 		cp.SupplementaryGIDs = slices.Clone(im.App.SupplementaryGIDs)
+		cp.EventHandlers = slices.Clone(im.App.EventHandlers)
 		app = &cp
 	}
 	if opts.Exec != nil {

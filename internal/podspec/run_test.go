@@ -117,7 +117,7 @@ func TestRuntimeAppFromACI(t *testing.T) {
 		{"no app needs --exec", "", AppOptions{}, nil, "", "", "no command"},
 		{"no app with --exec runs as root", "", AppOptions{Exec: []string{"/bin/true"}}, []string{"/bin/true"}, "0", "0", ""},
 		{"unknown user", `{"exec":["/x"],"user":"ghost","group":"0"}`, AppOptions{}, nil, "", "", `user "ghost"`},
-		{"event handlers", `{"exec":["/x"],"user":"0","group":"0","eventHandlers":[{"name":"pre-start","exec":["/y"]}]}`, AppOptions{}, nil, "", "", "event handlers"},
+		{"event handlers kept under --exec", `{"exec":["/x"],"user":"0","group":"0","eventHandlers":[{"name":"pre-start","exec":["/y"]}]}`, AppOptions{Exec: []string{"/z"}}, []string{"/z"}, "0", "0", ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			im := manifest(tc.app)
@@ -140,6 +140,9 @@ func TestRuntimeAppFromACI(t *testing.T) {
 			}
 			if ra.Name.String() != "web-server" || ra.Image.Name.String() != "example.com/web-server" || ra.Image.ID.String() != testAppcID {
 				t.Errorf("name %s image %v", ra.Name, ra.Image)
+			}
+			if strings.Contains(tc.app, "eventHandlers") && (len(ra.App.EventHandlers) != 1 || ra.App.EventHandlers[0].Exec[0] != "/y") {
+				t.Errorf("event handlers %+v", ra.App.EventHandlers)
 			}
 			if v, _ := ra.Image.Labels.Get("version"); v != "2" {
 				t.Errorf("labels %v", ra.Image.Labels)

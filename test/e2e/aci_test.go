@@ -76,8 +76,6 @@ func TestRunACIBadImages(t *testing.T) {
 	for _, c := range []struct {
 		name, file, err string
 	}{
-		{"event handlers", writeACI(t, "example.com/eh", "1", `{"exec":["/bin/true"],"user":"0","group":"0","eventHandlers":[{"name":"pre-start","exec":["/bin/true"]}]}`),
-			"event handlers (pre-start, post-stop), which are not supported yet"},
 		{"no app", writeACI(t, "example.com/noapp", "1", ""), "the image has no command to run: give one with --exec"},
 		{"other arch", func() string {
 			f := filepath.Join(t.TempDir(), "arch.aci")
@@ -96,5 +94,39 @@ func TestRunACIBadImages(t *testing.T) {
 	}
 	if l := rkt(t, e, "list", "--no-legend").ok(t).stdout; strings.TrimSpace(l) != "" {
 		t.Errorf("failed runs left pods:\n%s", l)
+	}
+}
+
+func TestRunACIEventHandlers(t *testing.T) {
+	e, _ := podEnv(t)
+	t.Parallel()
+	handlers := func(pre string) string {
+		return `{"exec":["/bin/sh","-c","cat /data/log; echo main >> /data/log"],"user":"nobody","group":"65534",
+			"mountPoints":[{"name":"data","path":"/data"}],
+			"eventHandlers":[{"name":"pre-start","exec":["/bin/sh","-c","` + pre + `"]},
+				{"name":"post-stop","exec":["/bin/sh","-c","echo post as $(id -u) >> /data/log"]}]}`
+	}
+	data := t.TempDir()
+	if err := os.Chmod(data, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	vol := "--volume=data,kind=host,source=" + data
+	aci := writeACI(t, "example.com/handlers", "1", handlers("echo pre as $(id -u) > /data/log"))
+	out := rkt(t, e, insecureImage, "run", "--net=host", vol, aci).ok(t).stdout
+	if out != "pre as 65534\n" {
+		t.Errorf("the app saw %q, want what pre-start wrote", out)
+	}
+	log, _ := os.ReadFile(filepath.Join(data, "log"))
+	if string(log) != "pre as 65534\nmain\npost as 65534\n" {
+		t.Errorf("log %q: pre-start, the app, post-stop in order, as the app's user", log)
+	}
+	// A failing pre-start: the app does not run, the pod fails with its code.
+	failing := writeACI(t, "example.com/handlers-fail", "1", handlers("echo failed > /data/log; exit 7"))
+	r := rkt(t, e, insecureImage, "run", "--net=host", vol, failing)
+	if r.code != 7 {
+		t.Errorf("failing pre-start: exit %d, want 7\n%s", r.code, r)
+	}
+	if log, _ := os.ReadFile(filepath.Join(data, "log")); string(log) != "failed\n" {
+		t.Errorf("after a failing pre-start: log %q", log)
 	}
 }

@@ -63,6 +63,9 @@ type initState struct {
 	// failedApp could not be started; failedCode is its exit code.
 	failedApp  string
 	failedCode int
+	// plans and cgs are the apps' plans and cgroups, for event handlers.
+	plans map[string]AppPlan
+	cgs   *layout.Layout
 }
 
 func (s *initState) debugf(format string, args ...any) {
@@ -96,7 +99,7 @@ func PodInitMain(args []string) int {
 	if s.failedApp != "" {
 		s.recordStatus(s.failedApp, s.failedCode)
 	}
-	code := supervise(apps, s.failedCode, s.cfg.StopTimeout, sigc, s.recordStatus, s.debugf)
+	code := supervise(apps, s.failedCode, s.cfg.StopTimeout, sigc, s.afterApp, s.debugf)
 	s.debugf("pod exits with %d", code)
 	return code
 }
@@ -204,6 +207,15 @@ func (s *initState) setup() (map[int]string, error) {
 	// The setup is done: pod init now only reaps (procfs is still
 	// reachable here, not after the pivot).
 	DropCodePages()
+	// A post-stop handler starts like an app, from the pod dir: pod init
+	// keeps its root then (it is non-dumpable, and the apps have no
+	// CAP_SYS_PTRACE, so /proc/1/root stays closed to them anyway).
+	for _, p := range s.plans {
+		if p.PostStop != nil {
+			s.debugf("app %q has a post-stop handler: pod init keeps its root", p.Name)
+			return apps, nil
+		}
+	}
 	// Leave nothing of the host visible through /proc/1/root.
 	emptyRoot := abi.Stage1State + "/init-root"
 	if err := os.Mkdir(emptyRoot, 0o700); err != nil && !errors.Is(err, os.ErrExist) {
@@ -239,8 +251,10 @@ func (s *initState) startApps(plans []AppPlan) (map[int]string, error) {
 		return nil, err
 	}
 	s.memDirs = memoryDirs(cgs)
+	s.cgs, s.plans = cgs, make(map[string]AppPlan, len(plans))
 	apps := map[int]string{}
 	for _, p := range plans {
+		s.plans[p.Name] = p
 		cg := appCgroupOf(cgs, p.Name)
 		if cg.version == 2 {
 			// A v2 process is in one cgroup, all its threads with it: pod
@@ -256,7 +270,14 @@ func (s *initState) startApps(plans []AppPlan) (map[int]string, error) {
 		if err != nil {
 			return apps, fmt.Errorf("app %q: setting oom_score_adj to %d: %w", p.Name, *p.Security.OOMScoreAdj, err)
 		}
-		pid, pidfd, code := startApp(p.Exec, p.Security, cg, s.userns, os.Stdin)
+		code := 0
+		if p.PreStart != nil {
+			code = s.runHandler(p, PreStart, p.PreStart, cg)
+		}
+		pid, pidfd := -1, -1
+		if code == 0 {
+			pid, pidfd, code = startApp(p.Exec, p.Security, cg, s.userns, os.Stdin)
+		}
 		if err := restore(); err != nil {
 			return apps, fmt.Errorf("app %q: restoring pod init's oom_score_adj: %w", p.Name, err)
 		}
@@ -283,6 +304,50 @@ func (s *initState) startApps(plans []AppPlan) (map[int]string, error) {
 		}
 	}
 	return apps, nil
+}
+
+// runHandler runs an event handler of an app in the app's context and
+// waits for it, at most the stop timeout (then it is killed); its exit
+// code is returned.
+func (s *initState) runHandler(p AppPlan, event string, argv []string, cg appCgroup) int {
+	spec := p.Exec
+	spec.Argv, spec.Interactive = argv, false
+	pid, pidfd, code := startApp(spec, p.Security, cg, s.userns, nil)
+	if code != 0 {
+		return code
+	}
+	if pidfd >= 0 {
+		defer unix.Close(pidfd)
+	}
+	timeout := s.cfg.StopTimeout
+	if timeout <= 0 {
+		timeout = DefaultStopTimeout
+	}
+	timer := time.AfterFunc(timeout, func() { _ = unix.Kill(pid, unix.SIGKILL) })
+	ws, err := Wait(pid)
+	timer.Stop()
+	if err != nil {
+		return ExitSetupFailed
+	}
+	code = ExitCode(ws)
+	s.debugf("app %q: %s handler exited with %d", p.Name, event, code)
+	return code
+}
+
+// afterApp is what supervise calls for each app that exited: its
+// post-stop handler (in its cgroup), then its status.
+func (s *initState) afterApp(app string, code int) {
+	if p, ok := s.plans[app]; ok && p.PostStop != nil {
+		cg := appCgroupOf(s.cgs, app)
+		joined := cg.version == 2 && joinV2(cg.dirs[0]) == nil
+		s.runHandler(p, PostStop, p.PostStop, cg)
+		if joined {
+			if err := joinV2(s.cgs.Dirs[""] + "/" + layout.InitName); err != nil {
+				s.debugf("leaving the cgroup of app %q: %v", app, err)
+			}
+		}
+	}
+	s.recordStatus(app, code)
 }
 
 // takeOOMScoreAdj sets this process's oom_score_adj to adj (when not nil)

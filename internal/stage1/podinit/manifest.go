@@ -71,6 +71,21 @@ type App struct {
 	MountPoints       []MountPoint `json:"mountPoints,omitempty"`
 	Isolators         []Isolator   `json:"isolators,omitempty"`
 	Ports             []Port       `json:"ports,omitempty"`
+	// EventHandlers run in the app's context: pre-start before its exec,
+	// post-stop once it exited.
+	EventHandlers []EventHandler `json:"eventHandlers,omitempty"`
+}
+
+// The event handlers appc defines.
+const (
+	PreStart = "pre-start"
+	PostStop = "post-stop"
+)
+
+// EventHandler is a command run on an app's lifecycle event.
+type EventHandler struct {
+	Name string   `json:"name"`
+	Exec []string `json:"exec"`
 }
 
 // Isolator is an appc isolator: a name and a value whose form the name
@@ -190,6 +205,19 @@ func (ra *RuntimeApp) validate() error {
 	}
 	if a.WorkingDirectory != "" && !path.IsAbs(a.WorkingDirectory) {
 		return fmt.Errorf("working directory %q is not an absolute path", a.WorkingDirectory)
+	}
+	handlers := map[string]bool{}
+	for _, h := range a.EventHandlers {
+		if h.Name != PreStart && h.Name != PostStop {
+			return fmt.Errorf("unknown event handler %q (want pre-start or post-stop)", h.Name)
+		}
+		if handlers[h.Name] {
+			return fmt.Errorf("event handler %q given twice", h.Name)
+		}
+		handlers[h.Name] = true
+		if len(h.Exec) == 0 || h.Exec[0] == "" {
+			return fmt.Errorf("event handler %q has no exec", h.Name)
+		}
 	}
 	seen := make(map[string]bool, len(a.Environment))
 	for _, e := range a.Environment {

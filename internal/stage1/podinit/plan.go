@@ -151,6 +151,9 @@ type AppPlan struct {
 	ReadOnlyRoot bool
 	Exec         ExecSpec
 	Security     Security
+	// PreStart and PostStop are the argv of the app's event handlers
+	// (nil for none), run like Exec.
+	PreStart, PostStop []string
 }
 
 // DefaultPath is rkt's default PATH.
@@ -311,6 +314,14 @@ func PlanApp(pm *PodManifest, ra *RuntimeApp, layers []string, cfg Config) (AppP
 		Env: BuildEnv(name, ra.App.Environment), WorkingDir: wd,
 		UID: uid, GID: gid, SupplementaryGIDs: slices.Clone(ra.App.SupplementaryGIDs),
 		Interactive: cfg.Interactive,
+	}
+	for _, h := range ra.App.EventHandlers {
+		switch h.Name {
+		case PreStart:
+			p.PreStart = slices.Clone(h.Exec)
+		case PostStop:
+			p.PostStop = slices.Clone(h.Exec)
+		}
 	}
 
 	fs := func(target, fstype string, attrs int, opts ...mount.Option) Step {
