@@ -18,6 +18,7 @@ import (
 // per-app flags that followed it.
 type appArgs struct {
 	image             string
+	signature         string
 	name              string
 	exec              string
 	args              []string
@@ -68,6 +69,7 @@ func perAppFlags(fs *pflag.FlagSet, a *appArgs) *appFlagValues {
 	fs.StringVar(&a.cpuShares, "cpu-shares", a.cpuShares, "the app's CPU shares (2 to 262144; the CPU weight on cgroup v2)")
 	fs.StringVar(&a.pidsLimit, "pids-limit", a.pidsLimit, "the most processes and threads the app may have")
 	fs.StringVar(&a.seccomp, "seccomp", a.seccomp, "the app's seccomp filter: mode=retain|remove[,errno=ENAME],SYSCALL|@GROUP,...")
+	fs.StringVar(&a.signature, "signature", a.signature, "the signature file of the app's ACI image (default: its path with .asc appended)")
 	return v
 }
 

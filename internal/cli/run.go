@@ -37,7 +37,7 @@ type podFlags struct {
 // podManifestConflicts are the flags --pod-manifest cannot be used with,
 // as in rkt 1.x: the manifest says it all.
 var podManifestConflicts = []string{"volume", "mount", "no-overlay", "port", "set-env", "set-env-file", "inherit-env", "pull-policy", "no-store", "store-only",
-	"exec", "name", "user", "group", "working-dir", "supplementary-gids", "readonly-rootfs", "environment"}
+	"exec", "name", "user", "group", "working-dir", "supplementary-gids", "readonly-rootfs", "environment", "signature"}
 
 func (pf *podFlags) register(cmd *cobra.Command) {
 	fs := cmd.Flags()
@@ -107,7 +107,7 @@ func (a *app) prepareOptions(cmd *cobra.Command, pf *podFlags, args []string) (s
 		if ap.exec != "" {
 			o.Exec = []string{ap.exec}
 		}
-		opts.Apps = append(opts.Apps, stage0.AppSpec{Image: ap.image, Options: o, Mounts: ap.mounts[len(pf.defaults.mounts):]})
+		opts.Apps = append(opts.Apps, stage0.AppSpec{Image: ap.image, Options: o, Mounts: ap.mounts[len(pf.defaults.mounts):], Signature: ap.signature})
 	}
 	return opts, nil
 }
@@ -332,7 +332,8 @@ Per-app flags (after an image, or before the first image for every app):
   --supplementary-gids=GID,...  --readonly-rootfs  --environment=NAME=VALUE
   --mount=volume=NAME,target=PATH  --caps-retain=CAP,...  --caps-remove=CAP,...
   --oom-score-adj=N  --seccomp=mode=retain|remove[,errno=E],SYSCALL|@GROUP,...
-  --memory=QUANTITY  --cpu=QUANTITY  --cpu-shares=N  --pids-limit=N`
+  --memory=QUANTITY  --cpu=QUANTITY  --cpu-shares=N  --pids-limit=N
+  --signature=FILE (an ACI's signature)`
 
 func (a *app) runCommand() *cobra.Command {
 	var (

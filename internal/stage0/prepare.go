@@ -37,6 +37,8 @@ type AppSpec struct {
 	Options podspec.AppOptions
 	// Mounts are the app's own --mount values (volume=NAME,target=PATH).
 	Mounts []string
+	// Signature is the image's signature file (--signature), for an ACI.
+	Signature string
 }
 
 // PrepareOptions describe a pod to prepare.
@@ -107,7 +109,9 @@ func Prepare(ctx context.Context, f *fetch.Fetcher, dataDir string, opts Prepare
 	res := &Prepared{Pod: p, Stage1: st1, Manifest: pm}
 	names := map[string]bool{}
 	for _, spec := range opts.Apps {
+		f.Signature = spec.Signature
 		img, err := f.Fetch(ctx, spec.Image)
+		f.Signature = ""
 		if err != nil {
 			return nil, err
 		}

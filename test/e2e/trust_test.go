@@ -126,6 +126,10 @@ func TestTrustACISignatures(t *testing.T) {
 	sig := filepath.Join(t.TempDir(), "elsewhere.sig")
 	g.sign(t, "app@example.com", unsigned, sig, false)
 	rkt(t, e, "fetch", "--signature="+sig, unsigned).ok(t)
+	// And the per-app --signature of run, after its image.
+	rkt(t, e, "run", "--net=host", unsigned, "--signature="+sig).ok(t)
+	r = rkt(t, e, "run", "--net=host", unsigned).exit(t, 254)
+	mentions(t, "stderr", r.stderr, "error opening signature file")
 
 	// A root key is trusted for every name.
 	rkt(t, e, "trust", "--root", "--skip-fingerprint-review", rootKey).ok(t)
