@@ -23,16 +23,9 @@ import (
 )
 
 // podNet is one network of a pod as rkt 1.x's API showed it: the fields
-// of net-info.json that are not teardown state.
-type podNet struct {
-	NetName    string `json:"netName"`
-	ConfPath   string `json:"netConf"`
-	PluginPath string `json:"pluginPath"`
-	IfName     string `json:"ifName"`
-	IP         string `json:"ip"`
-	Args       string `json:"args"`
-	Mask       string `json:"mask"`
-}
+// of net-info.json that are not teardown state (decoding net-info.json
+// into it drops the rest).
+type podNet = abi.NetInfoV1
 
 // netsOf reads the pod's networks; host and none networking have none.
 func netsOf(p *pod.Pod) []podNet {

@@ -115,9 +115,9 @@ func NetsMode(reqs []NetRequest) string {
 	return ""
 }
 
-// Network is one attached network, as the pod directory's net-info.json
-// lists them (rkt 1.x's fields first; the rest is what teardown needs).
-type Network struct {
+// NetInfoV1 is one network of a pod as rkt 1.x recorded and showed it
+// (net-info.json, and the networks of rkt status --format=json).
+type NetInfoV1 struct {
 	NetName string `json:"netName"`
 	// ConfPath is the configuration file the network came from.
 	ConfPath string `json:"netConf"`
@@ -127,7 +127,13 @@ type Network struct {
 	IP         string `json:"ip"`
 	Args       string `json:"args"`
 	Mask       string `json:"mask"`
-	HostIP     string `json:"hostIP,omitempty"`
+}
+
+// Network is one attached network, as the pod directory's net-info.json
+// lists them: rkt 1.x's fields, then what teardown needs.
+type Network struct {
+	NetInfoV1
+	HostIP string `json:"hostIP,omitempty"`
 	// Config is the network configuration list exactly as it was applied
 	// (with the portmap plugin added for --port), so that DEL gets what
 	// ADD got even when net.d changed meanwhile.

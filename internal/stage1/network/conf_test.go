@@ -255,8 +255,9 @@ func TestMasquerades(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if rktMasquerade(list) != c.rkt || ipMasq(list) != c.anyway {
-			t.Errorf("%s: rktMasquerade %v, ipMasq %v", c.file, rktMasquerade(list), ipMasq(list))
+		l, ok := parseList(list)
+		if !ok || l.rktMasquerade() != c.rkt || l.masquerades() != c.anyway {
+			t.Errorf("%s: rktMasquerade %v, masquerades %v", c.file, l.rktMasquerade(), l.masquerades())
 		}
 	}
 }

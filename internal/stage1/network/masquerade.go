@@ -27,9 +27,6 @@ const masqLock = "/run/lock/rkt-masquerade.lock"
 // ensureMasquerade makes sure traffic from subnet to anywhere outside it
 // leaves the host masqueraded.
 func ensureMasquerade(ctx context.Context, network string, subnet *net.IPNet) error {
-	if subnet.IP.To4() == nil {
-		return nil // rkt's networks masquerade IPv4 only, as ptp did
-	}
 	s := subnet.String()
 	rule := []string{"POSTROUTING", "-s", s, "!", "-d", s, "-m", "comment", "--comment", "rkt network " + network, "-j", "MASQUERADE"}
 	if err := os.MkdirAll("/run/lock", 0o755); err != nil { //nolint:gosec // G301: the system's lock directory

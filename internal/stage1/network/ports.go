@@ -35,65 +35,31 @@ func AddPorts(nets []Net, ports []PortMapping) error {
 	}
 	idx := len(nets) - 1
 	for i, n := range nets {
-		if ipMasq(n.List) {
+		if l, ok := parseList(n.List); ok && l.masquerades() {
 			idx = i
 			break
 		}
 	}
-	var l struct {
-		Plugins []json.RawMessage `json:"plugins"`
-	}
-	if err := json.Unmarshal(nets[idx].List, &l); err != nil {
-		return fmt.Errorf("network %q: %w", nets[idx].Name, err)
-	}
-	has := false
-	for _, p := range l.Plugins {
-		var pc struct {
-			Capabilities map[string]bool `json:"capabilities"`
-		}
-		if json.Unmarshal(p, &pc) == nil && pc.Capabilities["portMappings"] {
-			has = true
-		}
-	}
-	if !has {
+	if l, ok := parseList(nets[idx].List); !ok || !l.takesPortMappings() {
 		var full map[string]json.RawMessage
+		var plugins []json.RawMessage
 		if err := json.Unmarshal(nets[idx].List, &full); err != nil {
 			return fmt.Errorf("network %q: %w", nets[idx].Name, err)
 		}
-		plugins, err := json.Marshal(append(l.Plugins, json.RawMessage(portmapPlugin)))
+		if err := json.Unmarshal(full["plugins"], &plugins); err != nil {
+			return fmt.Errorf("network %q: plugins: %w", nets[idx].Name, err)
+		}
+		raw, err := json.Marshal(append(plugins, json.RawMessage(portmapPlugin)))
 		if err != nil {
 			return err
 		}
-		full["plugins"] = plugins
+		full["plugins"] = raw
 		if nets[idx].List, err = json.Marshal(full); err != nil {
 			return err
 		}
 	}
 	nets[idx].CapabilityArgs = map[string]any{"portMappings": ports}
 	return nil
-}
-
-// ipMasq reports whether a network masquerades: its first plugin's ipMasq
-// (ptp's and bridge's), or rkt's MasqueradeKey.
-func ipMasq(list []byte) bool {
-	var l struct {
-		Plugins []struct {
-			IPMasq bool `json:"ipMasq"`
-		} `json:"plugins"`
-	}
-	return rktMasquerade(list) || json.Unmarshal(list, &l) == nil && len(l.Plugins) > 0 && l.Plugins[0].IPMasq
-}
-
-// rktMasquerade reports whether a list asks for rkt's masquerade, at its
-// top level or in its first plugin (where a .conf file has it).
-func rktMasquerade(list []byte) bool {
-	var l struct {
-		Masq    bool `json:"rktMasquerade"`
-		Plugins []struct {
-			Masq bool `json:"rktMasquerade"`
-		} `json:"plugins"`
-	}
-	return json.Unmarshal(list, &l) == nil && (l.Masq || len(l.Plugins) > 0 && l.Plugins[0].Masq)
 }
 
 // PortMappings resolves the pod manifest's port forwards: each names an

@@ -55,62 +55,62 @@ func (p Pod) cni() *libcni.CNIConfig {
 // network is recorded in net-info.json before its ADD runs; on failure
 // Setup tears down what it did, and what it could not tear down stays
 // recorded for Teardown.
-func Setup(ctx context.Context, p Pod, nets []Net) (string, []abi.Network, error) {
+func Setup(ctx context.Context, p Pod, nets []Net) (nsPath string, infos []abi.Network, err error) {
 	ensurePath()
-	nsPath := NetNSPath(p.UUID)
+	nsPath = NetNSPath(p.UUID)
 	if err := createNetNS(nsPath); err != nil {
 		return "", nil, err
 	}
 	if err := podinit.WriteAtomic(filepath.Join(p.Dir, abi.NetNS), []byte(nsPath)); err != nil {
 		return "", nil, errors.Join(fmt.Errorf("recording the network namespace: %w", err), removeNetNS(nsPath))
 	}
+	defer func() {
+		if err != nil {
+			err = errors.Join(err, Teardown(ctx, p))
+			nsPath, infos = "", nil
+		}
+	}()
 	p.debugf("network namespace %s", nsPath)
 	cni := p.cni()
-	infos := make([]abi.Network, 0, len(nets))
+	infos = make([]abi.Network, 0, len(nets))
 	for _, n := range nets {
 		info := abi.Network{
-			NetName: n.Name, ConfPath: n.File, IfName: n.IfName, Args: n.Args,
-			Config: n.List, CapabilityArgs: n.CapabilityArgs,
+			NetInfoV1: abi.NetInfoV1{NetName: n.Name, ConfPath: n.File, IfName: n.IfName, Args: n.Args},
+			Config:    n.List, CapabilityArgs: n.CapabilityArgs,
 		}
 		list, err := libcni.ConfListFromBytes(n.List)
 		if err != nil {
-			return "", nil, errors.Join(fmt.Errorf("network %q: %w", n.Name, err), Teardown(ctx, p))
+			return nsPath, infos, fmt.Errorf("network %q: %w", n.Name, err)
 		}
 		if len(list.Plugins) > 0 {
 			info.PluginPath, _ = invoke.FindInPath(list.Plugins[0].Network.Type, p.PluginDirs)
 		}
 		infos = append(infos, info)
 		if err := writeNetInfo(p.Dir, infos); err != nil {
-			return "", nil, errors.Join(err, Teardown(ctx, p))
+			return nsPath, infos, err
 		}
 		res, err := cni.AddNetworkList(ctx, list, runtimeConf(p.UUID, nsPath, info))
 		if err != nil {
-			return "", nil, errors.Join(addError(n, err), Teardown(ctx, p))
+			return nsPath, infos, addError(n, err)
 		}
-		if err := fillResult(&infos[len(infos)-1], res); err != nil {
-			return "", nil, errors.Join(fmt.Errorf("network %q: %w", n.Name, err), Teardown(ctx, p))
+		subnet, err := fillResult(&infos[len(infos)-1], res)
+		if err != nil {
+			return nsPath, infos, fmt.Errorf("network %q: %w", n.Name, err)
 		}
-		if rktMasquerade(n.List) {
-			if err := masquerade(ctx, infos[len(infos)-1]); err != nil {
-				return "", nil, errors.Join(err, Teardown(ctx, p))
+		if l, _ := parseList(n.List); l.rktMasquerade() {
+			if subnet == nil {
+				return nsPath, infos, fmt.Errorf("network %q: masquerade needs an IPv4 address, and the network gave none", n.Name)
+			}
+			if err := ensureMasquerade(ctx, n.Name, subnet); err != nil {
+				return nsPath, infos, err
 			}
 		}
 		p.debugf("joined network %s as %s: %s", n.Name, n.IfName, infos[len(infos)-1].IP)
 	}
 	if err := writeNetInfo(p.Dir, infos); err != nil {
-		return "", nil, errors.Join(err, Teardown(ctx, p))
+		return nsPath, infos, err
 	}
 	return nsPath, infos, nil
-}
-
-// masquerade makes sure the subnet of a network's address is masqueraded.
-func masquerade(ctx context.Context, info abi.Network) error {
-	ip, mask := net.ParseIP(info.IP), net.ParseIP(info.Mask)
-	if ip == nil || mask == nil || ip.To4() == nil || mask.To4() == nil {
-		return fmt.Errorf("network %q: masquerade needs an IPv4 address, got %q/%q", info.NetName, info.IP, info.Mask)
-	}
-	m := net.IPMask(mask.To4())
-	return ensureMasquerade(ctx, info.NetName, &net.IPNet{IP: ip.To4().Mask(m), Mask: m})
 }
 
 // addError words a failed ADD; a requested address that is taken gets rkt
@@ -187,32 +187,12 @@ func Teardown(ctx context.Context, p Pod) error {
 }
 
 // delNeedsNetNS reports whether a plugin of the networks may need the
-// pod's namespace for its DEL. Only plugins known not to are let off:
-// ptp and bridge without ipMasq (their DEL deletes the pod's interface,
-// which goes with the namespace anyway, and with ipMasq finds the rules to
-// remove through it), their host-local or static IPAM, and portmap.
+// pod's namespace for its DEL (listConf.delNeedsNetNS); an unreadable
+// configuration is taken to need it.
 func delNeedsNetNS(infos []abi.Network) bool {
 	for _, info := range infos {
-		var l struct {
-			Plugins []struct {
-				Type   string `json:"type"`
-				IPMasq bool   `json:"ipMasq"`
-				IPAM   struct {
-					Type string `json:"type"`
-				} `json:"ipam"`
-			} `json:"plugins"`
-		}
-		if json.Unmarshal(info.Config, &l) != nil {
+		if l, ok := parseList(info.Config); !ok || l.delNeedsNetNS() {
 			return true
-		}
-		for _, pl := range l.Plugins {
-			switch {
-			case pl.Type == "portmap":
-			case (pl.Type == "ptp" || pl.Type == "bridge") && !pl.IPMasq &&
-				(pl.IPAM.Type == "host-local" || pl.IPAM.Type == "static"):
-			default:
-				return true
-			}
 		}
 	}
 	return false
@@ -233,12 +213,14 @@ func runtimeConf(uuid, nsPath string, info abi.Network) *libcni.RuntimeConf {
 }
 
 // fillResult records a network's address, gateway and DNS: the first
-// IPv4 address on the pod's interface (or on no named interface).
-func fillResult(info *abi.Network, res cnitypes.Result) error {
+// IPv4 address on the pod's interface (or on no named interface), whose
+// subnet it returns (nil for none).
+func fillResult(info *abi.Network, res cnitypes.Result) (*net.IPNet, error) {
 	r, err := types100.NewResultFromResult(res)
 	if err != nil {
-		return err
+		return nil, err
 	}
+	var subnet *net.IPNet
 	for _, ip := range r.IPs {
 		if ip.Address.IP.To4() == nil {
 			continue
@@ -253,12 +235,13 @@ func fillResult(info *abi.Network, res cnitypes.Result) error {
 		if ip.Gateway != nil {
 			info.HostIP = ip.Gateway.String()
 		}
+		subnet = &net.IPNet{IP: ip.Address.IP.To4().Mask(ip.Address.Mask), Mask: ip.Address.Mask}
 		break
 	}
 	if len(r.DNS.Nameservers) > 0 || len(r.DNS.Search) > 0 || len(r.DNS.Options) > 0 || r.DNS.Domain != "" {
 		info.DNS = &abi.NetDNS{Nameservers: r.DNS.Nameservers, Domain: r.DNS.Domain, Search: r.DNS.Search, Options: r.DNS.Options}
 	}
-	return nil
+	return subnet, nil
 }
 
 // ReadNetInfo reads the pod directory's net-info.json (none: nil).
@@ -292,6 +275,6 @@ func writeNetInfo(podDir string, infos []abi.Network) error {
 // environment has none.
 func ensurePath() {
 	if os.Getenv("PATH") == "" {
-		_ = os.Setenv("PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin")
+		_ = os.Setenv("PATH", podinit.DefaultPath)
 	}
 }
