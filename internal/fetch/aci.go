@@ -295,14 +295,11 @@ func checkLabels(m *schema.ImageManifest, want *discovery.App) error {
 
 // fetchDiscovered finds an image by appc meta discovery and fetches it.
 func (f *Fetcher) fetchDiscovered(ctx context.Context, input string) (*store.Image, error) {
-	app, err := discovery.ParseApp(input)
+	app, res, _, err := f.discover(ctx, input, f.Insecure.HTTP, nil, func(r discovery.Result) bool { return len(r.Endpoints) > 0 })
 	if err != nil {
-		return nil, errdefs.InvalidArgument(err)
-	}
-	client := f.httpClient()
-	get := func(ctx context.Context, url string) (io.ReadCloser, error) { return f.get(ctx, client, url) }
-	res, err := discovery.Discover(ctx, get, app, f.Insecure.HTTP, func(r discovery.Result) bool { return len(r.Endpoints) > 0 })
-	if err != nil {
+		if errdefs.Is(err, errdefs.KindInvalidArgument) {
+			return nil, err
+		}
 		return nil, errdefs.NotFound(fmt.Errorf("image %q is not in the store, and %w (a Docker or OCI image needs its transport: docker://NAME, oci:DIR, ...)", input, err))
 	}
 	var errs []error
@@ -322,18 +319,13 @@ func (f *Fetcher) trustDiscoveredKeys(ctx context.Context, name string) error {
 	if kr, err := f.Keystore.Keyring(name); err != nil || len(kr) > 0 {
 		return err
 	}
-	app, err := discovery.ParseApp(name)
-	if err != nil {
-		return err
-	}
-	client := f.httpClient()
-	get := func(ctx context.Context, url string) (io.ReadCloser, error) {
+	httpsOnly := func(url string) error {
 		if !strings.HasPrefix(url, "https://") && !f.Insecure.PubKey {
-			return nil, fmt.Errorf("%s: keys are trusted from https only (--insecure-options=pubkey allows http)", url)
+			return fmt.Errorf("%s: keys are trusted from https only (--insecure-options=pubkey allows http)", url)
 		}
-		return f.get(ctx, client, url)
+		return nil
 	}
-	res, err := discovery.Discover(ctx, get, app, f.Insecure.PubKey && f.Insecure.HTTP, func(r discovery.Result) bool { return len(r.PublicKeys) > 0 })
+	_, res, get, err := f.discover(ctx, name, f.Insecure.PubKey && f.Insecure.HTTP, httpsOnly, func(r discovery.Result) bool { return len(r.PublicKeys) > 0 })
 	if err != nil {
 		return err
 	}
@@ -363,17 +355,36 @@ func (f *Fetcher) trustDiscoveredKeys(ctx context.Context, name string) error {
 // DiscoverPublicKeys finds the key URLs that appc discovery names for an
 // image name prefix (ac-discovery-pubkeys), for rkt trust.
 func (f *Fetcher) DiscoverPublicKeys(ctx context.Context, prefix string) ([]string, error) {
-	app, err := discovery.ParseApp(prefix)
+	_, res, _, err := f.discover(ctx, prefix, f.Insecure.HTTP, nil, func(r discovery.Result) bool { return len(r.PublicKeys) > 0 })
 	if err != nil {
-		return nil, errdefs.InvalidArgument(err)
-	}
-	client := f.httpClient()
-	get := func(ctx context.Context, url string) (io.ReadCloser, error) { return f.get(ctx, client, url) }
-	res, err := discovery.Discover(ctx, get, app, f.Insecure.HTTP, func(r discovery.Result) bool { return len(r.PublicKeys) > 0 })
-	if err != nil {
+		if errdefs.Is(err, errdefs.KindInvalidArgument) {
+			return nil, err
+		}
 		return nil, errdefs.NotFound(fmt.Errorf("keys for prefix %q: %w", prefix, err))
 	}
 	return res.PublicKeys, nil
+}
+
+// discover runs appc discovery for an image string with this fetcher's
+// client until want is satisfied; check, when set, vets every URL before
+// it is asked. The getter it returns asks further URLs the same way. A
+// string that is not an image name is an invalid-argument error.
+func (f *Fetcher) discover(ctx context.Context, input string, allowHTTP bool, check func(url string) error, want func(discovery.Result) bool) (discovery.App, discovery.Result, discovery.Getter, error) {
+	app, err := discovery.ParseApp(input)
+	if err != nil {
+		return app, discovery.Result{}, nil, errdefs.InvalidArgument(err)
+	}
+	client := f.httpClient()
+	get := func(ctx context.Context, url string) (io.ReadCloser, error) {
+		if check != nil {
+			if err := check(url); err != nil {
+				return nil, err
+			}
+		}
+		return f.get(ctx, client, url)
+	}
+	res, err := discovery.Discover(ctx, get, app, allowHTTP, want)
+	return app, res, get, err
 }
 
 // MaxDependencyDepth bounds an ACI's dependency tree.
@@ -403,16 +414,17 @@ func (f *Fetcher) fetchDependencies(ctx context.Context, img *store.Image, chain
 	if slices.Contains(chain, img.ID) {
 		return fmt.Errorf("image %s: dependency cycle", store.FormatID(img.ID))
 	}
-	m, err := f.aciManifest(img)
+	m, _, err := ACIManifest(f.Store, img)
 	if err != nil {
 		return err
 	}
+	next := append(slices.Clip(chain), img.ID)
 	for _, d := range m.Dependencies {
 		dep, err := f.dependency(ctx, d)
 		if err != nil {
 			return fmt.Errorf("image %s: dependency %s: %w", m.Name, DependencyInput(d), err)
 		}
-		if err := f.fetchDependencies(ctx, dep, append(chain, img.ID)); err != nil {
+		if err := f.fetchDependencies(ctx, dep, next); err != nil {
 			return err
 		}
 	}
@@ -430,9 +442,11 @@ func (f *Fetcher) dependency(ctx context.Context, d types.Dependency) (*store.Im
 			return img, f.ensureRendered(ctx, &added{}, img)
 		}
 	}
+	// Its own dependencies are fetchDependencies' to walk, with the
+	// chain that bounds them.
 	sub := *f
 	sub.Signature = ""
-	img, err := sub.Fetch(ctx, DependencyInput(d))
+	img, err := sub.fetchOne(ctx, DependencyInput(d))
 	if err != nil {
 		return nil, err
 	}
@@ -442,11 +456,20 @@ func (f *Fetcher) dependency(ctx context.Context, d types.Dependency) (*store.Im
 	return img, nil
 }
 
-// aciManifest reads a stored ACI's manifest from its rendered tree.
-func (f *Fetcher) aciManifest(img *store.Image) (*schema.ImageManifest, error) {
-	dir, err := f.Store.LayerDir(img.Layers[0].DiffID)
-	if err != nil {
-		return nil, err
+// ACIManifest reads a stored ACI's manifest from its rendered tree, and
+// returns the tree (the ACI's manifest and rootfs/).
+func ACIManifest(s *store.Store, img *store.Image) (*schema.ImageManifest, string, error) {
+	if img.MediaType != image.MediaTypeACI || len(img.Layers) != 1 {
+		return nil, "", errdefs.InvalidArgument(fmt.Errorf("image %s is not an ACI", store.FormatID(img.ID)))
 	}
-	return image.ReadACIManifestFile(filepath.Join(dir, "rootfs", "manifest"))
+	dir, err := s.LayerDir(img.Layers[0].DiffID)
+	if err != nil {
+		return nil, "", err
+	}
+	tree := filepath.Join(dir, "rootfs")
+	m, err := image.ReadACIManifestFile(filepath.Join(tree, "manifest"))
+	if err != nil {
+		return nil, "", fmt.Errorf("image %s: %w", store.FormatID(img.ID), err)
+	}
+	return m, tree, nil
 }

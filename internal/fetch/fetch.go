@@ -106,8 +106,20 @@ func (f *Fetcher) debugf(format string, args ...any) {
 }
 
 // Fetch makes the image named by input present and rendered in the store,
-// and returns its record.
+// with its dependencies (an ACI's), and returns its record.
 func (f *Fetcher) Fetch(ctx context.Context, input string) (*store.Image, error) {
+	img, err := f.fetchOne(ctx, input)
+	if err != nil {
+		return nil, err
+	}
+	if err := f.fetchDependencies(ctx, img, nil); err != nil {
+		return nil, err
+	}
+	return img, nil
+}
+
+// fetchOne is Fetch without the dependencies.
+func (f *Fetcher) fetchOne(ctx context.Context, input string) (*store.Image, error) {
 	start := time.Now()
 	ref, err := image.ParseReference(input)
 	if err != nil {
@@ -129,9 +141,6 @@ func (f *Fetcher) Fetch(ctx context.Context, input string) (*store.Image, error)
 	}
 	if err == nil {
 		err = f.ensureRendered(ctx, tx, img)
-	}
-	if err == nil {
-		err = f.fetchDependencies(ctx, img, nil)
 	}
 	if err != nil {
 		// A failed fetch leaves the store as it was, when no other rkt

@@ -275,15 +275,7 @@ func aciTree(s *store.Store, img *store.Image, chain []digest.Digest) ([]aciNode
 	if len(chain) > fetch.MaxDependencyDepth || slices.Contains(chain, img.ID) {
 		return nil, errors.New("dependency cycle, or dependencies nested too deep")
 	}
-	if img.MediaType != image.MediaTypeACI || len(img.Layers) != 1 {
-		return nil, fmt.Errorf("image %s is not an ACI, so it cannot be a dependency", store.FormatID(img.ID))
-	}
-	ldir, err := s.LayerDir(img.Layers[0].DiffID)
-	if err != nil {
-		return nil, err
-	}
-	dir := filepath.Join(ldir, "rootfs") // the ACI's manifest and rootfs/
-	m, err := image.ReadACIManifestFile(filepath.Join(dir, "manifest"))
+	m, dir, err := fetch.ACIManifest(s, img)
 	if err != nil {
 		return nil, err
 	}
@@ -296,7 +288,7 @@ func aciTree(s *store.Store, img *store.Image, chain []digest.Digest) ([]aciNode
 		if err != nil {
 			return nil, fmt.Errorf("image %s: dependency %s: %w", m.Name, fetch.DependencyInput(d), err)
 		}
-		sub, err := aciTree(s, dep, append(chain, img.ID))
+		sub, err := aciTree(s, dep, append(slices.Clip(chain), img.ID))
 		if err != nil {
 			return nil, err
 		}
@@ -317,17 +309,13 @@ func storedDependency(s *store.Store, d types.Dependency) (*store.Image, error) 
 	}
 	var best *store.Image
 	for _, img := range imgs {
-		if img.MediaType != image.MediaTypeACI || len(img.Layers) != 1 {
+		if img.MediaType != image.MediaTypeACI {
 			continue
 		}
 		if n, _, _ := strings.Cut(img.Name, ":"); n != d.ImageName.String() {
 			continue
 		}
-		dir, err := s.LayerDir(img.Layers[0].DiffID)
-		if err != nil {
-			continue
-		}
-		m, err := image.ReadACIManifestFile(filepath.Join(dir, "rootfs", "manifest"))
+		m, _, err := fetch.ACIManifest(s, img)
 		if err != nil || m.Name != d.ImageName {
 			continue
 		}

@@ -116,18 +116,11 @@ func LoadStage1(ctx context.Context, f *fetch.Fetcher, sel Stage1Selection, dirs
 }
 
 func stage1FromImage(s *store.Store, img *store.Image) (*Stage1, error) {
-	if img.MediaType != image.MediaTypeACI || len(img.Layers) != 1 {
-		return nil, errdefs.InvalidArgument(fmt.Errorf("stage1 image %s is not an ACI", store.FormatID(img.ID)))
-	}
-	dir, err := s.LayerDir(img.Layers[0].DiffID)
+	m, tree, err := fetch.ACIManifest(s, img)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("stage1: %w", err)
 	}
-	m, err := image.ReadACIManifestFile(filepath.Join(dir, "rootfs", "manifest"))
-	if err != nil {
-		return nil, fmt.Errorf("stage1 image %s: %w", store.FormatID(img.ID), err)
-	}
-	st := &Stage1{Image: img, Manifest: m, Rootfs: filepath.Join(dir, "rootfs", "rootfs"), Entrypoints: map[string]string{}, Version: 1}
+	st := &Stage1{Image: img, Manifest: m, Rootfs: filepath.Join(tree, "rootfs"), Entrypoints: map[string]string{}, Version: 1}
 	for _, a := range []string{abi.AnnotationRun, abi.AnnotationEnter, abi.AnnotationGC, abi.AnnotationStop} {
 		if v, ok := image.ACIAnnotation(m, a); ok {
 			if !filepath.IsAbs(v) || strings.Contains(v, "..") {
