@@ -17,6 +17,7 @@ import (
 
 	"github.com/rkt/rkt/internal/errdefs"
 	"github.com/rkt/rkt/internal/fetch"
+	"github.com/rkt/rkt/internal/image"
 	"github.com/rkt/rkt/internal/trust"
 )
 
@@ -106,12 +107,9 @@ func (a *app) readTrustKey(ctx context.Context, src string, allowHTTP bool) (ope
 		if err != nil {
 			return nil, errdefs.InvalidArgument(fmt.Errorf("key %s: %w", src, err))
 		}
-		client := &http.Client{CheckRedirect: func(req *http.Request, _ []*http.Request) error {
-			if req.URL.Scheme != "https" && !allowHTTP {
-				return fmt.Errorf("redirected to %s, which is not https", req.URL.Redacted())
-			}
-			return nil
-		}}
+		// Image downloads' rules: TLS options, no https->http or
+		// credentialed redirects.
+		client := image.HTTPClient(image.RemoteOptions{AllowHTTP: allowHTTP, SkipTLSVerify: a.insecure.has("tls"), UserAgent: "rkt/" + version}, nil)
 		resp, err := client.Do(req)
 		if err != nil {
 			return nil, fmt.Errorf("key %s: %w", src, err)

@@ -87,22 +87,13 @@ func run(args []string) error {
 	if err != nil {
 		return err
 	}
-	bin, err := os.Open(*binary)
-	if err != nil {
-		return err
-	}
-	defer bin.Close()
-	st, err := bin.Stat()
-	if err != nil {
-		return err
-	}
 	tmp := *out + ".tmp"
 	f, err := os.Create(tmp)
 	if err != nil {
 		return err
 	}
 	defer os.Remove(tmp)
-	if err := writeACI(f, mj, "stage1-"+*flavor, bin, st.Size(), *plugins); err != nil {
+	if err := writeACI(f, mj, "stage1-"+*flavor, *binary, *plugins); err != nil {
 		f.Close()
 		return fmt.Errorf("write %s: %w", *out, err)
 	}
@@ -114,7 +105,7 @@ func run(args []string) error {
 
 // writeACI writes the image with fixed times and owners, so the same
 // binary always gives the same image ID.
-func writeACI(w io.Writer, manifest []byte, binName string, bin io.Reader, size int64, plugins string) error {
+func writeACI(w io.Writer, manifest []byte, binName, binary, plugins string) error {
 	tw := tar.NewWriter(w)
 	epoch := time.Unix(0, 0)
 	hdr := func(h *tar.Header) error {
@@ -130,10 +121,7 @@ func writeACI(w io.Writer, manifest []byte, binName string, bin io.Reader, size 
 	if err := hdr(&tar.Header{Name: "rootfs/", Mode: 0o755, Typeflag: tar.TypeDir}); err != nil {
 		return err
 	}
-	if err := hdr(&tar.Header{Name: "rootfs/" + binName, Mode: 0o755, Size: size, Typeflag: tar.TypeReg}); err != nil {
-		return err
-	}
-	if _, err := io.Copy(tw, bin); err != nil {
+	if err := addFile(tw, hdr, binary, "rootfs/"+binName); err != nil {
 		return err
 	}
 	for _, e := range entrypoints {
