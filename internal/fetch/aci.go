@@ -45,14 +45,15 @@ func (f *Fetcher) fetchACI(ctx context.Context, ref *image.Reference) (*store.Im
 	if err != nil {
 		return nil, errdefs.WithKind(errdefs.KindPermission, fmt.Errorf("image %q: error opening signature file: %w", ref.Input, err))
 	}
-	img, _, err := f.verifyAndImport(ctx, ref.Input, ref.Path, sig, true)
+	img, _, err := f.verifyAndImport(ctx, ref.Input, ref.Path, sig)
 	return img, err
 }
 
 // verifyAndImport checks an ACI file's signature against the keys trusted
 // for the name in its manifest (sig nil: not checked), then imports it:
-// the bytes stored are the bytes checked.
-func (f *Fetcher) verifyAndImport(ctx context.Context, input, path string, sig []byte, remember bool) (*store.Image, *schema.ImageManifest, error) {
+// the bytes stored are the bytes checked. (The file-identity shortcut of
+// ImportACIFile is not taken: a signature is checked on every fetch.)
+func (f *Fetcher) verifyAndImport(ctx context.Context, input, path string, sig []byte) (*store.Image, *schema.ImageManifest, error) {
 	a, err := image.ReadACIFile(path)
 	if err != nil {
 		return nil, nil, err
@@ -62,12 +63,7 @@ func (f *Fetcher) verifyAndImport(ctx context.Context, input, path string, sig [
 			return nil, nil, err
 		}
 	}
-	var img *store.Image
-	if remember {
-		img, err = f.ImportACIFile(ctx, path)
-	} else {
-		img, err = f.importACI(ctx, path, a)
-	}
+	img, err := f.importACI(ctx, path, a)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -230,7 +226,7 @@ func (f *Fetcher) fetchACIURL(ctx context.Context, input, aciURL, ascURL string,
 			return nil, err
 		}
 	}
-	img, m, err := f.verifyAndImport(ctx, input, tmp.Name(), sig, false)
+	img, m, err := f.verifyAndImport(ctx, input, tmp.Name(), sig)
 	if err != nil {
 		return nil, err
 	}

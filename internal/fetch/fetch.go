@@ -229,11 +229,7 @@ func (f *Fetcher) checkUnsigned(ref *image.Reference) error {
 	if f.Insecure.Image {
 		return nil
 	}
-	kind := string(ref.Transport)
-	if ref.Transport == image.ACI {
-		kind = "ACI"
-	}
-	return errdefs.WithKind(errdefs.KindPermission, fmt.Errorf("image %q: signature verification of %s images is not supported yet; fetch it unverified with --insecure-options=image", ref.Input, kind))
+	return errdefs.WithKind(errdefs.KindPermission, fmt.Errorf("image %q: signature verification of %s images is not supported yet; fetch it unverified with --insecure-options=image", ref.Input, ref.Transport))
 }
 
 // added records what a fetch put in the store, to take it back if the

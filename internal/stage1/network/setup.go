@@ -34,7 +34,9 @@ type Pod struct {
 // NewPod describes the pod of directory dir (absolute), whose stage1 tree
 // is mounted there, with rkt's local configuration directory.
 func NewPod(dir, uuid, localConfig string) Pod {
-	return Pod{Dir: dir, UUID: uuid, PluginDirs: PluginDirs(localConfig, filepath.Join(dir, abi.Stage1Rootfs))}
+	p := Pod{Dir: dir, UUID: uuid}
+	p.PluginDirs = PluginDirs(localConfig, p.Stage1Rootfs())
+	return p
 }
 
 // Stage1Rootfs is the pod's stage1 tree.
