@@ -330,6 +330,11 @@ func defaultShell(podDir, app string) string {
 		return "/bin/sh"
 	}
 	layers := strings.Fields(string(raw))
+	for i, l := range layers {
+		if !filepath.IsAbs(l) {
+			layers[i] = filepath.Join(podDir, l) // a lower stage0 made in the pod
+		}
+	}
 	for _, p := range []string{"/bin/bash", "/usr/bin/bash"} {
 		if _, err := rootfs.ReadFileInLayers(layers, p, 0); errdefs.Is(err, errdefs.KindTooLarge) || err == nil {
 			return "/bin/bash"

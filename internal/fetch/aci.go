@@ -438,6 +438,14 @@ func (f *Fetcher) dependency(ctx context.Context, d types.Dependency) (*store.Im
 			return img, f.ensureRendered(ctx, &added{}, img)
 		}
 	}
+	// A stored image of the name with the labels asked for (any version
+	// when none is asked) will do, unless the pull policy asks the origin.
+	if want == "" && f.PullPolicy != PullUpdate {
+		if img, err := LookupACI(f.Store, dependencyApp(d)); err == nil {
+			f.debugf("image: using image from local store for dependency %s", DependencyInput(d))
+			return img, f.ensureRendered(ctx, &added{}, img)
+		}
+	}
 	// Its own dependencies are fetchDependencies' to walk, with the
 	// chain that bounds them.
 	sub := *f
@@ -450,6 +458,55 @@ func (f *Fetcher) dependency(ctx context.Context, d types.Dependency) (*store.Im
 		return nil, fmt.Errorf("fetched %s, not the pinned %s", store.FormatID(img.ID), store.FormatID(want))
 	}
 	return img, nil
+}
+
+// dependencyApp is the name and labels a dependency asks for.
+func dependencyApp(d types.Dependency) discovery.App {
+	app := discovery.App{Name: d.ImageName.String(), Requested: map[string]string{}}
+	for _, l := range d.Labels {
+		app.Requested[l.Name.String()] = l.Value
+	}
+	return app
+}
+
+// LookupStoredDependency finds a dependency in the store: by its pinned
+// ID, or the newest stored ACI of its name with the labels it asks for.
+func LookupStoredDependency(s *store.Store, d types.Dependency) (*store.Image, error) {
+	if d.ImageID != nil {
+		return s.LookupID(d.ImageID.String())
+	}
+	return LookupACI(s, dependencyApp(d))
+}
+
+// LookupACI finds the newest stored ACI named app.Name whose labels
+// include every label app requested, as appc names match images: a name
+// alone matches any version.
+func LookupACI(s *store.Store, app discovery.App) (*store.Image, error) {
+	imgs, err := s.Images()
+	if err != nil {
+		return nil, err
+	}
+	var best *store.Image
+	for _, img := range imgs {
+		if img.MediaType != image.MediaTypeACI {
+			continue
+		}
+		if n, _, _ := strings.Cut(img.Name, ":"); n != app.Name {
+			continue
+		}
+		if best != nil && !img.ImportTime.After(best.ImportTime) {
+			continue
+		}
+		m, _, err := ACIManifest(s, img)
+		if err != nil || checkLabels(m, &app) != nil {
+			continue
+		}
+		best = img
+	}
+	if best == nil {
+		return nil, errdefs.NotFound(fmt.Errorf("no image %q in the store", app.Name))
+	}
+	return best, nil
 }
 
 // ACIManifest reads a stored ACI's manifest from its rendered tree, and

@@ -89,11 +89,34 @@ func parseID(s string) (uint32, error) {
 type Accounts struct {
 	Users  []PasswdEntry
 	Groups []GroupEntry
+	// Owner returns the owner and group of a file of the image, for a
+	// user or group given as an absolute path (appc); may be nil.
+	Owner func(path string) (uid, gid uint32, err error)
 }
 
-// ResolveUser resolves a user given as a number or a name to a uid, and
-// the user's primary gid and home when the image knows the user.
+// owner is the owner and group of the image's file at path.
+func (a *Accounts) owner(path string) (uid, gid uint32, err error) {
+	if a.Owner == nil {
+		return 0, 0, fmt.Errorf("user or group %q: the image's files are not known here", path)
+	}
+	uid, gid, err = a.Owner(path)
+	if err != nil {
+		return 0, 0, fmt.Errorf("user or group given as a path: %w", err)
+	}
+	return uid, gid, nil
+}
+
+// ResolveUser resolves a user given as a number, a name, or (appc) the
+// absolute path of a file of the image whose owner is the user, to a uid,
+// and the user's primary gid and home when the image knows the user.
 func (a *Accounts) ResolveUser(user string) (uid uint32, gid uint32, home string, known bool, err error) {
+	if strings.HasPrefix(user, "/") {
+		uid, _, err := a.owner(user)
+		if err != nil {
+			return 0, 0, "", false, err
+		}
+		user = strconv.FormatUint(uint64(uid), 10)
+	}
 	if n, err := parseID(user); err == nil {
 		for _, u := range a.Users {
 			if u.UID == n {
@@ -110,8 +133,13 @@ func (a *Accounts) ResolveUser(user string) (uid uint32, gid uint32, home string
 	return 0, 0, "", false, fmt.Errorf("user %q is not in the image's /etc/passwd", user)
 }
 
-// ResolveGroup resolves a group given as a number or a name to a gid.
+// ResolveGroup resolves a group given as a number, a name, or (appc) the
+// absolute path of a file of the image whose group it is, to a gid.
 func (a *Accounts) ResolveGroup(group string) (uint32, error) {
+	if strings.HasPrefix(group, "/") {
+		_, gid, err := a.owner(group)
+		return gid, err
+	}
 	if n, err := parseID(group); err == nil {
 		return n, nil
 	}

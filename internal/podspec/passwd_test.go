@@ -1,6 +1,7 @@
 package podspec
 
 import (
+	"fmt"
 	"reflect"
 	"strings"
 	"testing"
@@ -22,7 +23,15 @@ broken
 `
 
 func TestParseAndResolve(t *testing.T) {
-	a := &Accounts{Users: ParsePasswd([]byte(testPasswd)), Groups: ParseGroup([]byte(testGroup))}
+	a := &Accounts{Users: ParsePasswd([]byte(testPasswd)), Groups: ParseGroup([]byte(testGroup)), Owner: func(p string) (uint32, uint32, error) {
+		switch p {
+		case "/home/app/run":
+			return 1000, 50, nil
+		case "/srv/data":
+			return 7, 8, nil
+		}
+		return 0, 0, fmt.Errorf("%s: no such file", p)
+	}}
 	if len(a.Users) != 3 || len(a.Groups) != 4 {
 		t.Fatalf("parsed %d users, %d groups: %+v %+v", len(a.Users), len(a.Groups), a.Users, a.Groups)
 	}
@@ -37,6 +46,9 @@ func TestParseAndResolve(t *testing.T) {
 		{"1000", 1000, 1001, "/home/app", true, false},
 		{"4242", 4242, 0, "", false, false},
 		{"nobody", 0, 0, "", false, true},
+		{"/home/app/run", 1000, 1001, "/home/app", true, false},
+		{"/srv/data", 7, 0, "", false, false},
+		{"/missing", 0, 0, "", false, true},
 	} {
 		uid, gid, home, known, err := a.ResolveUser(tc.user)
 		if (err != nil) != tc.wantError || uid != tc.uid || gid != tc.gid || home != tc.home || known != tc.known {
@@ -48,6 +60,15 @@ func TestParseAndResolve(t *testing.T) {
 	}
 	if _, err := a.ResolveGroup("nope"); err == nil || !strings.Contains(err.Error(), `"nope"`) {
 		t.Errorf("ResolveGroup(nope) = %v", err)
+	}
+	if g, err := a.ResolveGroup("/srv/data"); err != nil || g != 8 {
+		t.Errorf("ResolveGroup(/srv/data) = %d, %v", g, err)
+	}
+	if _, err := a.ResolveGroup("/missing"); err == nil || !strings.Contains(err.Error(), "/missing") {
+		t.Errorf("ResolveGroup(/missing) = %v", err)
+	}
+	if _, err := (&Accounts{}).ResolveGroup("/srv/data"); err == nil {
+		t.Error("a path with no Owner: no error")
 	}
 	if got := a.SupplementaryGIDs("app"); !reflect.DeepEqual(got, []int{50, 10}) {
 		t.Errorf("SupplementaryGIDs(app) = %v", got)

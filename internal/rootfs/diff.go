@@ -93,7 +93,23 @@ func (d *differ) entry(dirfd int, prefix, name string) error {
 	if err := unix.Fstatat(dirfd, name, &st, unix.AT_SYMLINK_NOFOLLOW); err != nil {
 		return fmt.Errorf("stat %q: %w", path, err)
 	}
-	hdr := &tar.Header{
+	if st.Mode&unix.S_IFMT != unix.S_IFDIR {
+		return d.nonDir(dirfd, prefix, name, &st)
+	}
+	sub, err := unix.Openat(dirfd, name, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("open %q: %w", path, err)
+	}
+	defer unix.Close(sub)
+	if err := d.dirHeader(sub, path, &st); err != nil {
+		return err
+	}
+	return d.dir(sub, path)
+}
+
+// header is the tar header of st's metadata, named path.
+func header(path string, st *unix.Stat_t) *tar.Header {
+	return &tar.Header{
 		Name:    path,
 		Mode:    int64(st.Mode & 0o7777),
 		Uid:     int(st.Uid),
@@ -101,19 +117,25 @@ func (d *differ) entry(dirfd int, prefix, name string) error {
 		ModTime: time.Unix(st.Mtim.Sec, st.Mtim.Nsec),
 		Format:  tar.FormatPAX,
 	}
+}
+
+// dirHeader writes the entry of the directory open at fd, named path.
+func (d *differ) dirHeader(fd int, path string, st *unix.Stat_t) error {
+	hdr := header(path+"/", st)
+	hdr.Typeflag = tar.TypeDir
+	d.xattrs(fd, hdr)
+	return d.tw.WriteHeader(hdr)
+}
+
+// nonDir writes the entry of name in the directory open at dirfd, which
+// st says is not a directory; prefix is the directory's tar name.
+func (d *differ) nonDir(dirfd int, prefix, name string, st *unix.Stat_t) error {
+	path := name
+	if prefix != "" {
+		path = prefix + "/" + name
+	}
+	hdr := header(path, st)
 	switch st.Mode & unix.S_IFMT {
-	case unix.S_IFDIR:
-		hdr.Typeflag, hdr.Name = tar.TypeDir, path+"/"
-		sub, err := unix.Openat(dirfd, name, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
-		if err != nil {
-			return fmt.Errorf("open %q: %w", path, err)
-		}
-		defer unix.Close(sub)
-		d.xattrs(sub, hdr)
-		if err := d.tw.WriteHeader(hdr); err != nil {
-			return err
-		}
-		return d.dir(sub, path)
 	case unix.S_IFLNK:
 		target, err := readlinkat(dirfd, name)
 		if err != nil {

@@ -15,7 +15,6 @@ import (
 	"github.com/rkt/rkt/internal/errdefs"
 	"github.com/rkt/rkt/internal/fetch"
 	"github.com/rkt/rkt/internal/podspec"
-	"github.com/rkt/rkt/internal/rootfs"
 	"github.com/rkt/rkt/internal/store"
 )
 
@@ -79,13 +78,13 @@ func PrepareManifest(ctx context.Context, f *fetch.Fetcher, dataDir string, pm *
 		if err != nil {
 			return nil, fmt.Errorf("pod manifest: app %s: %w", ra.Name, err)
 		}
-		derived, layers, err := appFor(f.Store, img, podspec.AppOptions{Name: ra.Name.String()})
+		derived, root, err := appFor(f.Store, img, podspec.AppOptions{Name: ra.Name.String()})
 		if err != nil {
 			return nil, fmt.Errorf("pod manifest: app %s: %w", ra.Name, err)
 		}
 		if ra.App == nil {
 			ra.App = derived.App
-		} else if err := numericIDs(ra.App, layers); err != nil {
+		} else if err := numericIDs(ra.App, root.layers); err != nil {
 			return nil, fmt.Errorf("pod manifest: app %s: %w", ra.Name, err)
 		}
 		for _, k := range []string{podspec.AnnotationStoredID, podspec.AnnotationStoredName} {
@@ -93,7 +92,7 @@ func PrepareManifest(ctx context.Context, f *fetch.Fetcher, dataDir string, pm *
 			ra.Annotations.Set(types.ACIdentifier(k), v)
 		}
 		res.Images = append(res.Images, img)
-		if err := writeAppDirs(p.Dir, ra.Name.String(), img, layers); err != nil {
+		if err := writeAppRootfs(ctx, f, p.Dir, ra.Name.String(), img, root, false); err != nil {
 			return nil, fmt.Errorf("app %s: %w", ra.Name, err)
 		}
 	}
@@ -152,13 +151,7 @@ func numericIDs(app *types.App, layers []string) error {
 	if uerr == nil && gerr == nil {
 		return nil
 	}
-	acc := &podspec.Accounts{}
-	if data, err := rootfs.ReadFileInLayers(layers, "/etc/passwd", podspec.MaxAccountFile); err == nil {
-		acc.Users = podspec.ParsePasswd(data)
-	}
-	if data, err := rootfs.ReadFileInLayers(layers, "/etc/group", podspec.MaxAccountFile); err == nil {
-		acc.Groups = podspec.ParseGroup(data)
-	}
+	acc := readAccounts(layers)
 	if uerr != nil {
 		uid, _, _, _, err := acc.ResolveUser(app.User)
 		if err != nil {

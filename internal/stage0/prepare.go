@@ -117,7 +117,7 @@ func Prepare(ctx context.Context, f *fetch.Fetcher, dataDir string, opts Prepare
 		}
 		spec.Options.BaseEnvironment = env.inherited
 		spec.Options.Environment = append(append([]string{}, env.set...), spec.Options.Environment...)
-		ra, layers, err := appFor(f.Store, img, spec.Options)
+		ra, root, err := appFor(f.Store, img, spec.Options)
 		if err != nil {
 			return nil, fmt.Errorf("image %s: %w", spec.Image, err)
 		}
@@ -136,13 +136,8 @@ func Prepare(ctx context.Context, f *fetch.Fetcher, dataDir string, opts Prepare
 		}
 		pm.Apps = append(pm.Apps, *ra)
 		res.Images = append(res.Images, img)
-		if err := writeAppDirs(p.Dir, name, img, layers); err != nil {
+		if err := writeAppRootfs(ctx, f, p.Dir, name, img, root, opts.NoOverlay); err != nil {
 			return nil, fmt.Errorf("app %s: %w", name, err)
-		}
-		if opts.NoOverlay {
-			if err := renderNoOverlay(ctx, f.Store, p.Dir, name, img); err != nil {
-				return nil, fmt.Errorf("app %s: %w", name, err)
-			}
 		}
 	}
 	if err := checkPorts(pm); err != nil {
@@ -203,49 +198,57 @@ func readEnvFile(file string) ([]string, error) {
 	return out, sc.Err()
 }
 
-// appFor maps a stored image to a pod app and lists its rendered layers.
-func appFor(s *store.Store, img *store.Image, opts podspec.AppOptions) (*schema.RuntimeApp, []string, error) {
+// appRootfs is what an app's root filesystem is made of.
+type appRootfs struct {
+	// layers are the image's rendered trees, bottom first.
+	layers []string
+	// aci is an ACI's dependency tree, the image first; nil for others.
+	aci []aciNode
+}
+
+// appFor maps a stored image to a pod app and finds its rendered layers.
+func appFor(s *store.Store, img *store.Image, opts podspec.AppOptions) (*schema.RuntimeApp, appRootfs, error) {
+	if img.MediaType == image.MediaTypeACI {
+		return appForACI(s, img, opts)
+	}
 	var layers []string
 	for _, l := range img.Layers {
 		dir, err := s.LayerDir(l.DiffID)
 		if err != nil {
-			return nil, nil, err
+			return nil, appRootfs{}, err
 		}
 		layers = append(layers, filepath.Join(dir, "rootfs"))
 	}
-	if img.MediaType == image.MediaTypeACI {
-		return appForACI(s, img, opts)
-	}
 	if img.Config == "" {
-		return nil, nil, errdefs.InvalidArgument(fmt.Errorf("image %s has no configuration", store.FormatID(img.ID)))
+		return nil, appRootfs{}, errdefs.InvalidArgument(fmt.Errorf("image %s has no configuration", store.FormatID(img.ID)))
 	}
 	cf, err := readConfig(s, img)
 	if err != nil {
-		return nil, nil, err
+		return nil, appRootfs{}, err
 	}
 	acc := readAccounts(layers)
 	appcID, err := appcImageID(s, img)
 	if err != nil {
-		return nil, nil, err
+		return nil, appRootfs{}, err
 	}
 	repo, tag := podspec.SplitName(img.Name)
 	ra, err := podspec.RuntimeAppFromOCI(podspec.ImageRef{Repository: repo, Tag: tag, ManifestDigest: img.ID.String(), ConfigDigest: img.Config.String()}, appcID, cf, acc, opts)
 	if err != nil {
-		return nil, nil, err
+		return nil, appRootfs{}, err
 	}
 	// appc image names cannot hold a registry port or a tag as stored:
 	// keep the stored name and ID beside the appc ones.
 	ra.Annotations.Set(podspec.AnnotationStoredID, store.FormatID(img.ID))
 	ra.Annotations.Set(podspec.AnnotationStoredName, img.Name)
-	return ra, layers, nil
+	return ra, appRootfs{layers: layers}, nil
 }
 
 // appForACI maps an ACI's app to the pod: it runs in its rootfs/ over
 // those of its dependencies.
-func appForACI(s *store.Store, img *store.Image, opts podspec.AppOptions) (*schema.RuntimeApp, []string, error) {
-	tree, err := aciTree(s, img, nil)
+func appForACI(s *store.Store, img *store.Image, opts podspec.AppOptions) (*schema.RuntimeApp, appRootfs, error) {
+	tree, err := aciTree(s, img)
 	if err != nil {
-		return nil, nil, fmt.Errorf("ACI %s: %w", store.FormatID(img.ID), err)
+		return nil, appRootfs{}, fmt.Errorf("ACI %s: %w", store.FormatID(img.ID), err)
 	}
 	// The image first, then its dependencies depth first: the upper wins,
 	// as appc renders them. Layers go bottom first.
@@ -255,90 +258,60 @@ func appForACI(s *store.Store, img *store.Image, opts podspec.AppOptions) (*sche
 	}
 	ra, err := podspec.RuntimeAppFromACI(tree[0].manifest, "sha512-"+img.ID.Encoded(), readAccounts(layers), opts)
 	if err != nil {
-		return nil, nil, err
+		return nil, appRootfs{}, err
 	}
 	ra.Annotations.Set(podspec.AnnotationStoredID, store.FormatID(img.ID))
 	ra.Annotations.Set(podspec.AnnotationStoredName, img.Name)
-	return ra, layers, nil
+	return ra, appRootfs{layers: layers, aci: tree}, nil
 }
 
 // aciNode is one image of an ACI's dependency tree.
 type aciNode struct {
 	manifest *schema.ImageManifest
 	dir      string // the rendered ACI: manifest and rootfs/
+	parent   int    // the index of the image that depends on it; -1 for the app's
 }
 
 // aciTree lists an ACI and its dependencies depth first, each found in
 // the store (rkt fetch and run fetched them) by image ID, or by name and
-// labels. Path whitelists are not supported yet and refused.
-func aciTree(s *store.Store, img *store.Image, chain []digest.Digest) ([]aciNode, error) {
-	if len(chain) > fetch.MaxDependencyDepth || slices.Contains(chain, img.ID) {
-		return nil, errors.New("dependency cycle, or dependencies nested too deep")
-	}
-	m, dir, err := fetch.ACIManifest(s, img)
-	if err != nil {
+// labels.
+func aciTree(s *store.Store, img *store.Image) ([]aciNode, error) {
+	var out []aciNode
+	if err := addACINode(s, img, nil, -1, &out); err != nil {
 		return nil, err
-	}
-	if len(m.PathWhitelist) > 0 {
-		return nil, fmt.Errorf("image %s has a pathWhitelist, which is not supported yet", m.Name)
-	}
-	out := []aciNode{{manifest: m, dir: dir}}
-	for _, d := range m.Dependencies {
-		dep, err := storedDependency(s, d)
-		if err != nil {
-			return nil, fmt.Errorf("image %s: dependency %s: %w", m.Name, fetch.DependencyInput(d), err)
-		}
-		sub, err := aciTree(s, dep, append(slices.Clip(chain), img.ID))
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, sub...)
 	}
 	return out, nil
 }
 
-// storedDependency finds a dependency in the store: by its pinned ID, or
-// the newest stored ACI of its name whose labels include the asked ones.
-func storedDependency(s *store.Store, d types.Dependency) (*store.Image, error) {
-	if d.ImageID != nil {
-		return s.LookupID(d.ImageID.String())
+// addACINode appends img, the dependency of (*out)[parent], and its own
+// dependencies to *out.
+func addACINode(s *store.Store, img *store.Image, chain []digest.Digest, parent int, out *[]aciNode) error {
+	if len(chain) > fetch.MaxDependencyDepth || slices.Contains(chain, img.ID) {
+		return errors.New("dependency cycle, or dependencies nested too deep")
 	}
-	imgs, err := s.Images()
+	m, dir, err := fetch.ACIManifest(s, img)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	var best *store.Image
-	for _, img := range imgs {
-		if img.MediaType != image.MediaTypeACI {
-			continue
+	self := len(*out)
+	*out = append(*out, aciNode{manifest: m, dir: dir, parent: parent})
+	for _, d := range m.Dependencies {
+		dep, err := fetch.LookupStoredDependency(s, d)
+		if err != nil {
+			return fmt.Errorf("image %s: dependency %s: %w", m.Name, fetch.DependencyInput(d), err)
 		}
-		if n, _, _ := strings.Cut(img.Name, ":"); n != d.ImageName.String() {
-			continue
-		}
-		m, _, err := fetch.ACIManifest(s, img)
-		if err != nil || m.Name != d.ImageName {
-			continue
-		}
-		match := true
-		for _, l := range d.Labels {
-			if v, _ := m.Labels.Get(l.Name.String()); v != l.Value {
-				match = false
-			}
-		}
-		if match && (best == nil || img.ImportTime.After(best.ImportTime)) {
-			best = img
+		if err := addACINode(s, dep, append(slices.Clip(chain), img.ID), self, out); err != nil {
+			return err
 		}
 	}
-	if best == nil {
-		return nil, errdefs.NotFound(errors.New("not in the store"))
-	}
-	return best, nil
+	return nil
 }
 
 // readAccounts reads the image's /etc/passwd and /etc/group, to resolve
-// user and group names.
+// user and group names, and finds the owners of its files, for users and
+// groups given as paths.
 func readAccounts(layers []string) *podspec.Accounts {
-	acc := &podspec.Accounts{}
+	acc := &podspec.Accounts{Owner: func(p string) (uint32, uint32, error) { return rootfs.OwnerInLayers(layers, p) }}
 	if data, err := rootfs.ReadFileInLayers(layers, "/etc/passwd", podspec.MaxAccountFile); err == nil {
 		acc.Users = podspec.ParsePasswd(data)
 	}

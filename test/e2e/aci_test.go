@@ -130,3 +130,61 @@ func TestRunACIEventHandlers(t *testing.T) {
 		t.Errorf("after a failing pre-start: log %q", log)
 	}
 }
+
+// TestACIPathWhitelist: an ACI's files over its dependency's, filtered by
+// its pathWhitelist as appc renders them, with and without overlay; a
+// user and group given as paths; --no-overlay of an ACI with a dependency.
+func TestACIPathWhitelist(t *testing.T) {
+	e, _ := podEnv(t)
+	t.Parallel()
+	dir := t.TempDir()
+	write := func(name string, data []byte) string {
+		f := filepath.Join(dir, name)
+		if err := os.WriteFile(f, data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return f
+	}
+	base := write("base.aci", testutil.BusyboxACI(t, testutil.ACIManifest("example.com/wl-base", "1", ""),
+		testutil.File("etc/secret", 0o644, "base secret"),
+		testutil.Dir("opt/", 0o755),
+		testutil.File("opt/keep", 0o644, "kept from base"),
+		testutil.File("opt/drop", 0o644, "dropped")))
+	owned := testutil.File("app/own", 0o644, "own file")
+	owned.Uid, owned.Gid = 1234, 4321
+	script := `echo $(id -u):$(id -g); ls /opt; cat /opt/keep /app/own; echo; ` +
+		`for f in /etc/secret /opt/drop /app/unlisted; do [ -e $f ] && echo has $f; done; echo done`
+	app := func(name, whitelist string) string {
+		m := testutil.ACIManifest("example.com/"+name, "1", `{"exec":["/bin/sh","-c","`+script+`"],"user":"/app/own","group":"/app/own"}`)
+		m = strings.TrimSuffix(m, "}") + `,"dependencies":[{"imageName":"example.com/wl-base"}]`
+		if whitelist != "" {
+			m += `,"pathWhitelist":` + whitelist
+		}
+		return write(name+".aci", testutil.ACI(t, m+"}", testutil.Dir("app/", 0o755), owned,
+			testutil.File("app/unlisted", 0o644, "not listed")))
+	}
+	wl := app("wl-app", `["/bin/busybox","/bin/sh","/bin/id","/bin/ls","/bin/cat","/etc/passwd","/etc/group","/opt/keep","/app/own"]`)
+	plain := app("wl-plain", "")
+	rkt(t, e, insecureImage, "fetch", base).ok(t)
+
+	want := "1234:4321\nkeep\nkept from baseown file\ndone\n"
+	for _, flags := range [][]string{{"--net=host"}, {"--net=host", "--no-overlay"}} {
+		out := rkt(t, e, append(append([]string{insecureImage, "run"}, flags...), wl)...).ok(t).stdout
+		if out != want {
+			t.Errorf("whitelisted app %v saw\n%s\nwant\n%s", flags, out, want)
+		}
+	}
+	// Without a whitelist every file of both images shows, with or
+	// without overlay.
+	wantAll := "1234:4321\ndrop\nkeep\nkept from baseown file\nhas /etc/secret\nhas /opt/drop\nhas /app/unlisted\ndone\n"
+	for _, flags := range [][]string{{"--net=host"}, {"--net=host", "--no-overlay"}} {
+		out := rkt(t, e, append(append([]string{insecureImage, "run"}, flags...), plain)...).ok(t).stdout
+		if out != wantAll {
+			t.Errorf("app %v saw\n%s\nwant\n%s", flags, out, wantAll)
+		}
+	}
+	// A user given as a path that is not in the image.
+	m := testutil.ACIManifest("example.com/wl-nouser", "1", `{"exec":["/bin/true"],"user":"/nope","group":"0"}`)
+	r := rkt(t, e, insecureImage, "run", "--net=host", write("nouser.aci", testutil.BusyboxACI(t, m))).exit(t, 254)
+	mentions(t, "stderr", r.stderr, "/nope")
+}

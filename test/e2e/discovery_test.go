@@ -300,10 +300,21 @@ func TestACIDependencies(t *testing.T) {
 	r = rkt(t, e, "fetch", pinned+":1.0").exit(t, 254)
 	mentions(t, "stderr", r.stderr, "not the pinned")
 
-	// Path whitelists are refused for now, clearly.
+	// A path whitelist over a dependency (aci_test.go has the rules).
 	wl := srv.ip + "/whitelisted"
 	srv.serveACI(t, g, "deps@example.com", wl, "1.0", testutil.ACI(t,
-		strings.TrimSuffix(manifest(wl, "1.0", `{"exec":["/bin/true"],"user":"0","group":"0"}`, dep(base, "1.0", "")), "}")+`,"pathWhitelist":["/bin/true"]}`))
-	r = rkt(t, e, "run", "--net=host", wl+":1.0").exit(t, 254)
-	mentions(t, "stderr", r.stderr, "pathWhitelist, which is not supported yet")
+		strings.TrimSuffix(manifest(wl, "1.0", `{"exec":["/bin/sh","-c","cat /etc/which; ls /etc"],"user":"0","group":"0"}`, dep(base, "1.0", "")), "}")+
+			`,"pathWhitelist":["/bin/sh","/bin/busybox","/bin/cat","/bin/ls","/etc/which"]}`))
+	out = rkt(t, e, "run", "--net=host", wl+":1.0").ok(t).stdout
+	if out != "base\nhostname\nhosts\nresolv.conf\nwhich\n" { // stage1 adds the /etc files
+		t.Errorf("whitelisted run: %q", out)
+	}
+
+	// A dependency cycle.
+	cycA, cycB := srv.ip+"/cycle-a", srv.ip+"/cycle-b"
+	srv.serveACI(t, g, "deps@example.com", cycA, "1.0", testutil.ACI(t,
+		manifest(cycA, "1.0", `{"exec":["/bin/true"],"user":"0","group":"0"}`, dep(cycB, "1.0", ""))))
+	srv.serveACI(t, g, "deps@example.com", cycB, "1.0", testutil.ACI(t, manifest(cycB, "1.0", "", dep(cycA, "1.0", ""))))
+	r = rkt(t, e, "fetch", cycA+":1.0").exit(t, 254)
+	mentions(t, "stderr", r.stderr, "dependency cycle")
 }

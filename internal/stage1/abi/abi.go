@@ -80,7 +80,8 @@ const (
 	// AppImageManifest is the app's appc ImageManifest.
 	AppImageManifest = "manifest"
 	// AppLayers lists the app image's rendered layer trees (absolute
-	// paths), one a line, bottom layer first.
+	// paths, or paths relative to the pod directory inside it), one a
+	// line, bottom layer first.
 	AppLayers = "layers"
 	// AppImageID is the app image's ID.
 	AppImageID = "image"

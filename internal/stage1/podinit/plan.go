@@ -190,7 +190,8 @@ func BuildEnv(app string, env []EnvVar) []string {
 
 // LowerDir builds overlayfs' lowerdir value from layers given bottom first
 // (the layers file's order): the top layer comes first. Paths must be
-// absolute and free of the characters overlayfs treats specially.
+// absolute, or relative to the pod directory without leaving it, and free
+// of the characters overlayfs treats specially.
 func LowerDir(layers []string) (string, error) {
 	if len(layers) == 0 {
 		return "", errors.New("no layers")
@@ -198,8 +199,8 @@ func LowerDir(layers []string) (string, error) {
 	parts := make([]string, 0, len(layers))
 	for i := len(layers) - 1; i >= 0; i-- {
 		l := layers[i]
-		if !path.IsAbs(l) {
-			return "", fmt.Errorf("layer path %q is not absolute", l)
+		if !path.IsAbs(l) && (path.Clean(l) != l || l == ".." || strings.HasPrefix(l, "../")) {
+			return "", fmt.Errorf("layer path %q is neither absolute nor inside the pod", l)
 		}
 		if strings.ContainsAny(l, ":,\\\n\x00") {
 			return "", fmt.Errorf("layer path %q contains one of ':', ',', '\\' or a newline, which overlayfs cannot take", l)

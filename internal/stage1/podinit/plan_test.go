@@ -15,7 +15,10 @@ func TestLowerDir(t *testing.T) {
 	if err != nil || got != "/l/top:/l/mid:/l/bottom" {
 		t.Fatalf("got %q, %v", got, err)
 	}
-	for _, bad := range [][]string{nil, {"rel"}, {"/a:b"}, {"/a,b"}, {"/a\\b"}, {"/a\nb"}} {
+	if got, err := LowerDir([]string{"overlay/app/lower"}); err != nil || got != "overlay/app/lower" {
+		t.Errorf("pod-relative: got %q, %v", got, err)
+	}
+	for _, bad := range [][]string{nil, {"../rel"}, {".."}, {"a/../../b"}, {"./a"}, {"/a:b"}, {"/a,b"}, {"/a\\b"}, {"/a\nb"}} {
 		if _, err := LowerDir(bad); err == nil {
 			t.Errorf("%q: no error", bad)
 		}

@@ -1,0 +1,137 @@
+package stage0
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path"
+	"path/filepath"
+	"strings"
+
+	"github.com/rkt/rkt/internal/fetch"
+	"github.com/rkt/rkt/internal/rootfs"
+	"github.com/rkt/rkt/internal/stage1/abi"
+	"github.com/rkt/rkt/internal/store"
+)
+
+// mergedLower is the pod-relative directory of an app's one overlay lower
+// layer when stage0 renders it (an ACI with a path whitelist).
+func mergedLower(name string) string { return abi.Overlay + "/" + name + "/lower" }
+
+// writeAppRootfs writes app name's entries in the pod directory and what
+// its root filesystem needs beyond the store's rendered layers: with
+// noOverlay a copy of the whole tree, and for an ACI whose tree has a path
+// whitelist the filtered tree, as the one lower layer of its overlay.
+func writeAppRootfs(ctx context.Context, f *fetch.Fetcher, podDir, name string, img *store.Image, r appRootfs, noOverlay bool) error {
+	layers := r.layers
+	switch {
+	case r.aci != nil && (noOverlay || r.whitelisted()):
+		dst := filepath.Join(podDir, mergedLower(name))
+		if noOverlay {
+			dst = filepath.Join(podDir, abi.Stage2, name, "rootfs")
+		} else {
+			layers = []string{mergedLower(name)}
+		}
+		if err := os.MkdirAll(dst, 0o755); err != nil { //nolint:gosec // G301: an app's root directory is 0755, like /
+			return err
+		}
+		if err := renderACITree(ctx, r.aci, dst, f.Limits); err != nil {
+			return err
+		}
+	case noOverlay:
+		if err := writeAppDirs(podDir, name, img, layers); err != nil {
+			return err
+		}
+		return renderNoOverlay(ctx, f.Store, podDir, name, img)
+	}
+	if err := writeAppDirs(podDir, name, img, layers); err != nil {
+		return err
+	}
+	if noOverlay {
+		return os.WriteFile(filepath.Join(podDir, abi.AppsInfo, name, abi.AppNoOverlay), nil, 0o640)
+	}
+	return nil
+}
+
+// whitelisted reports whether an image of the ACI tree has a path whitelist.
+func (r appRootfs) whitelisted() bool {
+	for _, n := range r.aci {
+		if len(n.manifest.PathWhitelist) > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// renderACITree writes into dst the root filesystem of an ACI and its
+// dependencies as appc renders it: each path from the highest image of the
+// tree that has it, and only the paths the path whitelists allow.
+func renderACITree(ctx context.Context, tree []aciNode, dst string, limits rootfs.Limits) error {
+	layers := make([]rootfs.MergedLayer, len(tree))
+	for i, n := range tree {
+		layers[i] = rootfs.MergedLayer{Dir: filepath.Join(n.dir, "rootfs"), Keep: aciKeep(tree, i)}
+	}
+	pr, pw := io.Pipe()
+	go func() {
+		pw.CloseWithError(rootfs.WriteMerged(pw, layers, rootfs.MergeOptions{}))
+	}()
+	_, err := rootfs.Apply(ctx, dst, pr, -1, rootfs.Options{Whiteouts: rootfs.WhiteoutApply, Limits: limits, Chown: os.Geteuid() == 0})
+	pr.CloseWithError(io.ErrClosedPipe)
+	if err != nil {
+		return fmt.Errorf("render the image's path whitelist: %w", err)
+	}
+	return nil
+}
+
+// whitelist is a parsed pathWhitelist: the paths listed, and the
+// directories above them.
+type whitelist struct {
+	paths, parents map[string]bool
+}
+
+func newWhitelist(list []string) *whitelist {
+	if len(list) == 0 {
+		return nil
+	}
+	w := &whitelist{paths: map[string]bool{}, parents: map[string]bool{}}
+	for _, p := range list {
+		p = strings.TrimPrefix(path.Clean("/"+p), "/")
+		if p == "" {
+			continue
+		}
+		w.paths[p] = true
+		for d := path.Dir(p); d != "."; d = path.Dir(d) {
+			w.parents[d] = true
+		}
+	}
+	return w
+}
+
+// aciKeep filters the files of tree[i] as appc's renderer does: an image's
+// own whitelist keeps only the non-directories it lists, and the whitelist
+// of each image that depends on it, directly or not, keeps only what it
+// lists (and the directories above those paths).
+func aciKeep(tree []aciNode, i int) func(string, bool) bool {
+	own := newWhitelist(tree[i].manifest.PathWhitelist)
+	var above []*whitelist
+	for p := tree[i].parent; p >= 0; p = tree[p].parent {
+		if w := newWhitelist(tree[p].manifest.PathWhitelist); w != nil {
+			above = append(above, w)
+		}
+	}
+	if own == nil && above == nil {
+		return nil
+	}
+	return func(p string, dir bool) bool {
+		if own != nil && !dir && !own.paths[p] {
+			return false
+		}
+		for _, w := range above {
+			if !w.paths[p] && !(dir && w.parents[p]) {
+				return false
+			}
+		}
+		return true
+	}
+}
