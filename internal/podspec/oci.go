@@ -68,7 +68,11 @@ func ImageManifestFromOCI(ref ImageRef, cfg *v1.ConfigFile) (*schema.ImageManife
 	}
 	im := schema.BlankImageManifest()
 	im.Name = *id
-	labels := map[types.ACIdentifier]string{"os": cfg.OS, "arch": cfg.Architecture}
+	arch := cfg.Architecture
+	if arch == "arm64" {
+		arch = "aarch64" // appc's name, which rkt checks ACIs against
+	}
+	labels := map[types.ACIdentifier]string{"os": cfg.OS, "arch": arch}
 	if ref.Tag != "" {
 		labels["version"] = ref.Tag
 	}

@@ -4,7 +4,6 @@ import (
 	"archive/tar"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -12,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/appc/spec/schema"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/klauspost/compress/gzip"
 	"github.com/opencontainers/go-digest"
@@ -19,7 +19,10 @@ import (
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/rkt/rkt/internal/errdefs"
+	"github.com/rkt/rkt/internal/fetch"
+	"github.com/rkt/rkt/internal/image"
 	"github.com/rkt/rkt/internal/pod"
+	"github.com/rkt/rkt/internal/podspec"
 	"github.com/rkt/rkt/internal/rootfs"
 	"github.com/rkt/rkt/internal/stage1/abi"
 	"github.com/rkt/rkt/internal/store"
@@ -28,43 +31,88 @@ import (
 // appNoOverlay marks an app whose rootfs is a copy (--no-overlay).
 const appNoOverlay = "no-overlay"
 
-// Export writes an exited app's root filesystem, with the changes the app
-// made, as a new image: an OCI image archive (what oci-archive: reads) of
-// the app image's layers plus one layer of the changes (the overlay's
-// upper directory, whiteouts included), or, for an app that ran on a
-// copied rootfs, one layer of the whole tree. tmpDir holds the layer while
-// it is built.
-func Export(ctx context.Context, s *store.Store, p *pod.Pod, app, refName, tmpDir string, w io.Writer) error {
+// ExportFormat is the kind of image Export writes.
+type ExportFormat int
+
+const (
+	// ExportOCI is an OCI image archive (what oci-archive: reads).
+	ExportOCI ExportFormat = iota
+	// ExportACI is an appc ACI (gzip): the manifest and the whole root
+	// filesystem under rootfs/.
+	ExportACI
+)
+
+// exportedApp is an exited app of a pod, as Export finds it.
+type exportedApp struct {
+	img     *store.Image
+	overlay bool     // the rootfs was an overlay: trees[0] is its upper dir
+	trees   []string // the app's root filesystem, top first
+}
+
+// findExportedApp finds app's image and the trees its root filesystem was
+// made of.
+func findExportedApp(s *store.Store, p *pod.Pod, app string) (*exportedApp, error) {
 	if !p.State.AfterRun() {
-		return errdefs.InvalidArgument(fmt.Errorf("pod %s is %s: only an exited pod's app can be exported", p.UUID, p.State))
+		return nil, errdefs.InvalidArgument(fmt.Errorf("pod %s is %s: only an exited pod's app can be exported", p.UUID, p.State))
 	}
 	info := filepath.Join(p.Dir, abi.AppsInfo, app)
 	raw, err := os.ReadFile(filepath.Join(info, abi.AppImageID))
 	if err != nil {
-		return errdefs.NotFound(fmt.Errorf("pod %s has no app %q", p.UUID, app))
+		return nil, errdefs.NotFound(fmt.Errorf("pod %s has no app %q", p.UUID, app))
 	}
 	img, err := s.LookupID(strings.TrimSpace(string(raw)))
 	if err != nil {
-		return fmt.Errorf("app %s: image: %w", app, err)
+		return nil, fmt.Errorf("app %s: image: %w", app, err)
 	}
+	if _, err := os.Stat(filepath.Join(info, appNoOverlay)); err == nil {
+		return &exportedApp{img: img, trees: []string{filepath.Join(p.Dir, abi.Stage2, app, "rootfs")}}, nil
+	}
+	raw, err = os.ReadFile(filepath.Join(info, abi.AppLayers))
+	if err != nil {
+		return nil, fmt.Errorf("app %s: %w", app, err)
+	}
+	layers := strings.Fields(string(raw))
+	trees := []string{filepath.Join(p.Dir, abi.Overlay, app, "upper")}
+	for i := len(layers) - 1; i >= 0; i-- {
+		l := layers[i]
+		if !filepath.IsAbs(l) {
+			l = filepath.Join(p.Dir, l)
+		}
+		trees = append(trees, l)
+	}
+	return &exportedApp{img: img, overlay: true, trees: trees}, nil
+}
+
+// Export writes an exited app's root filesystem, with the changes the app
+// made, as a new image. An OCI image archive holds the app image's layers
+// plus one layer of the changes (the overlay's upper directory, whiteouts
+// included), or, for an app that ran on a copied rootfs, one layer of the
+// whole tree; an ACI holds the app image's manifest (without dependencies
+// or path whitelist: its rootfs is whole) and the merged root filesystem.
+// tmpDir holds a layer while it is built.
+func Export(ctx context.Context, s *store.Store, p *pod.Pod, app, refName, tmpDir string, format ExportFormat, w io.Writer) error {
+	ea, err := findExportedApp(s, p, app)
+	if err != nil {
+		return err
+	}
+	if format == ExportACI {
+		return exportACI(ctx, s, p, app, ea, w)
+	}
+	img := ea.img
 	if img.Config == "" {
-		return errdefs.InvalidArgument(errors.New("exporting apps of ACI images is not supported yet"))
+		return errdefs.InvalidArgument(fmt.Errorf("app %s runs an ACI: export it as an ACI (an output file named *.aci)", app))
 	}
 	cf, err := readConfig(s, img)
 	if err != nil {
 		return err
 	}
-	tree, overlay := filepath.Join(p.Dir, abi.Overlay, app, "upper"), true
-	if _, err := os.Stat(filepath.Join(info, appNoOverlay)); err == nil {
-		tree, overlay = filepath.Join(p.Dir, abi.Stage2, app, "rootfs"), false
-	}
-	layer, err := buildLayer(tree, overlay, tmpDir)
+	layer, err := buildLayer(ea.trees[0], ea.overlay, tmpDir)
 	if err != nil {
 		return fmt.Errorf("app %s: %w", app, err)
 	}
 	defer os.Remove(layer.path)
 	var layers []ocispec.Descriptor
-	if overlay {
+	if ea.overlay {
 		for _, l := range img.Layers {
 			layers = append(layers, ocispec.Descriptor{MediaType: ociLayerType(l.MediaType), Digest: l.Digest, Size: l.Size})
 		}
@@ -94,6 +142,61 @@ func Export(ctx context.Context, s *store.Store, p *pod.Pod, app, refName, tmpDi
 		return err
 	}
 	return writeArchive(s, w, man, cfg, layers, layer, refName)
+}
+
+// exportACI writes ea as a gzip ACI: its image's appc manifest, then the
+// app's root filesystem merged under rootfs/.
+func exportACI(ctx context.Context, s *store.Store, p *pod.Pod, app string, ea *exportedApp, w io.Writer) error {
+	m, err := exportManifest(s, ea.img)
+	if err != nil {
+		return fmt.Errorf("app %s: %w", app, err)
+	}
+	m.Dependencies, m.PathWhitelist = nil, nil
+	m.Annotations.Set("created", time.Now().UTC().Format(time.RFC3339))
+	m.Annotations.Set("rkt.dev/exported-from", p.UUID+"/"+app)
+	raw, err := json.Marshal(m)
+	if err != nil {
+		return err
+	}
+	zw := gzip.NewWriter(w)
+	tw := tar.NewWriter(zw)
+	if err := tw.WriteHeader(&tar.Header{Name: "manifest", Mode: 0o644, Size: int64(len(raw)), ModTime: time.Now().UTC(), Typeflag: tar.TypeReg, Format: tar.FormatPAX}); err != nil {
+		return err
+	}
+	if _, err := tw.Write(raw); err != nil {
+		return err
+	}
+	// The root filesystem follows in the same archive: tar is a sequence
+	// of entries, and WriteMerged ends it.
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	layers := make([]rootfs.MergedLayer, len(ea.trees))
+	for i, t := range ea.trees {
+		layers[i] = rootfs.MergedLayer{Dir: t}
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if err := rootfs.WriteMerged(zw, layers, rootfs.MergeOptions{Prefix: "rootfs"}); err != nil {
+		return fmt.Errorf("app %s: %w", app, err)
+	}
+	return zw.Close()
+}
+
+// exportManifest is the appc manifest of a stored image: an ACI's own, or
+// the one rkt shows for an OCI image.
+func exportManifest(s *store.Store, img *store.Image) (*schema.ImageManifest, error) {
+	if img.MediaType == image.MediaTypeACI {
+		m, _, err := fetch.ACIManifest(s, img)
+		return m, err
+	}
+	cf, err := readConfig(s, img)
+	if err != nil {
+		return nil, err
+	}
+	repo, tag := podspec.SplitName(img.Name)
+	return podspec.ImageManifestFromOCI(podspec.ImageRef{Repository: repo, Tag: tag, ManifestDigest: img.ID.String(), ConfigDigest: img.Config.String()}, cf)
 }
 
 // ociLayerType maps a stored layer's media type to its OCI name.

@@ -183,8 +183,22 @@ func TestACIPathWhitelist(t *testing.T) {
 			t.Errorf("app %v saw\n%s\nwant\n%s", flags, out, wantAll)
 		}
 	}
+	// An ACI app exports as an ACI of the whole tree (the dependency's
+	// files, the whitelist applied, the app's changes), not as OCI.
+	uuidFile := filepath.Join(dir, "uuid")
+	rkt(t, e, insecureImage, "run", "--net=host", "--uuid-file-save="+uuidFile, wl, "--user=0", "--exec=/bin/sh", "--", "-c", "echo new > /app/new").ok(t)
+	uuid := readUUID(t, uuidFile)
+	r := rkt(t, e, "export", uuid, filepath.Join(dir, "out.tar")).exit(t, 254)
+	mentions(t, "stderr", r.stderr, "export it as an ACI")
+	exported := filepath.Join(dir, "out.aci")
+	rkt(t, e, "export", uuid, exported).ok(t)
+	out := rkt(t, e, insecureImage, "run", "--net=host", exported, "--exec=/bin/sh", "--", "-c", "cat /app/new; "+script).ok(t).stdout
+	if out != "new\n"+want {
+		t.Errorf("the exported ACI saw\n%s\nwant\n%s", out, "new\n"+want)
+	}
+
 	// A user given as a path that is not in the image.
 	m := testutil.ACIManifest("example.com/wl-nouser", "1", `{"exec":["/bin/true"],"user":"/nope","group":"0"}`)
-	r := rkt(t, e, insecureImage, "run", "--net=host", write("nouser.aci", testutil.BusyboxACI(t, m))).exit(t, 254)
+	r = rkt(t, e, insecureImage, "run", "--net=host", write("nouser.aci", testutil.BusyboxACI(t, m))).exit(t, 254)
 	mentions(t, "stderr", r.stderr, "/nope")
 }

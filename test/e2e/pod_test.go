@@ -324,6 +324,22 @@ func TestExportThenRun(t *testing.T) {
 	if got := strings.Fields(r.stdout); strings.Join(got, " ") != "changed x group-gone" {
 		t.Errorf("the exported image shows %q, want the app's changes (marker, data, deleted /etc/group)", r.stdout)
 	}
+	// The same as an ACI: the whole tree, and the image's app.
+	aci := filepath.Join(e.home, "exported.aci")
+	rkt(t, e, "export", uuid, aci).ok(t)
+	m := rkt(t, e, insecureImage, "fetch", aci).ok(t)
+	id := strings.TrimSpace(m.stdout)
+	if !strings.HasPrefix(id, "sha512-") {
+		t.Errorf("the exported ACI's ID is %q", id)
+	}
+	if man := rkt(t, e, "image", "cat-manifest", id).ok(t).stdout; !strings.Contains(man, `"exec"`) || !strings.Contains(man, "rkt.dev/exported-from") {
+		t.Errorf("exported ACI manifest:\n%s", man)
+	}
+	r = rkt(t, e, "run", "--net=host", id, "--exec=/bin/sh", "--",
+		"-c", "cat /etc/marker /srv/data/f; test -e /etc/group && echo group-back || echo group-gone").ok(t)
+	if got := strings.Fields(r.stdout); strings.Join(got, " ") != "changed x group-gone" {
+		t.Errorf("the exported ACI shows %q, want the app's changes", r.stdout)
+	}
 }
 
 // normalizeOutput replaces what changes between runs (UUIDs, image IDs,
