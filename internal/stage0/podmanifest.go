@@ -14,6 +14,7 @@ import (
 
 	"github.com/rkt/rkt/internal/errdefs"
 	"github.com/rkt/rkt/internal/fetch"
+	"github.com/rkt/rkt/internal/image"
 	"github.com/rkt/rkt/internal/podspec"
 	"github.com/rkt/rkt/internal/store"
 )
@@ -116,6 +117,9 @@ func imageOfApp(s *store.Store, ra *schema.RuntimeApp) (*store.Image, error) {
 		return s.LookupName(n)
 	}
 	want := ra.Image.ID.String()
+	if img, err := s.LookupID(want); err == nil && img.MediaType == image.MediaTypeACI {
+		return img, nil // an ACI's ID is its store ID
+	}
 	imgs, err := s.Images()
 	if err != nil {
 		return nil, err

@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"bytes"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
@@ -201,4 +202,49 @@ func TestACIPathWhitelist(t *testing.T) {
 	m := testutil.ACIManifest("example.com/wl-nouser", "1", `{"exec":["/bin/true"],"user":"/nope","group":"0"}`)
 	r = rkt(t, e, insecureImage, "run", "--net=host", write("nouser.aci", testutil.BusyboxACI(t, m))).exit(t, 254)
 	mentions(t, "stderr", r.stderr, "/nope")
+}
+
+// TestRunPodManifestMixed: a hand-written pod manifest with an ACI app and
+// an OCI app, each found by its appc image ID, sharing a volume.
+func TestRunPodManifestMixed(t *testing.T) {
+	e, img := podEnv(t)
+	t.Parallel()
+	uuid := strings.TrimSpace(rkt(t, e, insecureImage, "prepare", "--quiet", img, "--exec=/bin/true").ok(t).stdout)
+	var prepared struct {
+		Apps []struct {
+			Image struct {
+				ID string `json:"id"`
+			} `json:"image"`
+		} `json:"apps"`
+	}
+	if err := json.Unmarshal([]byte(rkt(t, e, "cat-manifest", uuid).ok(t).stdout), &prepared); err != nil || len(prepared.Apps) != 1 {
+		t.Fatalf("cat-manifest: %v", err)
+	}
+	ociID := prepared.Apps[0].Image.ID
+	aci := writeACI(t, "example.com/mixed", "1", `{"exec":["/bin/sh","-c","sleep 0.2; echo from-aci sees $(cat /shared/oci)"],"user":"0","group":"0",
+		"mountPoints":[{"name":"shared","path":"/shared"}]}`)
+	aciID := strings.TrimSpace(rkt(t, e, insecureImage, "fetch", aci).ok(t).stdout)
+	shared := t.TempDir()
+	pm := map[string]any{
+		"acKind": "PodManifest", "acVersion": "0.8.11",
+		"apps": []any{
+			map[string]any{"name": "oci", "image": map[string]any{"id": ociID},
+				"app":    map[string]any{"exec": []string{"/bin/sh", "-c", "echo from-oci > /shared/oci"}, "user": "0", "group": "0"},
+				"mounts": []any{map[string]any{"volume": "shared", "path": "/shared"}}},
+			map[string]any{"name": "aci", "image": map[string]any{"id": aciID, "name": "example.com/mixed"},
+				"mounts": []any{map[string]any{"volume": "shared", "path": "/shared"}}},
+		},
+		"volumes": []any{map[string]any{"name": "shared", "kind": "host", "source": shared}},
+	}
+	file := filepath.Join(e.home, "mixed.json")
+	writeJSON(t, file, pm)
+	out := rkt(t, e, "run", "--net=host", "--pod-manifest="+file).ok(t).stdout
+	if !strings.Contains(out, "from-aci sees from-oci") {
+		t.Errorf("mixed pod printed %q", out)
+	}
+	// An ID that is in no store.
+	pm["apps"].([]any)[1].(map[string]any)["image"] = map[string]any{"id": "sha512-" + strings.Repeat("0", 128)}
+	writeJSON(t, file, pm)
+	r := rkt(t, e, "run", "--net=host", "--pod-manifest="+file).exit(t, 254)
+	mentions(t, "stderr", r.stderr, "is not in the store")
 }
