@@ -7,7 +7,7 @@ export PATH := $(PATH):/usr/local/go/bin
 
 FUZZTIME ?= 30s
 
-.PHONY: build deps test-deps demo test check-format check-tidy lint unit e2e fuzz cover bench-fetch clean
+.PHONY: build deps test-deps test-tools demo test check-format check-tidy lint unit e2e fuzz cover bench-fetch clean
 
 # bin/rkt and, beside it, the default stage1 image bin/stage1-ns.aci, which
 # carries the CNI plugins pinned in tools/cni (built into bin/cni).
@@ -36,6 +36,7 @@ check-format:
 
 check-tidy:
 	$(GO) mod tidy -diff
+	cd tools/appc && $(GO) mod tidy -diff
 	cd tools/lint && $(GO) mod tidy -diff
 	cd tools/cni && $(GO) mod tidy -diff
 
@@ -47,8 +48,12 @@ lint:
 unit:
 	$(GO) test -race -shuffle=on ./internal/... ./cmd/...
 
+# Tools only the tests use: appc's actool, pinned in tools/appc.
+test-tools:
+	cd tools/appc && CGO_ENABLED=0 $(GO) build -trimpath -ldflags "-s -w" -o ../../bin/test-tools/ tool
+
 # End-to-end tests drive bin/rkt as a user would (root, real registry).
-e2e: build
+e2e: build test-tools
 	RKT_BINARY=$(CURDIR)/bin/rkt $(GO) test -count=1 -timeout 20m ./test/e2e/...
 
 # Every fuzz target for FUZZTIME each; make test runs their seed corpora.

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -247,4 +248,77 @@ func TestRunPodManifestMixed(t *testing.T) {
 	writeJSON(t, file, pm)
 	r := rkt(t, e, "run", "--net=host", "--pod-manifest="+file).exit(t, 254)
 	mentions(t, "stderr", r.stderr, "is not in the store")
+}
+
+// actool is appc's own tool, built by make test-tools ($ACTOOL overrides).
+func actool(t *testing.T) string {
+	t.Helper()
+	p := os.Getenv("ACTOOL")
+	if p == "" {
+		p = filepath.Join(filepath.Dir(rktBinary), "test-tools", "actool")
+	}
+	if !fileExists(p) {
+		t.Skipf("no actool at %s: run make test-tools (or set ACTOOL)", p)
+	}
+	return p
+}
+
+// TestACIActool: ACIs that appc's actool builds run, and the ACIs rkt and
+// its tests write pass actool validate.
+func TestACIActool(t *testing.T) {
+	e, _ := podEnv(t)
+	tool := actool(t)
+	t.Parallel()
+	run := func(args ...string) string {
+		t.Helper()
+		out, err := exec.Command(tool, args...).CombinedOutput()
+		if err != nil {
+			t.Fatalf("actool %s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+		return string(out)
+	}
+	// An image layout on disk, built into an ACI by actool.
+	dir := t.TempDir()
+	layout := filepath.Join(dir, "layout")
+	for _, d := range []string{"rootfs/bin", "rootfs/etc"} {
+		if err := os.MkdirAll(filepath.Join(layout, d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	bb, err := os.ReadFile(testutil.BusyboxPath)
+	if err != nil {
+		t.Skipf("busybox: %v", err)
+	}
+	files := map[string]string{
+		"manifest": testutil.ACIManifest("example.com/actool-built", "1", `{"exec":["/bin/sh","-c","echo built by actool; cat /etc/msg"],"user":"0","group":"0"}`),
+		"rootfs/bin/busybox": string(bb),
+		"rootfs/etc/msg":     "hello from the layout",
+	}
+	for name, body := range files {
+		if err := os.WriteFile(filepath.Join(layout, name), []byte(body), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.Symlink("busybox", filepath.Join(layout, "rootfs/bin/sh")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink("busybox", filepath.Join(layout, "rootfs/bin/cat")); err != nil {
+		t.Fatal(err)
+	}
+	built := filepath.Join(dir, "built.aci")
+	run("build", layout, built)
+	run("validate", built)
+	out := rkt(t, e, insecureImage, "run", "--net=host", "--uuid-file-save="+filepath.Join(dir, "uuid"), built).ok(t).stdout
+	if out != "built by actool\nhello from the layout" {
+		t.Errorf("the actool-built ACI printed %q", out)
+	}
+
+	// Ours: the tests' ACIs, and rkt export's.
+	run("validate", writeACI(t, "example.com/ours", "1", `{"exec":["/bin/true"],"user":"0","group":"0"}`))
+	exported := filepath.Join(dir, "exported.aci")
+	rkt(t, e, "export", readUUID(t, filepath.Join(dir, "uuid")), exported).ok(t)
+	run("validate", exported)
+	if m := run("cat-manifest", exported); !strings.Contains(m, "example.com/actool-built") || !strings.Contains(m, "rkt.dev/exported-from") {
+		t.Errorf("actool cat-manifest of the exported ACI:\n%s", m)
+	}
 }
