@@ -422,8 +422,19 @@ type CosignSignature struct {
 	Signature string
 }
 
-// ErrCosignNotVerified is the error of every refused cosign check.
+// ErrCosignNotVerified matches (errors.Is) every refusal of VerifyCosign.
 var ErrCosignNotVerified = errors.New("cosign signature verification failed")
+
+// notVerified is a refusal of VerifyCosign: its reason, which matches
+// ErrCosignNotVerified.
+type notVerified struct{ reason string }
+
+func (e *notVerified) Error() string        { return e.reason }
+func (e *notVerified) Is(target error) bool { return target == ErrCosignNotVerified }
+
+func refuse(format string, args ...any) error {
+	return &notVerified{reason: fmt.Sprintf(format, args...)}
+}
 
 // VerifyCosign checks an image's signatures against keys: it returns the
 // key of the first signature that verifies and whose payload has the
@@ -437,10 +448,10 @@ func VerifyCosign(keys []*CosignKey, sigs []CosignSignature, repository, manifes
 		return nil, fmt.Errorf("repository %q: %w", repository, err)
 	}
 	if len(keys) == 0 {
-		return nil, fmt.Errorf("%w: no key is trusted for %s", ErrCosignNotVerified, repository)
+		return nil, refuse("no key is trusted for %s", repository)
 	}
 	if len(sigs) == 0 {
-		return nil, fmt.Errorf("%w: no signature", ErrCosignNotVerified)
+		return nil, refuse("no signature")
 	}
 	var reasons []string
 	for i, s := range sigs {
@@ -449,9 +460,12 @@ func VerifyCosign(keys []*CosignKey, sigs []CosignSignature, repository, manifes
 			k, _ := verifyingKey(keys, s)
 			return k, nil
 		}
-		reasons = append(reasons, fmt.Sprintf("signature %d: %s", i+1, why))
+		if len(sigs) > 1 {
+			why = fmt.Sprintf("signature %d: %s", i+1, why)
+		}
+		reasons = append(reasons, why)
 	}
-	return nil, fmt.Errorf("%w: %s", ErrCosignNotVerified, strings.Join(reasons, "; "))
+	return nil, refuse("%s", strings.Join(reasons, "; "))
 }
 
 // checkCosignSignature returns why s is refused, or "".
