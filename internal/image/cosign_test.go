@@ -132,4 +132,3 @@ func TestParseCosignManifest(t *testing.T) {
 		})
 	}
 }
-

@@ -23,8 +23,8 @@ import (
 // The names of cosign's legacy signature format, written out here so that
 // tests do not trust the code's own constants.
 const (
-	CosignSimpleSigningMediaType types.MediaType = "application/vnd.dev.cosign.simplesigning.v1+json"
-	CosignSignatureAnnotation                    = "dev.cosignproject.cosign/signature"
+	CosignSimpleSigningMediaType = types.MediaType("application/vnd.dev.cosign.simplesigning.v1+json")
+	CosignSignatureAnnotation    = "dev.cosignproject.cosign/signature"
 )
 
 // CosignSigner is an ECDSA P-256 key, the kind cosign generate-key-pair

@@ -177,8 +177,12 @@ func NormalizeDockerPrefix(p string) (string, error) {
 		return "", bad("a digest names an image, not a repository")
 	}
 	host, _, hasPath := strings.Cut(rest, "/")
+	// As in image references, the first of several components is a
+	// registry when it has a dot, a colon or is localhost. A lone one
+	// is a registry only when it has a dot or is localhost: "name:1" is
+	// a repository with a tag, refused below.
 	isHost := strings.ContainsAny(host, ".:[") || host == "localhost"
-	if !hasPath && isHost {
+	if !hasPath && (strings.ContainsAny(host, ".[") || host == "localhost" || strings.HasPrefix(host, "localhost:")) {
 		if !registryRE.MatchString(host) {
 			return "", bad("invalid registry name")
 		}
@@ -281,7 +285,7 @@ func (ks Keystore) CosignKeys(repository string) ([]*CosignKey, error) {
 			if !strings.HasPrefix(filepath.Base(f), CosignKeyFilePrefix) {
 				continue // an OpenPGP root key
 			}
-			data, err := os.ReadFile(f) //nolint:gosec // G304: a keystore file
+			data, err := os.ReadFile(f)
 			if err != nil {
 				return nil, fmt.Errorf("trusted key %s: %w", f, err)
 			}

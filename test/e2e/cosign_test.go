@@ -2,6 +2,8 @@ package e2e
 
 import (
 	"context"
+	"errors"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -225,7 +227,7 @@ func TestCosignSignedImages(t *testing.T) {
 			r := rkt(t, e, append([]string{"trust", "--skip-fingerprint-review"}, tc.args...)...).exit(t, 254)
 			mentions(t, "stderr", r.stderr, tc.err)
 		}
-		if _, err := os.Stat(filepath.Join(e.localConfig, "trustedkeys")); !os.IsNotExist(err) {
+		if _, err := os.Stat(filepath.Join(e.localConfig, "trustedkeys")); !errors.Is(err, fs.ErrNotExist) {
 			t.Errorf("a refused key left the keystore: %v", err)
 		}
 	})
