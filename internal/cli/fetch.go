@@ -82,10 +82,14 @@ IMAGE is one of:
 Layers download in parallel, are checked against their digests while they
 stream, and are unpacked once into the store, shared by every image that
 has them. An ACI needs a detached OpenPGP signature (PATH.asc, or
---signature) by a key trusted for its name (see rkt trust). Signed OCI
-images are not supported yet, so fetching one needs
---insecure-options=image.`,
-		Example: `  rkt --insecure-options=image fetch docker://127.0.0.1:5000/busybox:latest
+--signature) by a key trusted for its name (see rkt trust). A registry
+image needs a cosign signature (key-based, the sha256-<digest>.sig tag)
+by a key trusted for its repository (rkt trust
+--prefix=docker://REGISTRY/REPO cosign.pub). --insecure-options=image
+fetches an image without checking a signature; the local OCI and Docker
+transports need it.`,
+		Example: `  rkt fetch docker://registry.example.com/team/app:1.0
+  rkt --insecure-options=image fetch docker://127.0.0.1:5000/busybox:latest
   rkt --insecure-options=image,http fetch --pull-policy=new docker://localhost:5000/app@sha256:…
   rkt --insecure-options=image fetch oci-archive:busybox.tar`,
 		Args: cobra.MinimumNArgs(1),

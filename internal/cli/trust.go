@@ -2,6 +2,7 @@ package cli
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -35,22 +36,42 @@ func (a *app) trustCommand() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "trust [--prefix=PREFIX | --root] [KEYFILE|URL]...",
 		Short: "Trust a key for image signature verification",
-		Long: `Add OpenPGP public keys to the local keystore (<local-config>/trustedkeys):
+		Long: `Add public keys to the local keystore (<local-config>/trustedkeys):
 trusted for the images whose names are under PREFIX (whole path
 components: a key for example.com/app is not one for example.com/apps), or,
-with --root, for every image. With no key given, the keys are found by
-appc discovery of the prefix (ac-discovery-pubkeys). Each key's
-fingerprint and identities are shown, and the key is added only when you answer yes, unless
+with --root, for every image. Each key's fingerprint (and identities) are
+shown, and the key is added only when you answer yes, unless
 --skip-fingerprint-review. A key is a file, or an https:// URL (http://
 with --insecure-allow-http). A system key (<system-config>/trustedkeys) is
-masked by an empty local file of the same path.`,
+masked by an empty local file of the same path.
+
+ACIs (appc names) are signed with OpenPGP keys, armored or binary. With no
+key given, the keys of an appc prefix are found by appc discovery
+(ac-discovery-pubkeys).
+
+Registry images (docker://) are signed with cosign: trust a PEM public key
+(what "cosign generate-key-pair" writes to cosign.pub: ECDSA, RSA or
+Ed25519) for a docker:// prefix, a registry (docker://REGISTRY) or a
+repository (docker://REGISTRY/REPO, which also covers REGISTRY/REPO/sub).
+Names are read as image references are: docker://busybox is
+docker://index.docker.io/library/busybox. A PEM key with --root is trusted
+for every registry image. Only the key is checked: transparency log (Rekor)
+entries and keyless (certificate) signatures are not.`,
 		Example: `  rkt trust --prefix=example.com/app ./pubkey.gpg
-  rkt trust --root --skip-fingerprint-review /etc/keys/release.asc`,
+  rkt trust --root --skip-fingerprint-review /etc/keys/release.asc
+  rkt trust --prefix=docker://registry.example.com/team/app cosign.pub`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if root == (prefix != "") {
 				return errdefs.InvalidArgument(errors.New("give exactly one of --prefix and --root"))
 			}
-			if prefix != "" {
+			docker := trust.IsDockerPrefix(prefix)
+			if docker {
+				norm, err := trust.NormalizeDockerPrefix(prefix)
+				if err != nil {
+					return err
+				}
+				prefix = norm
+			} else if prefix != "" {
 				if err := trust.CheckPrefix(prefix); err != nil {
 					return err
 				}
@@ -58,6 +79,9 @@ masked by an empty local file of the same path.`,
 			if len(args) == 0 {
 				if root {
 					return errdefs.InvalidArgument(errors.New("--root needs a key file"))
+				}
+				if docker {
+					return errdefs.InvalidArgument(fmt.Errorf("prefix %s: give the PEM public key file (cosign.pub): registry images have no key discovery", prefix))
 				}
 				f := &fetch.Fetcher{Config: a.cfg, Insecure: fetch.Insecure{HTTP: insecureAllowHTTP, TLS: a.insecure.has("tls")}, UserAgent: "rkt/" + version}
 				urls, err := f.DiscoverPublicKeys(cmd.Context(), prefix)
@@ -72,9 +96,29 @@ masked by an empty local file of the same path.`,
 				if root && strings.Contains(src, "://") {
 					return errdefs.InvalidArgument(fmt.Errorf("%s: --root keys come from files only", src))
 				}
-				keys, err := a.readTrustKey(cmd.Context(), src, insecureAllowHTTP)
+				data, err := a.readTrustKey(cmd.Context(), src, insecureAllowHTTP)
 				if err != nil {
 					return err
+				}
+				pemKey := trust.IsPEMPublicKey(data)
+				switch {
+				case docker && !pemKey:
+					return errdefs.InvalidArgument(fmt.Errorf("key %s: registry images (%s) are verified with cosign keys: give a PEM public key (cosign.pub), not an OpenPGP key", src, prefix))
+				case pemKey && !docker && !root:
+					return errdefs.InvalidArgument(fmt.Errorf("key %s: a PEM public key (cosign) is trusted for registry images only: give a docker:// prefix (or --root), or an OpenPGP key for %s", src, prefix))
+				case pemKey:
+					k, err := trust.ParseCosignKey(data)
+					if err != nil {
+						return errdefs.InvalidArgument(fmt.Errorf("key %s: %w", src, err))
+					}
+					if err := a.addTrustedCosignKey(ks, in, k, src, prefix, root, skipReview); err != nil {
+						return err
+					}
+					continue
+				}
+				keys, err := trust.ReadKeys(bytes.NewReader(data))
+				if err != nil {
+					return errdefs.InvalidArgument(fmt.Errorf("key %s: %w", src, err))
 				}
 				for _, k := range keys {
 					if err := a.addTrustedKey(ks, in, k, src, prefix, root, skipReview); err != nil {
@@ -93,8 +137,8 @@ masked by an empty local file of the same path.`,
 	return cmd
 }
 
-// readTrustKey reads the keys of a file or URL.
-func (a *app) readTrustKey(ctx context.Context, src string, allowHTTP bool) (openpgp.EntityList, error) {
+// readTrustKey reads a key file or URL, at most trust.MaxKeySize bytes.
+func (a *app) readTrustKey(ctx context.Context, src string, allowHTTP bool) ([]byte, error) {
 	var r io.ReadCloser
 	switch {
 	case strings.HasPrefix(src, "https://"), strings.HasPrefix(src, "http://"):
@@ -127,11 +171,63 @@ func (a *app) readTrustKey(ctx context.Context, src string, allowHTTP bool) (ope
 		r = f
 	}
 	defer r.Close()
-	keys, err := trust.ReadKeys(r)
+	data, err := io.ReadAll(io.LimitReader(r, trust.MaxKeySize+1))
 	if err != nil {
-		return nil, errdefs.InvalidArgument(fmt.Errorf("key %s: %w", src, err))
+		return nil, fmt.Errorf("key %s: %w", src, err)
 	}
-	return keys, nil
+	if len(data) > trust.MaxKeySize {
+		return nil, errdefs.TooLarge(fmt.Errorf("key %s: key file larger than 1 MiB", src))
+	}
+	return data, nil
+}
+
+// addTrustedCosignKey shows a PEM public key, asks unless told not to, and
+// stores it.
+func (a *app) addTrustedCosignKey(ks trust.Keystore, in *bufio.Reader, k *trust.CosignKey, src, prefix string, root, skipReview bool) error {
+	if root {
+		fmt.Fprintln(a.stderr, "Root key (registry images)")
+	} else {
+		fmt.Fprintf(a.stderr, "Prefix: %q\n", prefix)
+	}
+	fmt.Fprintf(a.stderr, "Key: %q\n", src)
+	fmt.Fprintf(a.stderr, "Public key (%s) fingerprint is: %s\n", k.Algorithm(), k.Fingerprint())
+	review, err := a.review(in, k.Fingerprint(), skipReview)
+	if err != nil {
+		return err
+	}
+	path, err := ks.AddCosignKey(k, prefix, root)
+	if err != nil {
+		return err
+	}
+	a.reportTrusted(src, prefix, path, review, root)
+	return nil
+}
+
+// review asks whether to trust the key fp, unless skip.
+func (a *app) review(in *bufio.Reader, fp string, skip bool) (string, error) {
+	if skip {
+		return "without fingerprint review", nil
+	}
+	fmt.Fprint(a.stderr, "Are you sure you want to trust this key (yes/no)?\n")
+	answer, err := in.ReadString('\n')
+	if err != nil && answer == "" {
+		return "", errdefs.InvalidArgument(fmt.Errorf("key %s not trusted: no answer", fp))
+	}
+	if a := strings.ToLower(strings.TrimSpace(answer)); a != "yes" && a != "y" {
+		return "", errdefs.InvalidArgument(fmt.Errorf("key %s not trusted", fp))
+	}
+	return "after fingerprint review", nil
+}
+
+// reportTrusted says where a trusted key went.
+func (a *app) reportTrusted(src, prefix, path, review string, root bool) {
+	if root {
+		fmt.Fprintf(a.stderr, "Trusting %q as a root key %s.\n", src, review)
+		fmt.Fprintf(a.stderr, "Added root key at %q\n", path)
+	} else {
+		fmt.Fprintf(a.stderr, "Trusting %q for prefix %q %s.\n", src, prefix, review)
+		fmt.Fprintf(a.stderr, "Added key for prefix %q at %q\n", prefix, path)
+	}
 }
 
 // addTrustedKey shows a key, asks unless told not to, and stores it.
@@ -146,29 +242,14 @@ func (a *app) addTrustedKey(ks trust.Keystore, in *bufio.Reader, k *openpgp.Enti
 	for _, id := range trust.Identities(k) {
 		fmt.Fprintf(a.stderr, "\t%s\n", id)
 	}
-	review := "after fingerprint review"
-	if skipReview {
-		review = "without fingerprint review"
-	} else {
-		fmt.Fprint(a.stderr, "Are you sure you want to trust this key (yes/no)?\n")
-		answer, err := in.ReadString('\n')
-		if err != nil && answer == "" {
-			return errdefs.InvalidArgument(fmt.Errorf("key %s not trusted: no answer", trust.Fingerprint(k)))
-		}
-		if a := strings.ToLower(strings.TrimSpace(answer)); a != "yes" && a != "y" {
-			return errdefs.InvalidArgument(fmt.Errorf("key %s not trusted", trust.Fingerprint(k)))
-		}
+	review, err := a.review(in, trust.Fingerprint(k), skipReview)
+	if err != nil {
+		return err
 	}
 	path, err := ks.AddKey(k, prefix, root)
 	if err != nil {
 		return err
 	}
-	if root {
-		fmt.Fprintf(a.stderr, "Trusting %q as a root key %s.\n", src, review)
-		fmt.Fprintf(a.stderr, "Added root key at %q\n", path)
-	} else {
-		fmt.Fprintf(a.stderr, "Trusting %q for prefix %q %s.\n", src, prefix, review)
-		fmt.Fprintf(a.stderr, "Added key for prefix %q at %q\n", prefix, path)
-	}
+	a.reportTrusted(src, prefix, path, review, root)
 	return nil
 }

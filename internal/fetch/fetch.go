@@ -273,8 +273,13 @@ func (f *Fetcher) fetchRemote(ctx context.Context, tx *added, ref *image.Referen
 			return nil, errdefs.NotFound(fmt.Errorf("image %q is not in the store (--pull-policy=never)", ref.Input))
 		}
 	}
-	if err := f.checkUnsigned(ref); err != nil {
-		return nil, err
+	var keys []*trust.CosignKey
+	if !f.Insecure.Image {
+		// Refuse before reaching the registry when no key could verify.
+		var err error
+		if keys, err = f.cosignKeys(ref); err != nil {
+			return nil, err
+		}
 	}
 	f.debugf("image: remote fetching from %s", ref.Docker)
 	src, err := image.NewRemote(ctx, ref, image.RemoteOptions{
@@ -292,7 +297,13 @@ func (f *Fetcher) fetchRemote(ctx context.Context, tx *added, ref *image.Referen
 	if t, ok := ref.Docker.(name.Tag); ok {
 		tag = t.TagStr()
 	}
-	return f.importImage(ctx, tx, ref, src, tag == "latest")
+	var check func(context.Context, *image.Resolved) error
+	if !f.Insecure.Image {
+		check = func(ctx context.Context, r *image.Resolved) error {
+			return f.verifyCosign(ctx, ref, src, keys, r)
+		}
+	}
+	return f.importImage(ctx, tx, ref, src, tag == "latest", check)
 }
 
 // storedBlob returns blob d from the store when it is there, intact and at
@@ -323,19 +334,25 @@ func (f *Fetcher) fetchLocal(ctx context.Context, tx *added, ref *image.Referenc
 		return nil, err
 	}
 	defer src.Close()
-	return f.importImage(ctx, tx, ref, src, ref.Ref == "" || ref.Ref == "latest")
+	return f.importImage(ctx, tx, ref, src, ref.Ref == "" || ref.Ref == "latest", nil)
 }
 
 // importImage stores a resolved image: manifest and config, then every
 // layer blob (in parallel, each rendered as soon as it is stored), then the
-// record, which commits it.
-func (f *Fetcher) importImage(ctx context.Context, tx *added, ref *image.Reference, src image.Source, latest bool) (*store.Image, error) {
+// record, which commits it. check, if not nil, vets the resolved image
+// before anything is stored.
+func (f *Fetcher) importImage(ctx context.Context, tx *added, ref *image.Reference, src image.Source, latest bool, check func(context.Context, *image.Resolved) error) (*store.Image, error) {
 	t0 := time.Now()
 	r, err := src.Resolve(ctx)
 	if err != nil {
 		return nil, err
 	}
 	f.debugf("image: resolved %s to manifest %s (%v)", ref.Input, r.Digest, time.Since(t0).Round(time.Millisecond))
+	if check != nil {
+		if err := check(ctx, r); err != nil {
+			return nil, err
+		}
+	}
 	tx.blob(f.Store, r.Digest)
 	if err := f.Store.PutBlobBytes(r.Digest, r.Manifest); err != nil {
 		return nil, fmt.Errorf("%s: %w", ref.Input, err)

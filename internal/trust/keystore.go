@@ -128,19 +128,7 @@ func (ks Keystore) AddKey(e *openpgp.Entity, prefix string, root bool) (string, 
 	if err := w.Close(); err != nil {
 		return "", err
 	}
-	if err := os.MkdirAll(dir, 0o755); err != nil { //nolint:gosec // G301: trusted public keys, readable by all as in rkt 1.x
-		return "", err
-	}
-	file := filepath.Join(dir, Fingerprint(e))
-	tmp := file + ".tmp"
-	if err := os.WriteFile(tmp, buf.Bytes(), 0o644); err != nil { //nolint:gosec // G306: a public key
-		return "", err
-	}
-	if err := os.Rename(tmp, file); err != nil {
-		_ = os.Remove(tmp)
-		return "", err
-	}
-	return file, nil
+	return writeKeyFile(dir, Fingerprint(e), buf.Bytes())
 }
 
 // Keyring returns the keys trusted for an image name: the root keys and
@@ -163,6 +151,9 @@ func (ks Keystore) Keyring(name string) (openpgp.EntityList, error) {
 			return nil, err
 		}
 		for _, f := range files {
+			if strings.HasPrefix(filepath.Base(f), CosignKeyFilePrefix) {
+				continue // a cosign root key
+			}
 			el, err := readKeyFile(f)
 			if err != nil {
 				return nil, fmt.Errorf("trusted key %s: %w", f, err)

@@ -1,0 +1,171 @@
+package image
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+
+	"github.com/google/go-containerregistry/pkg/v1/types"
+	"github.com/opencontainers/go-digest"
+
+	"github.com/rkt/rkt/internal/errdefs"
+)
+
+// Where cosign keeps an image's signatures in its registry (the legacy
+// format that cosign 2 writes by default): the manifest of the tag
+// "<alg>-<hex>.sig" of the same repository, one layer per signature, each
+// layer a simple-signing payload with the base64 signature in an
+// annotation. This file only reads them; internal/trust checks them.
+const (
+	// CosignSimpleSigningMediaType is a signature layer's media type.
+	CosignSimpleSigningMediaType = "application/vnd.dev.cosign.simplesigning.v1+json"
+	// CosignSignatureAnnotation holds a layer's base64 signature.
+	CosignSignatureAnnotation = "dev.cosignproject.cosign/signature"
+	// MaxCosignManifestSize bounds a signature manifest.
+	MaxCosignManifestSize = 1 << 20
+	// MaxCosignSignatures bounds the signature layers read.
+	MaxCosignSignatures = 64
+	// MaxCosignPayloadSize bounds one signed payload.
+	MaxCosignPayloadSize = 256 << 10
+	// MaxCosignAnnotationSize bounds one base64 signature.
+	MaxCosignAnnotationSize = 8 << 10
+)
+
+// CosignSignature is one signature layer: the payload and its signature.
+type CosignSignature struct {
+	// Payload is the layer blob, checked against its digest.
+	Payload []byte
+	// Signature is the base64 signature of the annotation, unchecked.
+	Signature string
+}
+
+// SignatureSource is a source that can read an image's cosign signatures.
+type SignatureSource interface {
+	// CosignSignatures reads the signatures of the manifest with digest d.
+	// No signature tag is a KindNotFound error.
+	CosignSignatures(ctx context.Context, d digest.Digest) ([]CosignSignature, error)
+}
+
+// CosignTag is the tag cosign stores the signatures of manifest d under.
+func CosignTag(d digest.Digest) string {
+	return string(d.Algorithm()) + "-" + d.Encoded() + ".sig"
+}
+
+// cosignLayer is a signature layer as its manifest describes it.
+type cosignLayer struct {
+	Digest    digest.Digest
+	Size      int64
+	Signature string
+}
+
+// parseCosignManifest reads the signature layers of a signature manifest
+// (an OCI or Docker schema 2 image manifest). Other layers are skipped.
+func parseCosignManifest(contentType string, raw []byte) ([]cosignLayer, error) {
+	if len(raw) > MaxCosignManifestSize {
+		return nil, errdefs.TooLarge(fmt.Errorf("signature manifest of %d bytes is over the %d byte limit", len(raw), MaxCosignManifestSize))
+	}
+	var m struct {
+		SchemaVersion int             `json:"schemaVersion"`
+		MediaType     types.MediaType `json:"mediaType"`
+		Layers        []struct {
+			MediaType   string            `json:"mediaType"`
+			Digest      string            `json:"digest"`
+			Size        int64             `json:"size"`
+			Annotations map[string]string `json:"annotations"`
+		} `json:"layers"`
+	}
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	if err := dec.Decode(&m); err != nil {
+		return nil, fmt.Errorf("parse signature manifest: %w", err)
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		return nil, errors.New("parse signature manifest: data after the JSON value")
+	}
+	if m.SchemaVersion != 2 {
+		return nil, fmt.Errorf("signature manifest: schemaVersion %d, want 2", m.SchemaVersion)
+	}
+	mt := types.MediaType(strings.TrimSpace(strings.Split(contentType, ";")[0]))
+	if mt != types.OCIManifestSchema1 && mt != types.DockerManifestSchema2 {
+		mt = m.MediaType
+	}
+	if mt != "" && mt != types.OCIManifestSchema1 && mt != types.DockerManifestSchema2 {
+		return nil, fmt.Errorf("signature manifest: media type %q is not an image manifest", mt)
+	}
+	var out []cosignLayer
+	for i, l := range m.Layers {
+		if l.MediaType != CosignSimpleSigningMediaType {
+			continue
+		}
+		if len(out) == MaxCosignSignatures {
+			return nil, errdefs.TooLarge(fmt.Errorf("signature manifest has more than %d signatures", MaxCosignSignatures))
+		}
+		d, err := digest.Parse(l.Digest)
+		if err != nil {
+			return nil, fmt.Errorf("signature layer %d: invalid digest %q: %w", i, l.Digest, err)
+		}
+		if d.Algorithm() != digest.SHA256 && d.Algorithm() != digest.SHA512 {
+			return nil, fmt.Errorf("signature layer %d: unsupported digest algorithm %q", i, d.Algorithm())
+		}
+		if l.Size <= 0 || l.Size > MaxCosignPayloadSize {
+			return nil, errdefs.TooLarge(fmt.Errorf("signature layer %s: size %d is not within 1 to %d bytes", d, l.Size, MaxCosignPayloadSize))
+		}
+		sig := l.Annotations[CosignSignatureAnnotation]
+		if len(sig) > MaxCosignAnnotationSize {
+			return nil, errdefs.TooLarge(fmt.Errorf("signature layer %s: signature annotation over %d bytes", d, MaxCosignAnnotationSize))
+		}
+		out = append(out, cosignLayer{Digest: d, Size: l.Size, Signature: sig})
+	}
+	return out, nil
+}
+
+var cosignManifestAccept = strings.Join([]string{
+	string(types.OCIManifestSchema1),
+	string(types.DockerManifestSchema2),
+}, ", ")
+
+// CosignSignatures reads the signature manifest of d and the payloads of
+// its signature layers, each checked against its digest.
+func (s *remoteSource) CosignSignatures(ctx context.Context, d digest.Digest) ([]CosignSignature, error) {
+	if err := d.Validate(); err != nil {
+		return nil, fmt.Errorf("digest %q: %w", d, err)
+	}
+	tag := CosignTag(d)
+	where := s.ref.Context().Name() + ":" + tag
+	resp, err := s.get(ctx, s.url("manifests", tag), cosignManifestAccept, http.StatusOK)
+	if err != nil {
+		if errdefs.Is(err, errdefs.KindNotFound) {
+			return nil, errdefs.NotFound(fmt.Errorf("no cosign signature: %s not found", where))
+		}
+		return nil, fmt.Errorf("get signature manifest %s: %w", where, err)
+	}
+	ct := resp.Header.Get("Content-Type")
+	raw, err := readLimited("signature manifest "+where, resp, MaxCosignManifestSize)
+	if err != nil {
+		return nil, err
+	}
+	layers, err := parseCosignManifest(ct, raw)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", where, err)
+	}
+	out := make([]CosignSignature, 0, len(layers))
+	for _, l := range layers {
+		resp, err := s.get(ctx, s.url("blobs", l.Digest.String()), "", http.StatusOK)
+		if err != nil {
+			return nil, fmt.Errorf("get signature payload %s: %w", l.Digest, err)
+		}
+		b, err := readLimited("signature payload "+l.Digest.String(), resp, l.Size)
+		if err != nil {
+			return nil, err
+		}
+		if err := verify("signature payload "+l.Digest.String(), l.Digest, b); err != nil {
+			return nil, err
+		}
+		out = append(out, CosignSignature{Payload: b, Signature: l.Signature})
+	}
+	return out, nil
+}
