@@ -271,7 +271,7 @@ func TestACIActool(t *testing.T) {
 	t.Parallel()
 	run := func(args ...string) string {
 		t.Helper()
-		out, err := exec.Command(tool, args...).CombinedOutput()
+		out, err := exec.CommandContext(t.Context(), tool, args...).CombinedOutput()
 		if err != nil {
 			t.Fatalf("actool %s: %v\n%s", strings.Join(args, " "), err, out)
 		}
