@@ -60,7 +60,7 @@ func newTestService(t *testing.T) *Service {
 }
 
 func do(h http.Handler, method, target, body, contentType string) *httptest.ResponseRecorder {
-	r := httptest.NewRequest(method, target, strings.NewReader(body))
+	r := httptest.NewRequestWithContext(context.Background(), method, target, strings.NewReader(body))
 	if contentType != "" {
 		r.Header.Set("Content-Type", contentType)
 	}

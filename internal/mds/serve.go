@@ -40,12 +40,16 @@ func Serve(ctx context.Context, opts Options) error {
 	if logf == nil {
 		logf = func(string, ...any) {}
 	}
-	unixL, err := registrationListener(opts.Socket)
+	unixL, err := registrationListener(ctx, opts.Socket)
 	if err != nil {
 		return err
 	}
 	defer unixL.Close()
-	tcpL, err := net.Listen("tcp", ":"+strconv.Itoa(opts.Port)) //nolint:gosec // G102: pods reach the service through their network's host address, which differs per network; the token guards every answer
+	// Every address: pods reach the service through their network's
+	// host address, which differs per network. The token guards every
+	// answer.
+	var lc net.ListenConfig
+	tcpL, err := lc.Listen(ctx, "tcp", ":"+strconv.Itoa(opts.Port))
 	if err != nil {
 		return fmt.Errorf("metadata service: listening on port %d: %w", opts.Port, err)
 	}
@@ -94,7 +98,7 @@ func newServer(h http.Handler) *http.Server {
 // (for this process, LISTEN_PID) says there is one, else a new unix
 // socket at path that only root may connect to. A socket left by a
 // service that died is replaced; one a live service answers on is not.
-func registrationListener(path string) (net.Listener, error) {
+func registrationListener(ctx context.Context, path string) (net.Listener, error) {
 	if n := os.Getenv("LISTEN_FDS"); n != "" {
 		if pid := os.Getenv("LISTEN_PID"); pid == "" || pid == strconv.Itoa(os.Getpid()) {
 			return activatedListener(n)
@@ -113,7 +117,8 @@ func registrationListener(path string) (net.Listener, error) {
 		if fi.Mode().Type() != fs.ModeSocket {
 			return nil, fmt.Errorf("metadata service: %s exists and is not a socket", path)
 		}
-		if c, err := net.DialTimeout("unix", path, time.Second); err == nil {
+		d := net.Dialer{Timeout: time.Second}
+		if c, err := d.DialContext(ctx, "unix", path); err == nil {
 			_ = c.Close()
 			return nil, errdefs.WithKind(errdefs.KindAlreadyExists, fmt.Errorf("metadata service: one is already running on %s", path))
 		}
@@ -122,7 +127,8 @@ func registrationListener(path string) (net.Listener, error) {
 		}
 	}
 	old := unix.Umask(0o177)
-	l, err := net.Listen("unix", path)
+	var lc net.ListenConfig
+	l, err := lc.Listen(ctx, "unix", path)
 	unix.Umask(old)
 	if err != nil {
 		return nil, fmt.Errorf("metadata service: %w", err)
