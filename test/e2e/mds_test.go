@@ -127,7 +127,7 @@ func mdsACI(t *testing.T) string {
 // a path that climbs and another pod's token get nothing; --net=none and a
 // service that is not running are clear errors; gc unregisters the pod.
 func TestMetadataService(t *testing.T) {
-	e, _ := podEnv(t)
+	e, img := podEnv(t)
 	t.Parallel()
 	aci := mdsACI(t)
 	id := strings.TrimSpace(rkt(t, e, insecureImage, "fetch", aci).ok(t).stdout)
@@ -174,6 +174,28 @@ func TestMetadataService(t *testing.T) {
 		if log := m.log(); !strings.Contains(log, "pod "+uuid+" registered") || !strings.Contains(log, "pod "+uuid+" unregistered") {
 			t.Errorf("%s: the service did not see the pod registered, then unregistered by gc:\n%s", net, log)
 		}
+	}
+	// run-prepared --mds-register, with an OCI image: its image manifest
+	// is the appc view of it.
+	prepare := func() string {
+		return strings.TrimSpace(rkt(t, e, insecureImage, "prepare", "--quiet", img, "--name=oci", "--exec=/bin/busybox", "--",
+			"sh", "-c", "wget -q -O - $AC_METADATA_URL/acMetadata/v1/apps/oci/image/manifest").ok(t).stdout)
+	}
+	uuid := prepare()
+	r = rkt(t, e, "run-prepared", "--mds-register", "--mds-socket="+m.socket, "--net=none", uuid).exit(t, 254)
+	mentions(t, "stderr", r.stderr, "--mds-register cannot be used with --net=none")
+	// The pod stays prepared.
+	out := rkt(t, e, "run-prepared", "--mds-register", "--mds-socket="+m.socket, "--net=host", uuid).ok(t).stdout
+	var im struct {
+		Kind string `json:"acKind"`
+		Name string `json:"name"`
+		App  struct {
+			Exec []string `json:"exec"`
+		} `json:"app"`
+	}
+	// The image's command, not --exec: the image's manifest, not the app's.
+	if err := json.Unmarshal([]byte(out), &im); err != nil || im.Kind != "ImageManifest" || !strings.Contains(im.Name, "busybox") || len(im.App.Exec) != 1 || im.App.Exec[0] != "/bin/sh" {
+		t.Errorf("run-prepared: the OCI app's image manifest %q: %v %+v", out, err, im)
 	}
 	if strings.Contains(m.log(), "acMetadata") {
 		t.Errorf("the service logged request paths (tokens):\n%s", m.log())
