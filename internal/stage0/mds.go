@@ -25,8 +25,10 @@ import (
 // appImageManifest is what the metadata service serves as an app's image
 // manifest: an ACI's own, or for an OCI image the appc view of it (its
 // name, labels and app as rkt maps them, without per-app flags), as rkt
-// 1.x's docker2aci conversion gave.
-func appImageManifest(s *store.Store, img *store.Image, name string) ([]byte, error) {
+// 1.x's docker2aci conversion gave. An OCI image that cannot be mapped
+// without the flags (one with no command needs --exec) gets the app as
+// the pod runs it.
+func appImageManifest(s *store.Store, img *store.Image, ra *schema.RuntimeApp) ([]byte, error) {
 	if img.MediaType == image.MediaTypeACI {
 		m, _, err := fetch.ACIManifest(s, img)
 		if err != nil {
@@ -34,9 +36,8 @@ func appImageManifest(s *store.Store, img *store.Image, name string) ([]byte, er
 		}
 		return json.Marshal(m)
 	}
-	ra, _, err := appFor(s, img, podspec.AppOptions{Name: name})
-	if err != nil {
-		return nil, err
+	if plain, _, err := appFor(s, img, podspec.AppOptions{Name: ra.Name.String()}); err == nil {
+		ra = plain
 	}
 	return json.Marshal(imageManifestOf(ra))
 }

@@ -93,7 +93,7 @@ func PrepareManifest(ctx context.Context, f *fetch.Fetcher, dataDir string, pm *
 			ra.Annotations.Set(types.ACIdentifier(k), v)
 		}
 		res.Images = append(res.Images, img)
-		if err := writeAppDirs(f.Store, p.Dir, ra.Name.String(), img, layers); err != nil {
+		if err := writeAppDirs(f.Store, p.Dir, ra, img, layers); err != nil {
 			return nil, fmt.Errorf("app %s: %w", ra.Name, err)
 		}
 	}

@@ -136,7 +136,7 @@ func Prepare(ctx context.Context, f *fetch.Fetcher, dataDir string, opts Prepare
 		}
 		pm.Apps = append(pm.Apps, *ra)
 		res.Images = append(res.Images, img)
-		if err := writeAppDirs(f.Store, p.Dir, name, img, layers); err != nil {
+		if err := writeAppDirs(f.Store, p.Dir, ra, img, layers); err != nil {
 			return nil, fmt.Errorf("app %s: %w", name, err)
 		}
 		if opts.NoOverlay {
@@ -486,7 +486,8 @@ func appMounts(ra *schema.RuntimeApp, volumes []types.Volume, global, own []sche
 }
 
 // writeAppDirs writes an app's entries in the pod directory.
-func writeAppDirs(s *store.Store, podDir, name string, img *store.Image, layers []string) error {
+func writeAppDirs(s *store.Store, podDir string, ra *schema.RuntimeApp, img *store.Image, layers []string) error {
+	name := ra.Name.String()
 	info := filepath.Join(podDir, abi.AppsInfo, name)
 	if err := os.MkdirAll(info, 0o750); err != nil {
 		return err
@@ -506,7 +507,7 @@ func writeAppDirs(s *store.Store, podDir, name string, img *store.Image, layers 
 	if err := os.WriteFile(filepath.Join(info, abi.AppLayers), []byte(strings.Join(layers, "\n")+"\n"), 0o640); err != nil {
 		return err
 	}
-	im, err := appImageManifest(s, img, name)
+	im, err := appImageManifest(s, img, ra)
 	if err != nil {
 		return fmt.Errorf("image manifest: %w", err)
 	}
