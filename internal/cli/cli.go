@@ -217,6 +217,7 @@ local store; they are verified, stored once and unpacked once.`,
 		a.versionCommand(),
 		a.configCommand(),
 		a.trustCommand(),
+		a.metadataServiceCommand(),
 	)
 	return root
 }

@@ -37,7 +37,7 @@ func (a *app) optionalStore() *store.Store {
 func (a *app) deleteOptions(cmd *cobra.Command, s *store.Store, onEvent func(pod.GCEvent)) pod.DeleteOptions {
 	return pod.DeleteOptions{
 		BeforeDelete: func(p *pod.Pod) error {
-			return stage0.StageGC(cmd.Context(), s, p, abi.GCArgs{Debug: a.debug, LocalConfig: a.localConfig})
+			return stage0.StageGC(cmd.Context(), s, p, abi.GCArgs{Debug: a.debug, LocalConfig: a.localConfig}, a.warner(cmd.Name()))
 		},
 		OnEvent: onEvent,
 	}

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/rkt/rkt/internal/errdefs"
 	"github.com/rkt/rkt/internal/fetch"
+	"github.com/rkt/rkt/internal/mds"
 	"github.com/rkt/rkt/internal/pod"
 	"github.com/rkt/rkt/internal/podspec"
 	"github.com/rkt/rkt/internal/stage0"
@@ -225,6 +227,8 @@ type runFlags struct {
 	ipc          string
 	privateUsers bool
 	dns          stage0.DNSOptions
+	mdsRegister  bool
+	mdsSocket    string
 }
 
 func (rf *runFlags) register(cmd *cobra.Command) {
@@ -240,6 +244,42 @@ func (rf *runFlags) register(cmd *cobra.Command) {
 	fs.StringArrayVar(&rf.dns.Options, "dns-opt", nil, "a resolver option for the pod's /etc/resolv.conf (repeatable)")
 	fs.StringVar(&rf.dns.Domain, "dns-domain", "", "the local domain for the pod's /etc/resolv.conf")
 	fs.StringArrayVar(&rf.dns.HostsEntries, "hosts-entry", nil, "an /etc/hosts entry IP=HOST[,HOST...] added to the defaults (repeatable), or host (the host's file)")
+	fs.BoolVar(&rf.mdsRegister, "mds-register", false, "register the pod with the metadata service (rkt metadata-service), which its apps reach at $AC_METADATA_URL; not with --net=none")
+	fs.StringVar(&rf.mdsSocket, "mds-socket", mds.DefaultSocket, "the metadata service's registration socket (for tests)")
+	_ = fs.MarkHidden("mds-socket")
+}
+
+// checkMDS fails early, before a pod is made, when --mds-register cannot
+// work: the service is not running.
+func (rf *runFlags) checkMDS(ctx context.Context) error {
+	if !rf.mdsRegister {
+		return nil
+	}
+	return mds.NewClient(rf.mdsSocket).Check(ctx)
+}
+
+// beforeExec writes the pod's DNS files, registers it with the metadata
+// service (--mds-register) and gives stage1 its token; stage0.Exec calls
+// it once the pod is locked in run.
+func (rf *runFlags) beforeExec(ctx context.Context) func(podDir string, ra *abi.RunArgs) ([]string, error) {
+	return func(podDir string, ra *abi.RunArgs) ([]string, error) {
+		if err := rf.writeDNS(podDir, ra); err != nil {
+			return nil, err
+		}
+		if !rf.mdsRegister {
+			return nil, nil
+		}
+		pm, err := stage0.ReadPodManifest(filepath.Join(podDir, abi.PodManifest))
+		if err != nil {
+			return nil, err
+		}
+		token, port, err := stage0.RegisterMDS(ctx, podDir, ra.UUID, rf.mdsSocket, pm)
+		if err != nil {
+			return nil, err
+		}
+		ra.MDSToken = token
+		return stage0.MDSEnv(port), nil
+	}
 }
 
 // userns gives the pod its own range of host IDs (--private-users) and
@@ -289,6 +329,9 @@ func (a *app) runArgs(rf *runFlags, uuid string, apps, ports int) (abi.RunArgs, 
 	}
 	if mode := abi.NetsMode(nets); mode != "" && ports > 0 {
 		return abi.RunArgs{}, errdefs.InvalidArgument(fmt.Errorf("--port cannot be used with --net=%s: port forwarding needs a CNI network", mode))
+	}
+	if abi.NetsMode(nets) == abi.NetNone && rf.mdsRegister {
+		return abi.RunArgs{}, errdefs.InvalidArgument(errors.New("--mds-register cannot be used with --net=none: the pod could not reach the metadata service"))
 	}
 	switch rf.ipc {
 	case "auto", "private", "parent":
@@ -348,12 +391,18 @@ func (a *app) runCommand() *cobra.Command {
 execs the stage1 in this same process, so its exit code is the pod's (0
 when every app exits 0, else the first failing app's) and a signal to it
 stops the pod. Networking: by default the pod joins the default CNI network
-(172.16.28.0/24, masqueraded); see --net and --port.`,
+(172.16.28.0/24, masqueraded); see --net and --port. With --mds-register the
+pod is registered with the metadata service ('rkt metadata-service', which
+must be running) and its apps find it at $AC_METADATA_URL.`,
 		Example: `  rkt --insecure-options=image run --net=host docker://127.0.0.1:5000/busybox -- -c 'echo hello'
-  rkt run --net=none img-a --- img-b --exec=/bin/worker`,
+  rkt run --net=none img-a --- img-b --exec=/bin/worker
+  rkt run --mds-register --volume=database,kind=empty example.com/app`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			// Check the run flags first: a bad one makes no pod.
 			if _, err := a.runArgs(&rf, "", 1, len(pf.ports)); err != nil {
+				return err
+			}
+			if err := rf.checkMDS(cmd.Context()); err != nil {
 				return err
 			}
 			p, err := a.prepare(cmd, &pf, args)
@@ -368,7 +417,7 @@ stops the pod. Networking: by default the pod joins the default CNI network
 				_ = p.Pod.Close()
 				return err
 			}
-			return stage0.Exec(p.Pod, p.Manifest, p.Stage1, ra, rf.writeDNS, a.warner("run"))
+			return stage0.Exec(p.Pod, p.Manifest, p.Stage1, ra, rf.beforeExec(cmd.Context()), a.warner("run"))
 		},
 	}
 	pf.register(cmd)
@@ -430,12 +479,15 @@ func (a *app) runPreparedCommand() *cobra.Command {
 			}
 			ra, err := a.runArgs(&rf, p.UUID, len(m.Apps), len(m.Ports))
 			if err == nil {
+				err = rf.checkMDS(cmd.Context())
+			}
+			if err == nil {
 				err = rf.userns(p, &ra)
 			}
 			if err != nil {
 				return err
 			}
-			return stage0.Exec(p, m, st1, ra, rf.writeDNS, a.warner("run-prepared"))
+			return stage0.Exec(p, m, st1, ra, rf.beforeExec(cmd.Context()), a.warner("run-prepared"))
 		},
 	}
 	rf.register(cmd)

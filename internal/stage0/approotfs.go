@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/appc/spec/schema"
+
 	"github.com/rkt/rkt/internal/fetch"
 	"github.com/rkt/rkt/internal/rootfs"
 	"github.com/rkt/rkt/internal/stage1/abi"
@@ -23,7 +25,8 @@ func mergedLower(name string) string { return abi.Overlay + "/" + name + "/lower
 // its root filesystem needs beyond the store's rendered layers: with
 // noOverlay a copy of the whole tree, and for an ACI whose tree has a path
 // whitelist the filtered tree, as the one lower layer of its overlay.
-func writeAppRootfs(ctx context.Context, f *fetch.Fetcher, podDir, name string, img *store.Image, r appRootfs, noOverlay bool) error {
+func writeAppRootfs(ctx context.Context, f *fetch.Fetcher, podDir string, ra *schema.RuntimeApp, img *store.Image, r appRootfs, noOverlay bool) error {
+	name := ra.Name.String()
 	layers := r.layers
 	switch {
 	case r.aci != nil && (noOverlay || r.whitelisted()):
@@ -40,12 +43,12 @@ func writeAppRootfs(ctx context.Context, f *fetch.Fetcher, podDir, name string, 
 			return err
 		}
 	case noOverlay:
-		if err := writeAppDirs(podDir, name, img, layers); err != nil {
+		if err := writeAppDirs(f.Store, podDir, ra, img, layers); err != nil {
 			return err
 		}
 		return renderNoOverlay(ctx, f.Store, podDir, name, img)
 	}
-	if err := writeAppDirs(podDir, name, img, layers); err != nil {
+	if err := writeAppDirs(f.Store, podDir, ra, img, layers); err != nil {
 		return err
 	}
 	if noOverlay {

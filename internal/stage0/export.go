@@ -147,7 +147,7 @@ func Export(ctx context.Context, s *store.Store, p *pod.Pod, app, refName, tmpDi
 // exportACI writes ea as a gzip ACI: its image's appc manifest, then the
 // app's root filesystem merged under rootfs/.
 func exportACI(ctx context.Context, s *store.Store, p *pod.Pod, app string, ea *exportedApp, w io.Writer) error {
-	m, err := exportManifest(s, ea.img)
+	m, err := imageManifest(s, ea.img)
 	if err != nil {
 		return fmt.Errorf("app %s: %w", app, err)
 	}
@@ -184,9 +184,9 @@ func exportACI(ctx context.Context, s *store.Store, p *pod.Pod, app string, ea *
 	return zw.Close()
 }
 
-// exportManifest is the appc manifest of a stored image: an ACI's own, or
+// imageManifest is the appc manifest of a stored image: an ACI's own, or
 // the one rkt shows for an OCI image.
-func exportManifest(s *store.Store, img *store.Image) (*schema.ImageManifest, error) {
+func imageManifest(s *store.Store, img *store.Image) (*schema.ImageManifest, error) {
 	if img.MediaType == image.MediaTypeACI {
 		m, _, err := fetch.ACIManifest(s, img)
 		return m, err

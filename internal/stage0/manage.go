@@ -53,7 +53,13 @@ func entrypoint(s *store.Store, p *pod.Pod, annotation string) (string, error) {
 // teardown) in the pod directory. Pods that never ran have nothing for it.
 // The pod's cgroups (stage0 made them) go after it: no process of the pod
 // survives its gc.
-func StageGC(ctx context.Context, s *store.Store, p *pod.Pod, args abi.GCArgs) error {
+//
+// A pod registered with the metadata service is unregistered first (as
+// rkt 1.x did at gc); when that fails, warn says so and gc goes on.
+func StageGC(ctx context.Context, s *store.Store, p *pod.Pod, args abi.GCArgs, warn func(string)) error {
+	if err := UnregisterMDS(ctx, p.Dir, p.UUID); err != nil && warn != nil {
+		warn(err.Error())
+	}
 	if p.State != pod.StateExitedDeleting {
 		// prepared, aborted or expired: stage1 never ran it
 		return errors.Join(RemoveCgroups(p), p.FreeUserns())

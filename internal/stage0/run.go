@@ -21,12 +21,13 @@ import (
 // stage1 run entrypoint with the pod directory as working directory. The
 // process becomes the pod's root process, so its exit code is the pod's.
 // before, if not nil, runs once the pod is in run and locked by this
-// process, to write last files into the pod directory and adjust args.
-// Exec returns only on failure.
+// process, to write last files into the pod directory and adjust args; it
+// returns variables to add to stage1's environment. Exec returns only on
+// failure.
 //
 // Before the exec it creates the pod's cgroups (warn gets what they cannot
 // enforce) and moves this process into them.
-func Exec(p *pod.Pod, pm *schema.PodManifest, st1 *Stage1, args abi.RunArgs, before func(podDir string, args *abi.RunArgs) error, warn func(string)) error {
+func Exec(p *pod.Pod, pm *schema.PodManifest, st1 *Stage1, args abi.RunArgs, before func(podDir string, args *abi.RunArgs) ([]string, error), warn func(string)) error {
 	lock, err := p.ToRun()
 	if err != nil {
 		return err
@@ -37,8 +38,9 @@ func Exec(p *pod.Pod, pm *schema.PodManifest, st1 *Stage1, args abi.RunArgs, bef
 	if err := setupCgroups(p, pm, args.DisablePaths, warn); err != nil {
 		return fmt.Errorf("pod %s: %w", p.UUID, err)
 	}
+	var extraEnv []string
 	if before != nil {
-		if err := before(p.Dir, &args); err != nil {
+		if extraEnv, err = before(p.Dir, &args); err != nil {
 			return fmt.Errorf("pod %s: %w", p.UUID, err)
 		}
 	}
@@ -52,7 +54,7 @@ func Exec(p *pod.Pod, pm *schema.PodManifest, st1 *Stage1, args abi.RunArgs, bef
 	}
 	// The run process only waits for the pod: one Go P keeps its threads,
 	// and so its stacks, few (it costs memory for every running pod).
-	env := append(os.Environ(), abi.EnvLockFD+"="+strconv.Itoa(fd), "GOMAXPROCS=1")
+	env := append(append(os.Environ(), extraEnv...), abi.EnvLockFD+"="+strconv.Itoa(fd), "GOMAXPROCS=1")
 	if args.Debug {
 		env = append(env, abi.EnvDebug+"=1")
 	}

@@ -35,7 +35,15 @@ const (
 	EnvLockFD = "RKT_LOCK_FD"
 	// EnvDebug is set to "1" with rkt --debug.
 	EnvDebug = "RKT_DEBUG"
+	// EnvMDSPort is the metadata service's TCP port, set with
+	// --mds-token when the service is not on MDSPort (a stage1 that does
+	// not know this variable uses MDSPort, as rkt 1.x's did).
+	EnvMDSPort = "RKT_MDS_PORT"
 )
+
+// MDSPort is the metadata service's TCP port (rkt metadata-service
+// --listen-port's default).
+const MDSPort = 18112
 
 // Files and directories of a pod directory, relative to it.
 const (
@@ -73,6 +81,10 @@ const (
 	StatusDir = "stage1/rkt/status"
 	// SupervisorStatus is a symlink to "ready" once every app started.
 	SupervisorStatus = "stage1/rkt/supervisor-status"
+	// MDSRegistered exists once stage0 registers the pod with the
+	// metadata service (rkt 1.x's name); it holds the registration
+	// socket's path, for gc to unregister the pod.
+	MDSRegistered = "mds-registered"
 )
 
 // AppInfo files under AppsInfo/<app>/.

@@ -120,3 +120,37 @@ func TestDNSConfMode(t *testing.T) {
 		}
 	}
 }
+
+func TestMetadataURL(t *testing.T) {
+	tok := "0123456789abcdef0123456789abcdef"
+	env := func(v string) func(string) string {
+		return func(k string) string {
+			if k == EnvMDSPort {
+				return v
+			}
+			return ""
+		}
+	}
+	tests := []struct {
+		host, token, port, want string
+		ok                      bool
+	}{
+		{"172.16.28.1", tok, "", "http://172.16.28.1:18112/" + tok, true},
+		{"127.0.0.1", tok, "40001", "http://127.0.0.1:40001/" + tok, true},
+		{"fd00::1", tok, "", "http://[fd00::1]:18112/" + tok, true},
+		{"172.16.28.1", tok + "/../x", "", "", false},
+		{"172.16.28.1", "", "", "", false},
+		{"172.16.28.1", tok + "?a=b", "", "", false},
+		{"", tok, "", "", false},
+		{"evil.example.com", tok, "", "", false},
+		{"127.0.0.1", tok, "0", "", false},
+		{"127.0.0.1", tok, "70000", "", false},
+		{"127.0.0.1", tok, "80x", "", false},
+	}
+	for _, tc := range tests {
+		got, err := MetadataURL(tc.host, tc.token, env(tc.port))
+		if (err == nil) != tc.ok || got != tc.want {
+			t.Errorf("MetadataURL(%q, %q, port %q) = %q, %v; want %q (ok %v)", tc.host, tc.token, tc.port, got, err, tc.want, tc.ok)
+		}
+	}
+}

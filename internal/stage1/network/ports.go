@@ -33,13 +33,7 @@ func AddPorts(nets []Net, ports []PortMapping) error {
 	if len(nets) == 0 {
 		return errors.New("port forwards need a CNI network")
 	}
-	idx := len(nets) - 1
-	for i, n := range nets {
-		if l, ok := parseList(n.List); ok && l.masquerades() {
-			idx = i
-			break
-		}
-	}
+	idx := ForwardableIndex(nets)
 	if l, ok := parseList(nets[idx].List); !ok || !l.takesPortMappings() {
 		var full map[string]json.RawMessage
 		var plugins []json.RawMessage
@@ -60,6 +54,18 @@ func AddPorts(nets []Net, ports []PortMapping) error {
 	}
 	nets[idx].CapabilityArgs = map[string]any{"portMappings": ports}
 	return nil
+}
+
+// ForwardableIndex is the index of the network rkt 1.x forwarded ports
+// on and pointed the metadata service at: the first with IP masquerade,
+// else the last (-1 for none).
+func ForwardableIndex(nets []Net) int {
+	for i, n := range nets {
+		if l, ok := parseList(n.List); ok && l.masquerades() {
+			return i
+		}
+	}
+	return len(nets) - 1
 }
 
 // PortMappings resolves the pod manifest's port forwards: each names an

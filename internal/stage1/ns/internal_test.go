@@ -45,6 +45,23 @@ func TestPodConfig(t *testing.T) {
 		{name: "bad hostname", args: abi.RunArgs{Net: "host", UUID: "u", Hostname: "a b"}, err: "invalid hostname"},
 		{name: "bad userns", args: abi.RunArgs{Net: "host", UUID: "u", PrivateUsers: "1"}, err: "SHIFT:COUNT"},
 		{name: "bad dns mode", args: abi.RunArgs{Net: "host", UUID: "u", DNSConfMode: "resolv=x"}, err: "resolv"},
+		{name: "mds on the host network", args: abi.RunArgs{Net: "host", UUID: "u", MDSToken: "0123456789abcdef0123456789abcdef"}, check: func(t *testing.T, cfg podinit.Config, _ uintptr) {
+			if cfg.MetadataURL != "http://127.0.0.1:18112/0123456789abcdef0123456789abcdef" {
+				t.Errorf("AC_METADATA_URL %q", cfg.MetadataURL)
+			}
+		}},
+		{name: "mds on CNI is set by the networks", args: abi.RunArgs{UUID: "u", MDSToken: "0123456789abcdef0123456789abcdef"}, check: func(t *testing.T, cfg podinit.Config, _ uintptr) {
+			if cfg.MetadataURL != "" {
+				t.Errorf("AC_METADATA_URL %q before the networks", cfg.MetadataURL)
+			}
+		}},
+		{name: "no mds", args: abi.RunArgs{Net: "host", UUID: "u"}, check: func(t *testing.T, cfg podinit.Config, _ uintptr) {
+			if cfg.MetadataURL != "" {
+				t.Errorf("AC_METADATA_URL %q without --mds-token", cfg.MetadataURL)
+			}
+		}},
+		{name: "mds with net none", args: abi.RunArgs{Net: "none", UUID: "u", MDSToken: "0123456789abcdef0123456789abcdef"}, err: "cannot be reached from a pod with --net=none"},
+		{name: "bad mds token", args: abi.RunArgs{Net: "host", UUID: "u", MDSToken: "a/../b"}, err: "not a metadata service token"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -41,6 +41,9 @@ func PodConfig(a abi.RunArgs, getenv func(string) string) (podinit.Config, uintp
 	case abi.NetNone:
 		cfg.Net = abi.NetNone
 		flags |= unix.CLONE_NEWNET
+		if a.MDSToken != "" {
+			return cfg, 0, errors.New("--mds-token: the metadata service cannot be reached from a pod with --net=none")
+		}
 	default:
 		// Pod init is started inside the namespace the networks are
 		// attached to (Run).
@@ -65,6 +68,13 @@ func PodConfig(a abi.RunArgs, getenv func(string) string) (podinit.Config, uintp
 		return cfg, 0, err
 	}
 	cfg.ResolvMode, cfg.HostsMode = dns.Resolv, dns.Hosts
+	if a.MDSToken != "" && cfg.Net == abi.NetHost {
+		// The pod shares the host's network: the service is on its
+		// loopback, as with rkt 1.x.
+		if cfg.MetadataURL, err = abi.MetadataURL("127.0.0.1", a.MDSToken, getenv); err != nil {
+			return cfg, 0, err
+		}
+	}
 	if cfg.Hostname == "" {
 		cfg.Hostname = "rkt-" + a.UUID
 	}
@@ -92,6 +102,13 @@ func Run(args []string) int {
 	cfg, cloneflags, err := PodConfig(a, os.Getenv)
 	if err != nil {
 		return fail("%v", err)
+	}
+	if a.MDSToken != "" && cfg.Net == podinit.NetCNI {
+		// Checked before the networks are set up; the host address
+		// comes from them.
+		if _, err := abi.MetadataURL("127.0.0.1", a.MDSToken, os.Getenv); err != nil {
+			return fail("%v", err)
+		}
 	}
 	debugf := func(format string, args ...any) {
 		if cfg.Debug {
@@ -277,6 +294,20 @@ func setupNetworks(a abi.RunArgs, cfg *podinit.Config, debugf func(string, ...an
 		return nil, "", err
 	}
 	cfg.PodIP = infos[0].IP
+	if a.MDSToken != "" {
+		// The apps reach the metadata service at the host's address on
+		// the network rkt 1.x chose (the first that masquerades, else the
+		// last): its gateway, the host side of the pod's link.
+		n := infos[network.ForwardableIndex(nets)]
+		if n.HostIP == "" {
+			err = fmt.Errorf("network %q gave no gateway: the metadata service cannot be reached from the pod", n.NetName)
+		} else {
+			cfg.MetadataURL, err = abi.MetadataURL(n.HostIP, a.MDSToken, os.Getenv)
+		}
+		if err != nil {
+			return nil, "", errors.Join(err, network.Teardown(context.Background(), p))
+		}
+	}
 	if cfg.ResolvMode == abi.DNSModeDefault {
 		for _, n := range infos {
 			if n.DNS != nil && len(n.DNS.Nameservers) > 0 {

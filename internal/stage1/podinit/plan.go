@@ -54,6 +54,9 @@ type Config struct {
 	// SHIFT..SHIFT+COUNT-1. Zero size: no user namespace.
 	UsernsShift uint32 `json:"usernsShift,omitempty"`
 	UsernsSize  uint32 `json:"usernsSize,omitempty"`
+	// MetadataURL is every app's AC_METADATA_URL (--mds-token), empty
+	// when the pod is not registered with the metadata service.
+	MetadataURL string `json:"metadataURL,omitempty"`
 }
 
 // StepKind is the kind of one mount step.
@@ -161,8 +164,10 @@ const DefaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bi
 
 // BuildEnv returns the app's environment: the manifest's (in order, a later
 // duplicate wins), then rkt's defaults for the variables it does not set,
-// then AC_APP_NAME.
-func BuildEnv(app string, env []EnvVar) []string {
+// then AC_APP_NAME and, for a pod registered with the metadata service
+// (metadataURL not empty), AC_METADATA_URL: those two are rkt's, whatever
+// the manifest says.
+func BuildEnv(app string, env []EnvVar, metadataURL string) []string {
 	var out []string
 	idx := map[string]int{}
 	set := func(k, v string) {
@@ -174,7 +179,7 @@ func BuildEnv(app string, env []EnvVar) []string {
 		out = append(out, k+"="+v)
 	}
 	for _, e := range env {
-		if e.Name == "AC_APP_NAME" {
+		if e.Name == "AC_APP_NAME" || (e.Name == "AC_METADATA_URL" && metadataURL != "") {
 			continue
 		}
 		set(e.Name, e.Value)
@@ -185,6 +190,9 @@ func BuildEnv(app string, env []EnvVar) []string {
 		}
 	}
 	set("AC_APP_NAME", app)
+	if metadataURL != "" {
+		set("AC_METADATA_URL", metadataURL)
+	}
 	return out
 }
 
@@ -312,7 +320,7 @@ func PlanApp(pm *PodManifest, ra *RuntimeApp, layers []string, cfg Config) (AppP
 	}
 	p.Exec = ExecSpec{
 		App: name, Rootfs: p.Rootfs, Argv: slices.Clone(ra.App.Exec),
-		Env: BuildEnv(name, ra.App.Environment), WorkingDir: wd,
+		Env: BuildEnv(name, ra.App.Environment, cfg.MetadataURL), WorkingDir: wd,
 		UID: uid, GID: gid, SupplementaryGIDs: slices.Clone(ra.App.SupplementaryGIDs),
 		Interactive: cfg.Interactive,
 	}

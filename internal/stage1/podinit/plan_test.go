@@ -33,13 +33,23 @@ func TestParseLayers(t *testing.T) {
 
 func TestBuildEnv(t *testing.T) {
 	env := []EnvVar{{Name: "HOME", Value: "/home/u"}, {Name: "FOO", Value: "1"}, {Name: "FOO", Value: "2"}, {Name: "AC_APP_NAME", Value: "evil"}}
-	got := BuildEnv("web", env)
+	got := BuildEnv("web", env, "")
 	want := []string{"HOME=/home/u", "FOO=2", "PATH=" + DefaultPath, "SHELL=/bin/sh", "USER=root", "LOGNAME=root", "AC_APP_NAME=web"}
 	if !slices.Equal(got, want) {
 		t.Fatalf("got %q\nwant %q", got, want)
 	}
-	got = BuildEnv("a", nil)
+	got = BuildEnv("a", nil, "")
 	if !slices.Contains(got, "HOME=/root") || got[len(got)-1] != "AC_APP_NAME=a" {
+		t.Fatal(got)
+	}
+	// A registered pod's apps get AC_METADATA_URL, which the manifest
+	// cannot point elsewhere; an unregistered pod's keep the manifest's.
+	spoof := []EnvVar{{Name: "AC_METADATA_URL", Value: "http://evil"}}
+	got = BuildEnv("a", spoof, "http://172.16.28.1:18112/tok")
+	if slices.Contains(got, "AC_METADATA_URL=http://evil") || got[len(got)-1] != "AC_METADATA_URL=http://172.16.28.1:18112/tok" {
+		t.Fatal(got)
+	}
+	if got = BuildEnv("a", spoof, ""); !slices.Contains(got, "AC_METADATA_URL=http://evil") {
 		t.Fatal(got)
 	}
 }

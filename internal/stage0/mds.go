@@ -1,0 +1,125 @@
+package stage0
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strconv"
+
+	"github.com/appc/spec/schema"
+	"github.com/appc/spec/schema/types"
+
+	"github.com/rkt/rkt/internal/errdefs"
+	"github.com/rkt/rkt/internal/mds"
+	"github.com/rkt/rkt/internal/stage1/abi"
+	"github.com/rkt/rkt/internal/store"
+)
+
+// appImageManifest is what the metadata service serves as an app's image
+// manifest: the image's appc manifest, as rkt image cat-manifest shows it
+// (for an OCI image, rkt's mapping of its config, as rkt 1.x's docker2aci
+// conversion gave).
+func appImageManifest(s *store.Store, img *store.Image) ([]byte, error) {
+	m, err := imageManifest(s, img)
+	if err != nil {
+		return nil, err
+	}
+	return json.Marshal(m)
+}
+
+// imageManifestOf is the appc image manifest an app's pod manifest entry
+// describes.
+func imageManifestOf(ra *schema.RuntimeApp) *schema.ImageManifest {
+	im := schema.BlankImageManifest()
+	if ra.Image.Name != nil {
+		im.Name = *ra.Image.Name
+	} else {
+		im.Name = types.ACIdentifier(ra.Name)
+	}
+	im.Labels = ra.Image.Labels
+	im.App = ra.App
+	return im
+}
+
+// RegisterMDS registers a pod in run (locked by this process) with the
+// metadata service on socket: it records the registration in the pod
+// directory first (abi.MDSRegistered, naming the socket, so that gc
+// unregisters the pod even if this process dies next), then sends the
+// pod manifest and each app's image manifest with a new random token. It
+// returns the token (stage1's --mds-token) and the service's port.
+func RegisterMDS(ctx context.Context, podDir, uuid, socket string, pm *schema.PodManifest) (string, int, error) {
+	if socket == "" {
+		socket = mds.DefaultSocket
+	}
+	if !filepath.IsAbs(socket) {
+		return "", 0, fmt.Errorf("metadata service socket %q is not an absolute path", socket)
+	}
+	token, err := mds.NewToken()
+	if err != nil {
+		return "", 0, err
+	}
+	raw, err := json.Marshal(pm)
+	if err != nil {
+		return "", 0, fmt.Errorf("pod %s: manifest: %w", uuid, err)
+	}
+	apps := make([]mds.App, 0, len(pm.Apps))
+	for _, ra := range pm.Apps {
+		m, err := os.ReadFile(filepath.Join(podDir, abi.AppsInfo, ra.Name.String(), abi.AppImageManifest))
+		if errors.Is(err, fs.ErrNotExist) {
+			// A pod prepared by an older rkt.
+			m, err = json.Marshal(imageManifestOf(&ra))
+		}
+		if err != nil {
+			return "", 0, fmt.Errorf("pod %s: app %s: image manifest: %w", uuid, ra.Name, err)
+		}
+		apps = append(apps, mds.App{Name: ra.Name.String(), Manifest: m})
+	}
+	if err := os.WriteFile(filepath.Join(podDir, abi.MDSRegistered), []byte(socket), 0o600); err != nil {
+		return "", 0, fmt.Errorf("pod %s: %w", uuid, err)
+	}
+	port, err := mds.NewClient(socket).Register(ctx, uuid, token, raw, apps)
+	if err != nil {
+		return "", 0, err
+	}
+	return token, port, nil
+}
+
+// UnregisterMDS unregisters a pod that RegisterMDS registered (a pod
+// without the record is left alone), with the socket it used. A service
+// that restarted since, or is gone, has nothing to unregister.
+func UnregisterMDS(ctx context.Context, podDir, uuid string) error {
+	raw, err := os.ReadFile(filepath.Join(podDir, abi.MDSRegistered))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("pod %s: %w", uuid, err)
+	}
+	socket := string(raw)
+	if !filepath.IsAbs(socket) || filepath.Clean(socket) != socket {
+		return fmt.Errorf("pod %s: %s names %q, not a socket path", uuid, abi.MDSRegistered, socket)
+	}
+	// A service that is not running (any more) holds no registration:
+	// they live in its memory.
+	err = mds.NewClient(socket).Unregister(ctx, uuid)
+	if errors.Is(err, mds.ErrNotRegistered) || errdefs.Is(err, errdefs.KindUnavailable) {
+		err = nil
+	}
+	if err == nil {
+		err = os.Remove(filepath.Join(podDir, abi.MDSRegistered))
+	}
+	return err
+}
+
+// MDSEnv is stage1's environment for a service on port: nothing for the
+// default port, which every stage1 assumes.
+func MDSEnv(port int) []string {
+	if port == abi.MDSPort {
+		return nil
+	}
+	return []string{abi.EnvMDSPort + "=" + strconv.Itoa(port)}
+}
