@@ -47,17 +47,21 @@ func mergedEntries(t *testing.T, layers []MergedLayer, opts MergeOptions) []stri
 	}
 }
 
+// writeUnder writes content to base/p, making its parents.
+func writeUnder(t *testing.T, base, p, content string) {
+	t.Helper()
+	full := filepath.Join(base, p)
+	if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(full, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
 func TestWriteMerged(t *testing.T) {
 	base := t.TempDir()
-	mk := func(p, content string) {
-		full := filepath.Join(base, p)
-		if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(full, []byte(content), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
+	mk := func(p, content string) { writeUnder(t, base, p, content) }
 	mk("low/bin/sh", "low sh")
 	mk("low/bin/ls", "low ls")
 	mk("low/etc/a", "low a")
@@ -125,15 +129,7 @@ func TestWriteMerged(t *testing.T) {
 func TestWriteMergedWhiteouts(t *testing.T) {
 	needRoot(t)
 	base := t.TempDir()
-	mk := func(p, content string) {
-		full := filepath.Join(base, p)
-		if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(full, []byte(content), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
+	mk := func(p, content string) { writeUnder(t, base, p, content) }
 	mk("low/etc/passwd", "low")
 	mk("low/etc/group", "low")
 	mk("low/opt/a", "low")

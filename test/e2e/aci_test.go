@@ -290,7 +290,7 @@ func TestACIActool(t *testing.T) {
 		t.Skipf("busybox: %v", err)
 	}
 	files := map[string]string{
-		"manifest": testutil.ACIManifest("example.com/actool-built", "1", `{"exec":["/bin/sh","-c","echo built by actool; cat /etc/msg"],"user":"0","group":"0"}`),
+		"manifest":           testutil.ACIManifest("example.com/actool-built", "1", `{"exec":["/bin/sh","-c","echo built by actool; cat /etc/msg"],"user":"0","group":"0"}`),
 		"rootfs/bin/busybox": string(bb),
 		"rootfs/etc/msg":     "hello from the layout",
 	}
