@@ -426,3 +426,29 @@ func TestNetworkNoLeaks(t *testing.T) {
 		t.Errorf("pods left after gc:\n%s", l)
 	}
 }
+
+// TestNetworkForwardPolicyDrop: with the FORWARD chain's policy DROP (as
+// Docker leaves it), pods on the default network still reach other hosts,
+// and port forwards still reach them.
+func TestNetworkForwardPolicyDrop(t *testing.T) {
+	e, _ := netEnv(t)
+	img := testutil.BusyboxImage(t, v1.Config{ExposedPorts: map[string]struct{}{"8080/tcp": {}}})
+	dir := filepath.Join(t.TempDir(), "web")
+	testutil.WriteOCILayout(t, dir, img, "latest")
+	ref := "oci:" + dir + ":latest"
+	remote := newRemote(t, 12)
+	remote.serve(t, 8000, "remote-"+remote.ns)
+	policy := "ACCEPT"
+	if strings.Contains(sh(t, "iptables", "-S", "FORWARD"), "-P FORWARD DROP") {
+		policy = "DROP"
+	}
+	sh(t, "iptables", "-P", "FORWARD", "DROP")
+	t.Cleanup(func() { _ = exec.CommandContext(context.Background(), "iptables", "-P", "FORWARD", policy).Run() })
+
+	out := rkt(t, e, insecureImage, "run", ref, "--exec=/bin/sh", "--", "-c", httpGet(remote.ip+":8000", "/id")).ok(t).stdout
+	if !strings.Contains(out, "remote-"+remote.ns) {
+		t.Errorf("a pod behind FORWARD DROP did not reach the remote host: %q", out)
+	}
+	httpdPod(t, e, ref, "--port=8080-tcp:18082", "--hostname=dropped-pod")
+	waitHTTP(t, []string{"ip", "netns", "exec", remote.ns}, remote.hostIP+":18082", "/hostname", "dropped-pod")
+}

@@ -25,10 +25,19 @@ const MasqueradeKey = "rktMasquerade"
 const masqLock = "/run/lock/rkt-masquerade.lock"
 
 // ensureMasquerade makes sure traffic from subnet to anywhere outside it
-// leaves the host masqueraded.
+// leaves the host masqueraded, and that the host forwards the network's
+// traffic even where the FORWARD chain's policy is DROP (Docker sets it):
+// out from the subnet, and back in to it for connections it made or that
+// a port forward (DNAT) made. The rules are appended, after the host's own
+// ones, once per host; the last one made says they all are there.
 func ensureMasquerade(ctx context.Context, network string, subnet *net.IPNet) error {
 	s := subnet.String()
-	rule := []string{"POSTROUTING", "-s", s, "!", "-d", s, "-m", "comment", "--comment", "rkt network " + network, "-j", "MASQUERADE"}
+	comment := []string{"-m", "comment", "--comment", "rkt network " + network}
+	rules := [][]string{
+		append([]string{"nat", "POSTROUTING", "-s", s, "!", "-d", s}, append(comment, "-j", "MASQUERADE")...),
+		append([]string{"filter", "FORWARD", "-s", s}, append(comment, "-j", "ACCEPT")...),
+		append([]string{"filter", "FORWARD", "-d", s, "-m", "conntrack", "--ctstate", "RELATED,ESTABLISHED,DNAT"}, append(comment, "-j", "ACCEPT")...),
+	}
 	if err := os.MkdirAll("/run/lock", 0o755); err != nil { //nolint:gosec // G301: the system's lock directory
 		return fmt.Errorf("masquerade: %w", err)
 	}
@@ -40,20 +49,26 @@ func ensureMasquerade(ctx context.Context, network string, subnet *net.IPNet) er
 	if err := unix.Flock(int(lock.Fd()), unix.LOCK_EX); err != nil {
 		return fmt.Errorf("masquerade: %w", err)
 	}
-	iptables := func(op string) error {
-		out, err := exec.CommandContext(ctx, "iptables", append([]string{"--wait", "-t", "nat", op}, rule...)...).CombinedOutput() //nolint:gosec // G204: a fixed rule; the subnet is a CIDR we formatted, the network name a checked CNI name
+	iptables := func(op string, rule []string) error {
+		args := append([]string{"--wait", "-t", rule[0], op}, rule[1:]...)
+		out, err := exec.CommandContext(ctx, "iptables", args...).CombinedOutput() //nolint:gosec // G204: fixed rules; the subnet is a CIDR we formatted, the network name a checked CNI name
 		if err != nil {
-			return fmt.Errorf("iptables %s %v: %w: %s", op, rule, err, out)
+			return fmt.Errorf("iptables %v: %w: %s", args, err, out)
 		}
 		return nil
 	}
-	if err := iptables("-C"); err == nil {
+	if err := iptables("-C", rules[len(rules)-1]); err == nil {
 		return nil
 	} else if errors.Is(err, exec.ErrNotFound) {
 		return fmt.Errorf("masquerade for network %q needs iptables: %w", network, err)
 	}
-	if err := iptables("-A"); err != nil {
-		return fmt.Errorf("masquerade for network %q: %w", network, err)
+	for _, rule := range rules {
+		if iptables("-C", rule) == nil {
+			continue
+		}
+		if err := iptables("-A", rule); err != nil {
+			return fmt.Errorf("masquerade for network %q: %w", network, err)
+		}
 	}
 	return nil
 }
