@@ -2,6 +2,7 @@ package abi
 
 import (
 	"reflect"
+	"strings"
 	"testing"
 )
 
@@ -141,6 +142,11 @@ func TestMetadataURL(t *testing.T) {
 		{"172.16.28.1", tok + "/../x", "", "", false},
 		{"172.16.28.1", "", "", "", false},
 		{"172.16.28.1", tok + "?a=b", "", "", false},
+		{"172.16.28.1", strings.Repeat("a", 256), "", "http://172.16.28.1:18112/" + strings.Repeat("a", 256), true},
+		{"172.16.28.1", strings.Repeat("a", 257), "", "", false},
+		{"172.16.28.1", "A-z_9", "", "http://172.16.28.1:18112/A-z_9", true},
+		{"172.16.28.1", "a b", "", "", false},
+		{"172.16.28.1", "é", "", "", false},
 		{"", tok, "", "", false},
 		{"evil.example.com", tok, "", "", false},
 		{"127.0.0.1", tok, "0", "", false},
