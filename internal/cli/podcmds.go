@@ -325,15 +325,9 @@ or /bin/sh when the image has no bash.`,
 
 // defaultShell is /bin/bash when the app's image has it, else /bin/sh.
 func defaultShell(podDir, app string) string {
-	raw, err := os.ReadFile(filepath.Join(podDir, abi.AppsInfo, app, abi.AppLayers))
+	layers, err := stage0.AppLayers(podDir, app)
 	if err != nil {
 		return "/bin/sh"
-	}
-	layers := strings.Fields(string(raw))
-	for i, l := range layers {
-		if !filepath.IsAbs(l) {
-			layers[i] = filepath.Join(podDir, l) // a lower stage0 made in the pod
-		}
 	}
 	for _, p := range []string{"/bin/bash", "/usr/bin/bash"} {
 		if _, err := rootfs.ReadFileInLayers(layers, p, 0); errdefs.Is(err, errdefs.KindTooLarge) || err == nil {

@@ -23,38 +23,60 @@ func mergedLower(name string) string { return abi.Overlay + "/" + name + "/lower
 
 // writeAppRootfs writes app name's entries in the pod directory and what
 // its root filesystem needs beyond the store's rendered layers: with
-// noOverlay a copy of the whole tree, and for an ACI whose tree has a path
-// whitelist the filtered tree, as the one lower layer of its overlay.
+// noOverlay a copy of the whole tree (stage2/<app>/rootfs, and the
+// appsinfo/<app>/no-overlay marker that tells stage1 to mount no
+// overlay), and for an ACI whose tree has a path whitelist the filtered
+// tree, as the one lower layer of its overlay.
 func writeAppRootfs(ctx context.Context, f *fetch.Fetcher, podDir string, ra *schema.RuntimeApp, img *store.Image, r appRootfs, noOverlay bool) error {
 	name := ra.Name.String()
+	mergeACI := r.aci != nil && (noOverlay || r.whitelisted())
 	layers := r.layers
-	switch {
-	case r.aci != nil && (noOverlay || r.whitelisted()):
-		dst := filepath.Join(podDir, mergedLower(name))
-		if noOverlay {
-			dst = filepath.Join(podDir, abi.Stage2, name, "rootfs")
-		} else {
-			layers = []string{mergedLower(name)}
-		}
-		if err := os.MkdirAll(dst, 0o755); err != nil { //nolint:gosec // G301: an app's root directory is 0755, like /
-			return err
-		}
-		if err := renderACITree(ctx, r.aci, dst, f.Limits); err != nil {
-			return err
-		}
-	case noOverlay:
-		if err := writeAppDirs(f.Store, podDir, ra, img, layers); err != nil {
-			return err
-		}
-		return renderNoOverlay(ctx, f.Store, podDir, name, img)
+	if mergeACI && !noOverlay {
+		layers = []string{mergedLower(name)}
 	}
 	if err := writeAppDirs(f.Store, podDir, ra, img, layers); err != nil {
 		return err
+	}
+	copyDir := filepath.Join(podDir, abi.Stage2, name, "rootfs") // made by writeAppDirs
+	switch {
+	case mergeACI && noOverlay:
+		if err := renderACITree(ctx, r.aci, copyDir, f.Limits); err != nil {
+			return fmt.Errorf("--no-overlay: %w", err)
+		}
+	case mergeACI:
+		lower := filepath.Join(podDir, mergedLower(name))
+		if err := os.Mkdir(lower, 0o755); err != nil { //nolint:gosec // G301: an app's root directory is 0755, like /
+			return err
+		}
+		if err := renderACITree(ctx, r.aci, lower, f.Limits); err != nil {
+			return fmt.Errorf("path whitelist: %w", err)
+		}
+	case noOverlay:
+		if err := f.Store.RenderImage(ctx, img.ID, copyDir, store.RenderOptions{}); err != nil {
+			return fmt.Errorf("--no-overlay: %w", err)
+		}
 	}
 	if noOverlay {
 		return os.WriteFile(filepath.Join(podDir, abi.AppsInfo, name, abi.AppNoOverlay), nil, 0o640)
 	}
 	return nil
+}
+
+// AppLayers reads the rendered layer trees of app in the pod at podDir,
+// bottom first, as absolute paths (a lower stage0 made in the pod is
+// written relative to it).
+func AppLayers(podDir, app string) ([]string, error) {
+	raw, err := os.ReadFile(filepath.Join(podDir, abi.AppsInfo, app, abi.AppLayers))
+	if err != nil {
+		return nil, err
+	}
+	layers := strings.Fields(string(raw))
+	for i, l := range layers {
+		if !filepath.IsAbs(l) {
+			layers[i] = filepath.Join(podDir, l)
+		}
+	}
+	return layers, nil
 }
 
 // whitelisted reports whether an image of the ACI tree has a path whitelist.
@@ -82,7 +104,7 @@ func renderACITree(ctx context.Context, tree []aciNode, dst string, limits rootf
 	_, err := rootfs.Apply(ctx, dst, pr, -1, rootfs.Options{Whiteouts: rootfs.WhiteoutApply, Limits: limits, Chown: os.Geteuid() == 0})
 	pr.CloseWithError(io.ErrClosedPipe)
 	if err != nil {
-		return fmt.Errorf("render the image's path whitelist: %w", err)
+		return fmt.Errorf("render the ACI and its dependencies: %w", err)
 	}
 	return nil
 }

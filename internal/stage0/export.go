@@ -28,9 +28,6 @@ import (
 	"github.com/rkt/rkt/internal/store"
 )
 
-// appNoOverlay marks an app whose rootfs is a copy (--no-overlay).
-const appNoOverlay = "no-overlay"
-
 // ExportFormat is the kind of image Export writes.
 type ExportFormat int
 
@@ -64,21 +61,16 @@ func findExportedApp(s *store.Store, p *pod.Pod, app string) (*exportedApp, erro
 	if err != nil {
 		return nil, fmt.Errorf("app %s: image: %w", app, err)
 	}
-	if _, err := os.Stat(filepath.Join(info, appNoOverlay)); err == nil {
+	if _, err := os.Stat(filepath.Join(info, abi.AppNoOverlay)); err == nil {
 		return &exportedApp{img: img, trees: []string{filepath.Join(p.Dir, abi.Stage2, app, "rootfs")}}, nil
 	}
-	raw, err = os.ReadFile(filepath.Join(info, abi.AppLayers))
+	layers, err := AppLayers(p.Dir, app)
 	if err != nil {
 		return nil, fmt.Errorf("app %s: %w", app, err)
 	}
-	layers := strings.Fields(string(raw))
 	trees := []string{filepath.Join(p.Dir, abi.Overlay, app, "upper")}
 	for i := len(layers) - 1; i >= 0; i-- {
-		l := layers[i]
-		if !filepath.IsAbs(l) {
-			l = filepath.Join(p.Dir, l)
-		}
-		trees = append(trees, l)
+		trees = append(trees, layers[i])
 	}
 	return &exportedApp{img: img, overlay: true, trees: trees}, nil
 }

@@ -222,7 +222,7 @@ func TestRunPodManifestMixed(t *testing.T) {
 		t.Fatalf("cat-manifest: %v", err)
 	}
 	ociID := prepared.Apps[0].Image.ID
-	aci := writeACI(t, "example.com/mixed", "1", `{"exec":["/bin/sh","-c","sleep 0.2; echo from-aci sees $(cat /shared/oci)"],"user":"0","group":"0",
+	aci := writeACI(t, "example.com/mixed", "1", `{"exec":["/bin/sh","-c","for i in $(seq 100); do [ -s /shared/oci ] && break; sleep 0.05; done; echo from-aci sees $(cat /shared/oci)"],"user":"0","group":"0",
 		"mountPoints":[{"name":"shared","path":"/shared"}]}`)
 	aciID := strings.TrimSpace(rkt(t, e, insecureImage, "fetch", aci).ok(t).stdout)
 	shared := t.TempDir()
