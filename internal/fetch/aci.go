@@ -215,7 +215,13 @@ func (f *Fetcher) fetchACIURL(ctx context.Context, input, aciURL, ascURL string,
 		return nil, fmt.Errorf("image %q: %s is larger than %d bytes", input, aciURL, int64(MaxACISize))
 	}
 	var sig []byte
-	if !f.Insecure.Image {
+	switch {
+	case f.Insecure.Image:
+	case f.Signature != "": // --signature: a local file instead of ascURL
+		if sig, err = readSignature(f.Signature); err != nil {
+			return nil, errdefs.WithKind(errdefs.KindPermission, fmt.Errorf("image %q: error opening signature file: %w", input, err))
+		}
+	default:
 		body, err := f.get(ctx, client, ascURL)
 		if err != nil {
 			return nil, errdefs.WithKind(errdefs.KindPermission, fmt.Errorf("image %q: error downloading the signature: %w", input, err))

@@ -43,12 +43,8 @@ func (f *Fetcher) verifyCosign(ctx context.Context, ref *image.Reference, src im
 	if err != nil {
 		return refuse(err)
 	}
-	tsigs := make([]trust.CosignSignature, len(sigs))
-	for i, s := range sigs {
-		tsigs[i] = trust.CosignSignature{Payload: s.Payload, Signature: s.Signature}
-	}
 	repo := ref.Docker.Context().Name()
-	k, err := trust.VerifyCosign(keys, tsigs, repo, top.String())
+	k, err := trust.VerifyCosign(keys, sigs, repo, top.String())
 	if err != nil {
 		return refuse(err)
 	}

@@ -125,6 +125,9 @@ func (f *Fetcher) fetchOne(ctx context.Context, input string) (*store.Image, err
 	if err != nil {
 		return nil, err
 	}
+	if f.Signature != "" && ref.Transport != image.ACI && ref.Transport != image.ACIURL && ref.Transport != image.Stored {
+		return nil, errdefs.InvalidArgument(fmt.Errorf("image %q: --signature is an ACI's OpenPGP signature; %s images are not signed that way", input, ref.Transport))
+	}
 	var img *store.Image
 	tx := &added{}
 	switch ref.Transport {

@@ -14,6 +14,7 @@ import (
 	"github.com/opencontainers/go-digest"
 
 	"github.com/rkt/rkt/internal/errdefs"
+	"github.com/rkt/rkt/internal/trust"
 )
 
 // Where cosign keeps an image's signatures in its registry (the legacy
@@ -30,25 +31,13 @@ const (
 	MaxCosignManifestSize = 1 << 20
 	// MaxCosignSignatures bounds the signature layers read.
 	MaxCosignSignatures = 64
-	// MaxCosignPayloadSize bounds one signed payload.
-	MaxCosignPayloadSize = 256 << 10
-	// MaxCosignAnnotationSize bounds one base64 signature.
-	MaxCosignAnnotationSize = 8 << 10
 )
-
-// CosignSignature is one signature layer: the payload and its signature.
-type CosignSignature struct {
-	// Payload is the layer blob, checked against its digest.
-	Payload []byte
-	// Signature is the base64 signature of the annotation, unchecked.
-	Signature string
-}
 
 // SignatureSource is a source that can read an image's cosign signatures.
 type SignatureSource interface {
 	// CosignSignatures reads the signatures of the manifest with digest d.
 	// No signature tag is a KindNotFound error.
-	CosignSignatures(ctx context.Context, d digest.Digest) ([]CosignSignature, error)
+	CosignSignatures(ctx context.Context, d digest.Digest) ([]trust.CosignSignature, error)
 }
 
 // CosignTag is the tag cosign stores the signatures of manifest d under.
@@ -111,12 +100,12 @@ func parseCosignManifest(contentType string, raw []byte) ([]cosignLayer, error) 
 		if d.Algorithm() != digest.SHA256 && d.Algorithm() != digest.SHA512 {
 			return nil, fmt.Errorf("signature layer %d: unsupported digest algorithm %q", i, d.Algorithm())
 		}
-		if l.Size <= 0 || l.Size > MaxCosignPayloadSize {
-			return nil, errdefs.TooLarge(fmt.Errorf("signature layer %s: size %d is not within 1 to %d bytes", d, l.Size, MaxCosignPayloadSize))
+		if l.Size <= 0 || l.Size > trust.MaxCosignPayloadSize {
+			return nil, errdefs.TooLarge(fmt.Errorf("signature layer %s: size %d is not within 1 to %d bytes", d, l.Size, trust.MaxCosignPayloadSize))
 		}
 		sig := l.Annotations[CosignSignatureAnnotation]
-		if len(sig) > MaxCosignAnnotationSize {
-			return nil, errdefs.TooLarge(fmt.Errorf("signature layer %s: signature annotation over %d bytes", d, MaxCosignAnnotationSize))
+		if len(sig) > trust.MaxCosignSignatureSize {
+			return nil, errdefs.TooLarge(fmt.Errorf("signature layer %s: signature annotation over %d bytes", d, trust.MaxCosignSignatureSize))
 		}
 		out = append(out, cosignLayer{Digest: d, Size: l.Size, Signature: sig})
 	}
@@ -130,7 +119,7 @@ var cosignManifestAccept = strings.Join([]string{
 
 // CosignSignatures reads the signature manifest of d and the payloads of
 // its signature layers, each checked against its digest.
-func (s *remoteSource) CosignSignatures(ctx context.Context, d digest.Digest) ([]CosignSignature, error) {
+func (s *remoteSource) CosignSignatures(ctx context.Context, d digest.Digest) ([]trust.CosignSignature, error) {
 	if err := d.Validate(); err != nil {
 		return nil, fmt.Errorf("digest %q: %w", d, err)
 	}
@@ -152,7 +141,7 @@ func (s *remoteSource) CosignSignatures(ctx context.Context, d digest.Digest) ([
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", where, err)
 	}
-	out := make([]CosignSignature, 0, len(layers))
+	out := make([]trust.CosignSignature, 0, len(layers))
 	for _, l := range layers {
 		resp, err := s.get(ctx, s.url("blobs", l.Digest.String()), "", http.StatusOK)
 		if err != nil {
@@ -165,7 +154,7 @@ func (s *remoteSource) CosignSignatures(ctx context.Context, d digest.Digest) ([
 		if err := verify("signature payload "+l.Digest.String(), l.Digest, b); err != nil {
 			return nil, err
 		}
-		out = append(out, CosignSignature{Payload: b, Signature: l.Signature})
+		out = append(out, trust.CosignSignature{Payload: b, Signature: l.Signature})
 	}
 	return out, nil
 }

@@ -1,6 +1,7 @@
 package image
 
 import (
+	"github.com/rkt/rkt/internal/trust"
 	"strings"
 	"testing"
 
@@ -38,7 +39,7 @@ func FuzzParseCosignManifest(f *testing.F) {
 			if a := l.Digest.Algorithm(); a != digest.SHA256 && a != digest.SHA512 {
 				t.Fatalf("algorithm %q accepted", a)
 			}
-			if l.Size <= 0 || l.Size > MaxCosignPayloadSize || len(l.Signature) > MaxCosignAnnotationSize {
+			if l.Size <= 0 || l.Size > trust.MaxCosignPayloadSize || len(l.Signature) > trust.MaxCosignSignatureSize {
 				t.Fatalf("unbounded layer accepted: size %d, signature %d bytes", l.Size, len(l.Signature))
 			}
 		}

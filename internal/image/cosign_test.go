@@ -2,6 +2,7 @@ package image
 
 import (
 	"context"
+	"github.com/rkt/rkt/internal/trust"
 	"net/http"
 	"strconv"
 	"strings"
@@ -107,9 +108,10 @@ func TestParseCosignManifest(t *testing.T) {
 		{"index", "application/vnd.oci.image.index.v1+json", `{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json"}`, 0, "not an image manifest"},
 		{"bad digest", "", doc(layer(CosignSimpleSigningMediaType, "sha256:../../x", 10, "")), 0, "invalid digest"},
 		{"md5", "", doc(layer(CosignSimpleSigningMediaType, "md5:"+hex[:32], 10, "")), 0, "invalid digest"},
+		{"sha384", "", doc(layer(CosignSimpleSigningMediaType, "sha384:"+hex+hex[:32], 10, "")), 0, "unsupported digest algorithm"},
 		{"zero size", "", doc(layer(CosignSimpleSigningMediaType, "sha256:"+hex, 0, "")), 0, "not within"},
-		{"huge size", "", doc(layer(CosignSimpleSigningMediaType, "sha256:"+hex, MaxCosignPayloadSize+1, "")), 0, "not within"},
-		{"huge annotation", "", doc(layer(CosignSimpleSigningMediaType, "sha256:"+hex, 10, strings.Repeat("A", MaxCosignAnnotationSize+1))), 0, "annotation over"},
+		{"huge size", "", doc(layer(CosignSimpleSigningMediaType, "sha256:"+hex, trust.MaxCosignPayloadSize+1, "")), 0, "not within"},
+		{"huge annotation", "", doc(layer(CosignSimpleSigningMediaType, "sha256:"+hex, 10, strings.Repeat("A", trust.MaxCosignSignatureSize+1))), 0, "annotation over"},
 		{"too many", "", doc(strings.TrimSuffix(strings.Repeat(good+",", MaxCosignSignatures+1), ",")), 0, "more than 64 signatures"},
 		{"not JSON", "", "nope", 0, "parse signature manifest"},
 	} {

@@ -149,6 +149,15 @@ func ReadCosignKey(r io.Reader) (*CosignKey, error) {
 	return ParseCosignKey(data)
 }
 
+func readCosignKeyFile(file string) (*CosignKey, error) {
+	f, err := os.Open(file)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return ReadCosignKey(f)
+}
+
 // registryRE is a registry host as a prefix may name it: a lowercase host
 // name or bracketed IPv6 address, and an optional port.
 var registryRE = regexp.MustCompile(`^(\[[0-9a-f:.]+\]|[a-z0-9]([a-z0-9.-]*[a-z0-9])?)(:[0-9]{1,5})?$`)
@@ -285,11 +294,7 @@ func (ks Keystore) CosignKeys(repository string) ([]*CosignKey, error) {
 			if !strings.HasPrefix(filepath.Base(f), CosignKeyFilePrefix) {
 				continue // an OpenPGP root key
 			}
-			data, err := os.ReadFile(f)
-			if err != nil {
-				return nil, fmt.Errorf("trusted key %s: %w", f, err)
-			}
-			k, err := ParseCosignKey(data)
+			k, err := readCosignKeyFile(f)
 			if err != nil {
 				return nil, fmt.Errorf("trusted key %s: %w", f, err)
 			}
@@ -459,9 +464,8 @@ func VerifyCosign(keys []*CosignKey, sigs []CosignSignature, repository, manifes
 	}
 	var reasons []string
 	for i, s := range sigs {
-		why := checkCosignSignature(keys, s, want, manifestDigest)
-		if why == "" {
-			k, _ := verifyingKey(keys, s)
+		k, why := checkCosignSignature(keys, s, want, manifestDigest)
+		if k != nil {
 			return k, nil
 		}
 		if len(sigs) > 1 {
@@ -472,27 +476,28 @@ func VerifyCosign(keys []*CosignKey, sigs []CosignSignature, repository, manifes
 	return nil, refuse("%s", strings.Join(reasons, "; "))
 }
 
-// checkCosignSignature returns why s is refused, or "".
-func checkCosignSignature(keys []*CosignKey, s CosignSignature, repo name.Repository, manifestDigest string) string {
+// checkCosignSignature returns the key s verifies with, or why s is
+// refused.
+func checkCosignSignature(keys []*CosignKey, s CosignSignature, repo name.Repository, manifestDigest string) (*CosignKey, string) {
 	k, why := verifyingKey(keys, s)
 	if k == nil {
-		return why
+		return nil, why
 	}
 	p, err := ParseCosignPayload(s.Payload)
 	if err != nil {
-		return err.Error()
+		return nil, err.Error()
 	}
 	if p.Type != CosignSignatureType {
-		return fmt.Sprintf("payload type is %q, want %q", p.Type, CosignSignatureType)
+		return nil, fmt.Sprintf("payload type is %q, want %q", p.Type, CosignSignatureType)
 	}
 	if p.ManifestDigest != manifestDigest {
-		return fmt.Sprintf("payload signs manifest digest %q, not the image's %s", p.ManifestDigest, manifestDigest)
+		return nil, fmt.Sprintf("payload signs manifest digest %q, not the image's %s", p.ManifestDigest, manifestDigest)
 	}
 	got, err := name.ParseReference(p.DockerReference)
 	if err != nil || got.Context().Name() != repo.Name() {
-		return fmt.Sprintf("payload signs repository %q, not the image's %s", p.DockerReference, repo.Name())
+		return nil, fmt.Sprintf("payload signs repository %q, not the image's %s", p.DockerReference, repo.Name())
 	}
-	return ""
+	return k, ""
 }
 
 // verifyingKey returns the key whose signature s is, or why there is none.

@@ -77,8 +77,8 @@ func TestKeystoreVerify(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(ks.Local, rel), nil, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(p, filepath.Join("trustedkeys", "prefix.d", "example.com")) && !strings.Contains(p, filepath.Join("prefix.d", "example.com", Fingerprint(masked))) {
-		t.Errorf("key path %s", p)
+	if want := filepath.Join(ks.System, "prefix.d", "example.com", Fingerprint(masked)); p != want {
+		t.Errorf("key path %s, want %s", p, want)
 	}
 
 	for _, c := range []struct {

@@ -187,6 +187,9 @@ func TestDiscoveryFetch(t *testing.T) {
 	if srv.count(path2) != hits {
 		t.Errorf("max-age: %s asked again", path2)
 	}
+	// --signature replaces the signature beside the URL.
+	r = rkt(t, e, "fetch", "--signature=/nonexistent.asc", "https://"+srv.ip+"/images/"+name+"-3.0-linux-amd64.aci").exit(t, 254)
+	mentions(t, "stderr", r.stderr, "error opening signature file", "/nonexistent.asc")
 	r = rkt(t, e, "fetch", "http://"+srv.ip+"/images/x.aci").exit(t, 254)
 	mentions(t, "stderr", r.stderr, "plain HTTP is not allowed")
 

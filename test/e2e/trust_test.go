@@ -130,6 +130,9 @@ func TestTrustACISignatures(t *testing.T) {
 	rkt(t, e, "run", "--net=host", unsigned, "--signature="+sig).ok(t)
 	r = rkt(t, e, "run", "--net=host", unsigned).exit(t, 254)
 	mentions(t, "stderr", r.stderr, "error opening signature file")
+	// It is refused for images that are not signed that way.
+	r = rkt(t, e, "fetch", "--signature="+sig, "oci:"+t.TempDir()+":latest").exit(t, 254)
+	mentions(t, "stderr", r.stderr, "--signature is an ACI's OpenPGP signature")
 
 	// A root key is trusted for every name.
 	rkt(t, e, "trust", "--root", "--skip-fingerprint-review", rootKey).ok(t)
