@@ -271,6 +271,9 @@ func (a *app) debugf(format string, args ...any) {
 }
 
 // openStore opens the image store in the data directory.
+// sharedStore opens the store for reading (store.Shared).
+func (a *app) sharedStore() (*store.Store, error) { return a.openStore(store.Shared) }
+
 func (a *app) openStore(mode store.LockMode) (*store.Store, error) {
 	s, err := store.Open(filepath.Join(a.dir, "store"), mode)
 	if err != nil {

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/appc/spec/schema"
 	"github.com/spf13/cobra"
 
 	"github.com/rkt/rkt/internal/errdefs"
@@ -250,30 +251,38 @@ func (rf *runFlags) register(cmd *cobra.Command) {
 }
 
 // checkMDS fails early, before a pod is made, when --mds-register cannot
-// work: the service is not running.
+// work: a socket that is not an absolute path, or no service on it.
 func (rf *runFlags) checkMDS(ctx context.Context) error {
 	if !rf.mdsRegister {
+		if rf.mdsSocket != mds.DefaultSocket {
+			return errdefs.InvalidArgument(errors.New("--mds-socket needs --mds-register"))
+		}
 		return nil
+	}
+	if !filepath.IsAbs(rf.mdsSocket) {
+		return errdefs.InvalidArgument(fmt.Errorf("--mds-socket=%s: not an absolute path", rf.mdsSocket))
 	}
 	return mds.NewClient(rf.mdsSocket).Check(ctx)
 }
 
 // beforeExec writes the pod's DNS files, registers it with the metadata
-// service (--mds-register) and gives stage1 its token; stage0.Exec calls
-// it once the pod is locked in run.
-func (rf *runFlags) beforeExec(ctx context.Context) func(podDir string, ra *abi.RunArgs) ([]string, error) {
-	return func(podDir string, ra *abi.RunArgs) ([]string, error) {
+// service (--mds-register, with the image manifests from the store that
+// open opens) and gives stage1 its token; stage0.Exec calls it once the
+// pod is locked in run.
+func (rf *runFlags) beforeExec(ctx context.Context, open func() (*store.Store, error)) func(podDir string, pm *schema.PodManifest, ra *abi.RunArgs) ([]string, error) {
+	return func(podDir string, pm *schema.PodManifest, ra *abi.RunArgs) ([]string, error) {
 		if err := rf.writeDNS(podDir, ra); err != nil {
 			return nil, err
 		}
 		if !rf.mdsRegister {
 			return nil, nil
 		}
-		pm, err := stage0.ReadPodManifest(filepath.Join(podDir, abi.PodManifest))
+		s, err := open()
 		if err != nil {
 			return nil, err
 		}
-		token, port, err := stage0.RegisterMDS(ctx, podDir, ra.UUID, rf.mdsSocket, pm)
+		defer s.Close()
+		token, port, err := stage0.RegisterMDS(ctx, s, podDir, ra.UUID, rf.mdsSocket, pm)
 		if err != nil {
 			return nil, err
 		}
@@ -417,7 +426,7 @@ must be running) and its apps find it at $AC_METADATA_URL.`,
 				_ = p.Pod.Close()
 				return err
 			}
-			return stage0.Exec(p.Pod, p.Manifest, p.Stage1, ra, rf.beforeExec(cmd.Context()), a.warner("run"))
+			return stage0.Exec(p.Pod, p.Manifest, p.Stage1, ra, rf.beforeExec(cmd.Context(), a.sharedStore), a.warner("run"))
 		},
 	}
 	pf.register(cmd)
@@ -487,7 +496,7 @@ func (a *app) runPreparedCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return stage0.Exec(p, m, st1, ra, rf.beforeExec(cmd.Context()), a.warner("run-prepared"))
+			return stage0.Exec(p, m, st1, ra, rf.beforeExec(cmd.Context(), a.sharedStore), a.warner("run-prepared"))
 		},
 	}
 	rf.register(cmd)

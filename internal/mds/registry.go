@@ -6,11 +6,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"regexp"
 	"sync"
 
 	"github.com/appc/spec/schema"
 	"github.com/appc/spec/schema/types"
+
+	"github.com/rkt/rkt/internal/stage1/abi"
 )
 
 // Limits on what the registration API accepts.
@@ -20,17 +21,15 @@ const (
 	// MinTokenLen is the shortest token accepted: 32 hex digits are the
 	// 128 bits the appc spec asks for.
 	MinTokenLen = 32
-	// MaxTokenLen is the longest token accepted.
+	// MaxTokenLen is the longest token accepted (stage1's own limit).
 	MaxTokenLen = 256
 )
 
-// tokenRE is what a token may be made of: URL-safe characters only, so
-// that it is one path segment of AC_METADATA_URL as it is.
-var tokenRE = regexp.MustCompile(`^[A-Za-z0-9_-]+$`)
-
-// ValidToken reports whether t may be a pod's token.
+// ValidToken reports whether t may be a pod's token: one that stage1
+// takes (URL-safe characters only, so that it is one path segment of
+// AC_METADATA_URL as it is) and at least MinTokenLen long.
 func ValidToken(t string) bool {
-	return len(t) >= MinTokenLen && len(t) <= MaxTokenLen && tokenRE.MatchString(t)
+	return len(t) >= MinTokenLen && abi.ValidMDSToken(t)
 }
 
 var (

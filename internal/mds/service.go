@@ -5,12 +5,14 @@ import (
 	"crypto/rand"
 	"crypto/sha512"
 	"fmt"
+
+	"github.com/rkt/rkt/internal/stage1/abi"
 )
 
 // Well-known places of the service, as in rkt 1.x.
 const (
 	// DefaultPort is the TCP port of the public API.
-	DefaultPort = 18112
+	DefaultPort = abi.MDSPort
 	// DefaultSocket is the unix socket of the registration API.
 	DefaultSocket = "/run/rkt/metadata-svc.sock"
 )

@@ -9,8 +9,6 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/appc/spec/schema"
-
 	"github.com/rkt/rkt/internal/fetch"
 	"github.com/rkt/rkt/internal/rootfs"
 	"github.com/rkt/rkt/internal/stage1/abi"
@@ -27,14 +25,13 @@ func mergedLower(name string) string { return abi.Overlay + "/" + name + "/lower
 // appsinfo/<app>/no-overlay marker that tells stage1 to mount no
 // overlay), and for an ACI whose tree has a path whitelist the filtered
 // tree, as the one lower layer of its overlay.
-func writeAppRootfs(ctx context.Context, f *fetch.Fetcher, podDir string, ra *schema.RuntimeApp, img *store.Image, r appRootfs, noOverlay bool) error {
-	name := ra.Name.String()
+func writeAppRootfs(ctx context.Context, f *fetch.Fetcher, podDir, name string, img *store.Image, r appRootfs, noOverlay bool) error {
 	mergeACI := r.aci != nil && (noOverlay || r.whitelisted())
 	layers := r.layers
 	if mergeACI && !noOverlay {
 		layers = []string{mergedLower(name)}
 	}
-	if err := writeAppDirs(f.Store, podDir, ra, img, layers); err != nil {
+	if err := writeAppDirs(podDir, name, img, layers); err != nil {
 		return err
 	}
 	copyDir := filepath.Join(podDir, abi.Stage2, name, "rootfs") // made by writeAppDirs

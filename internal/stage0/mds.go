@@ -9,9 +9,9 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 
 	"github.com/appc/spec/schema"
-	"github.com/appc/spec/schema/types"
 
 	"github.com/rkt/rkt/internal/errdefs"
 	"github.com/rkt/rkt/internal/mds"
@@ -22,8 +22,16 @@ import (
 // appImageManifest is what the metadata service serves as an app's image
 // manifest: the image's appc manifest, as rkt image cat-manifest shows it
 // (for an OCI image, rkt's mapping of its config, as rkt 1.x's docker2aci
-// conversion gave).
-func appImageManifest(s *store.Store, img *store.Image) ([]byte, error) {
+// conversion gave). The image is the one appsinfo/<app>/image names.
+func appImageManifest(s *store.Store, podDir, app string) ([]byte, error) {
+	raw, err := os.ReadFile(filepath.Join(podDir, abi.AppsInfo, app, abi.AppImageID))
+	if err != nil {
+		return nil, err
+	}
+	img, err := s.LookupID(strings.TrimSpace(string(raw)))
+	if err != nil {
+		return nil, err
+	}
 	m, err := imageManifest(s, img)
 	if err != nil {
 		return nil, err
@@ -31,30 +39,14 @@ func appImageManifest(s *store.Store, img *store.Image) ([]byte, error) {
 	return json.Marshal(m)
 }
 
-// imageManifestOf is the appc image manifest an app's pod manifest entry
-// describes.
-func imageManifestOf(ra *schema.RuntimeApp) *schema.ImageManifest {
-	im := schema.BlankImageManifest()
-	if ra.Image.Name != nil {
-		im.Name = *ra.Image.Name
-	} else {
-		im.Name = types.ACIdentifier(ra.Name)
-	}
-	im.Labels = ra.Image.Labels
-	im.App = ra.App
-	return im
-}
-
 // RegisterMDS registers a pod in run (locked by this process) with the
 // metadata service on socket: it records the registration in the pod
 // directory first (abi.MDSRegistered, naming the socket, so that gc
 // unregisters the pod even if this process dies next), then sends the
-// pod manifest and each app's image manifest with a new random token. It
-// returns the token (stage1's --mds-token) and the service's port.
-func RegisterMDS(ctx context.Context, podDir, uuid, socket string, pm *schema.PodManifest) (string, int, error) {
-	if socket == "" {
-		socket = mds.DefaultSocket
-	}
+// pod manifest and each app's image manifest (from s) with a new random
+// token. It returns the token (stage1's --mds-token) and the service's
+// port.
+func RegisterMDS(ctx context.Context, s *store.Store, podDir, uuid, socket string, pm *schema.PodManifest) (string, int, error) {
 	if !filepath.IsAbs(socket) {
 		return "", 0, fmt.Errorf("metadata service socket %q is not an absolute path", socket)
 	}
@@ -68,11 +60,7 @@ func RegisterMDS(ctx context.Context, podDir, uuid, socket string, pm *schema.Po
 	}
 	apps := make([]mds.App, 0, len(pm.Apps))
 	for _, ra := range pm.Apps {
-		m, err := os.ReadFile(filepath.Join(podDir, abi.AppsInfo, ra.Name.String(), abi.AppImageManifest))
-		if errors.Is(err, fs.ErrNotExist) {
-			// A pod prepared by an older rkt.
-			m, err = json.Marshal(imageManifestOf(&ra))
-		}
+		m, err := appImageManifest(s, podDir, ra.Name.String())
 		if err != nil {
 			return "", 0, fmt.Errorf("pod %s: app %s: image manifest: %w", uuid, ra.Name, err)
 		}

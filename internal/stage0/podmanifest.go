@@ -93,7 +93,7 @@ func PrepareManifest(ctx context.Context, f *fetch.Fetcher, dataDir string, pm *
 			ra.Annotations.Set(types.ACIdentifier(k), v)
 		}
 		res.Images = append(res.Images, img)
-		if err := writeAppRootfs(ctx, f, p.Dir, ra, img, root, false); err != nil {
+		if err := writeAppRootfs(ctx, f, p.Dir, ra.Name.String(), img, root, false); err != nil {
 			return nil, fmt.Errorf("app %s: %w", ra.Name, err)
 		}
 	}

@@ -136,7 +136,7 @@ func Prepare(ctx context.Context, f *fetch.Fetcher, dataDir string, opts Prepare
 		}
 		pm.Apps = append(pm.Apps, *ra)
 		res.Images = append(res.Images, img)
-		if err := writeAppRootfs(ctx, f, p.Dir, ra, img, root, opts.NoOverlay); err != nil {
+		if err := writeAppRootfs(ctx, f, p.Dir, name, img, root, opts.NoOverlay); err != nil {
 			return nil, fmt.Errorf("app %s: %w", name, err)
 		}
 	}
@@ -459,8 +459,7 @@ func appMounts(ra *schema.RuntimeApp, volumes []types.Volume, global, own []sche
 }
 
 // writeAppDirs writes an app's entries in the pod directory.
-func writeAppDirs(s *store.Store, podDir string, ra *schema.RuntimeApp, img *store.Image, layers []string) error {
-	name := ra.Name.String()
+func writeAppDirs(podDir, name string, img *store.Image, layers []string) error {
 	info := filepath.Join(podDir, abi.AppsInfo, name)
 	if err := os.MkdirAll(info, 0o750); err != nil {
 		return err
@@ -478,13 +477,6 @@ func writeAppDirs(s *store.Store, podDir string, ra *schema.RuntimeApp, img *sto
 		}
 	}
 	if err := os.WriteFile(filepath.Join(info, abi.AppLayers), []byte(strings.Join(layers, "\n")+"\n"), 0o640); err != nil {
-		return err
-	}
-	im, err := appImageManifest(s, img)
-	if err != nil {
-		return fmt.Errorf("image manifest: %w", err)
-	}
-	if err := os.WriteFile(filepath.Join(info, abi.AppImageManifest), im, 0o640); err != nil {
 		return err
 	}
 	return os.WriteFile(filepath.Join(info, abi.AppImageID), []byte(store.FormatID(img.ID)+"\n"), 0o640)

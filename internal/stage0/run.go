@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strconv"
+	"strings"
 
 	"golang.org/x/sys/unix"
 
@@ -27,7 +28,7 @@ import (
 //
 // Before the exec it creates the pod's cgroups (warn gets what they cannot
 // enforce) and moves this process into them.
-func Exec(p *pod.Pod, pm *schema.PodManifest, st1 *Stage1, args abi.RunArgs, before func(podDir string, args *abi.RunArgs) ([]string, error), warn func(string)) error {
+func Exec(p *pod.Pod, pm *schema.PodManifest, st1 *Stage1, args abi.RunArgs, before func(podDir string, pm *schema.PodManifest, args *abi.RunArgs) ([]string, error), warn func(string)) error {
 	lock, err := p.ToRun()
 	if err != nil {
 		return err
@@ -40,7 +41,7 @@ func Exec(p *pod.Pod, pm *schema.PodManifest, st1 *Stage1, args abi.RunArgs, bef
 	}
 	var extraEnv []string
 	if before != nil {
-		if extraEnv, err = before(p.Dir, &args); err != nil {
+		if extraEnv, err = before(p.Dir, pm, &args); err != nil {
 			return fmt.Errorf("pod %s: %w", p.UUID, err)
 		}
 	}
@@ -54,10 +55,11 @@ func Exec(p *pod.Pod, pm *schema.PodManifest, st1 *Stage1, args abi.RunArgs, bef
 	}
 	// The run process only waits for the pod: one Go P keeps its threads,
 	// and so its stacks, few (it costs memory for every running pod).
-	env := append(append(os.Environ(), extraEnv...), abi.EnvLockFD+"="+strconv.Itoa(fd), "GOMAXPROCS=1")
+	set := append(extraEnv, abi.EnvLockFD+"="+strconv.Itoa(fd), "GOMAXPROCS=1")
 	if args.Debug {
-		env = append(env, abi.EnvDebug+"=1")
+		set = append(set, abi.EnvDebug+"=1")
 	}
+	env := append(withoutVars(os.Environ(), set), set...)
 	if err := os.Chdir(p.Dir); err != nil {
 		return err
 	}
@@ -67,6 +69,24 @@ func Exec(p *pod.Pod, pm *schema.PodManifest, st1 *Stage1, args abi.RunArgs, bef
 		return fmt.Errorf("pod %s: exec stage1 %s: %w", p.UUID, entry, err)
 	}
 	return nil
+}
+
+// withoutVars drops from environ the variables that set gives: a copy
+// inherited from rkt's own environment would come first, and a process
+// takes the first.
+func withoutVars(environ, set []string) []string {
+	keys := make(map[string]bool, len(set))
+	for _, kv := range set {
+		k, _, _ := strings.Cut(kv, "=")
+		keys[k] = true
+	}
+	out := environ[:0:0]
+	for _, kv := range environ {
+		if k, _, _ := strings.Cut(kv, "="); !keys[k] {
+			out = append(out, kv)
+		}
+	}
+	return out
 }
 
 // BindStage1 mounts the stage1 tree read-only at the pod's stage1/rootfs,

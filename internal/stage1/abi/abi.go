@@ -89,8 +89,6 @@ const (
 
 // AppInfo files under AppsInfo/<app>/.
 const (
-	// AppImageManifest is the app's appc ImageManifest.
-	AppImageManifest = "manifest"
 	// AppLayers lists the app image's rendered layer trees (absolute
 	// paths, or paths relative to the pod directory inside it), one a
 	// line, bottom layer first.

@@ -6,11 +6,11 @@ import (
 	"strconv"
 )
 
-// validMDSToken says whether a --mds-token is one URL path segment as it
+// ValidMDSToken says whether a --mds-token is one URL path segment as it
 // is, 1 to 256 of [A-Za-z0-9_-] (the metadata service accepts no other).
 // A loop, not a regexp: a bounded repetition compiles into 256 states at
 // every start of every stage1 process (0.8 ms).
-func validMDSToken(t string) bool {
+func ValidMDSToken(t string) bool {
 	if len(t) == 0 || len(t) > 256 {
 		return false
 	}
@@ -28,7 +28,7 @@ func validMDSToken(t string) bool {
 // metadata service at host (an IP address) and port, with its pod's
 // token. getenv gives the port of EnvMDSPort (MDSPort when unset).
 func MetadataURL(host, token string, getenv func(string) string) (string, error) {
-	if !validMDSToken(token) {
+	if !ValidMDSToken(token) {
 		return "", fmt.Errorf("--mds-token: %q is not a metadata service token", token)
 	}
 	if net.ParseIP(host) == nil {
