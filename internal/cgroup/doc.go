@@ -8,7 +8,9 @@
 //
 // stage0 creates the cgroups before it execs the stage1 run entrypoint and
 // records the layout in the pod directory (Layout, file "cgroups"); the
-// stage1 flavor only places each app's process in its cgroup, with plain
-// file writes (v1) or CLONE_INTO_CGROUP (v2), so the stage1 binary does
-// not link this package.
+// stage1 flavor only places each app's process in its cgroup with plain
+// file writes: on v1 the app's tasks, on v2 pod init moves itself into
+// the app's cgroup for the fork and back (clone3's CLONE_INTO_CGROUP is
+// blocked by the app's seccomp filter), so the stage1 binary does not
+// link this package.
 package cgroup

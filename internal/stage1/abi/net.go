@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"regexp"
 	"strings"
 )
 
@@ -32,8 +31,20 @@ type NetRequest struct {
 	Args string
 }
 
-// netNameRE is what a CNI network name may be (the CNI spec's rule).
-var netNameRE = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.\-]*$`)
+// ValidNetName says whether n may be a CNI network's name (the CNI
+// spec's rule, ^[a-zA-Z0-9][a-zA-Z0-9_.\-]*$). A loop, not a regexp
+// compiled at every start of every process linking this package.
+func ValidNetName(n string) bool {
+	for i, c := range []byte(n) {
+		switch {
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9':
+		case i > 0 && (c == '_' || c == '.' || c == '-'):
+		default:
+			return false
+		}
+	}
+	return n != ""
+}
 
 // ParseNets parses --net values (each a comma-separated list of
 // NAME[:K=V;K=V]; several --net flags add up). An empty list, or "", is
@@ -51,7 +62,7 @@ func ParseNets(values []string) ([]NetRequest, error) {
 			if name == "" {
 				return nil, fmt.Errorf("--net %q: empty network name", v)
 			}
-			if !netNameRE.MatchString(name) {
+			if !ValidNetName(name) {
 				return nil, fmt.Errorf("--net: invalid network name %q", name)
 			}
 			if seen[name] {

@@ -79,3 +79,14 @@ func FuzzParseNets(f *testing.F) {
 		}
 	})
 }
+
+func TestValidNetName(t *testing.T) {
+	for n, want := range map[string]bool{
+		"default": true, "a": true, "Net-1.b_c": true, "9": true,
+		"": false, "-a": false, ".a": false, "_a": false, "a,b": false, "a:K=V": false, "a b": false, "é": false,
+	} {
+		if got := ValidNetName(n); got != want {
+			t.Errorf("ValidNetName(%q) = %v, want %v", n, got, want)
+		}
+	}
+}

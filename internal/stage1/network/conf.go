@@ -146,9 +146,10 @@ func ParseConf(data []byte, isList bool) (string, []byte, error) {
 	return l.Name, data, nil
 }
 
+// validNetName says whether n may name a network in net.d: a CNI name
+// that --net can select (not host, none or all).
 func validNetName(n string) bool {
-	_, err := abi.ParseNets([]string{n})
-	return err == nil && n != abi.NetHost && n != abi.NetNone && n != abi.NetAll
+	return abi.ValidNetName(n) && n != abi.NetHost && n != abi.NetNone && n != abi.NetAll
 }
 
 // Net is one network the pod is to join.

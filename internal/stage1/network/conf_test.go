@@ -59,6 +59,8 @@ func TestLoadConfs(t *testing.T) {
 		{name: "broken file", user: map[string]string{"1.conf": "{"}, err: "1.conf"},
 		{name: "no type", user: map[string]string{"1.conf": `{"cniVersion":"1.0.0","name":"x"}`}, err: "missing 'type'"},
 		{name: "bad name", user: map[string]string{"1.conf": `{"cniVersion":"1.0.0","name":"host","type":"ptp"}`}, err: `invalid network name "host"`},
+		{name: "name with a comma", user: map[string]string{"1.conf": `{"cniVersion":"1.0.0","name":"a,b","type":"ptp"}`}, err: `invalid network name "a,b"`},
+		{name: "name with args", user: map[string]string{"1.conf": `{"cniVersion":"1.0.0","name":"a:K=V","type":"ptp"}`}, err: `invalid network name "a:K=V"`},
 		{name: "list without plugins", user: map[string]string{"1.conflist": `{"cniVersion":"1.0.0","name":"x","plugins":[]}`}, err: "1.conflist"},
 	} {
 		t.Run(c.name, func(t *testing.T) {

@@ -20,8 +20,8 @@ import (
 // built-in default network uses it.
 const MasqueradeKey = "rktMasquerade"
 
-// masqLock serializes the check and the append of masquerade rules
-// between pods starting at once.
+// masqLock serializes the appends of masquerade rules (and the checks
+// before them) between pods starting at once.
 const masqLock = "/run/lock/rkt-masquerade.lock"
 
 // ensureMasquerade makes sure traffic from subnet to anywhere outside it
@@ -38,6 +38,22 @@ func ensureMasquerade(ctx context.Context, network string, subnet *net.IPNet) er
 		append([]string{"filter", "FORWARD", "-s", s}, append(comment, "-j", "ACCEPT")...),
 		append([]string{"filter", "FORWARD", "-d", s, "-m", "conntrack", "--ctstate", "RELATED,ESTABLISHED,DNAT"}, append(comment, "-j", "ACCEPT")...),
 	}
+	iptables := func(op string, rule []string) error {
+		args := append([]string{"--wait", "-t", rule[0], op}, rule[1:]...)
+		out, err := exec.CommandContext(ctx, "iptables", args...).CombinedOutput() //nolint:gosec // G204: fixed rules; the subnet is a CIDR we formatted, the network name a checked CNI name
+		if err != nil {
+			return fmt.Errorf("iptables %v: %w: %s", args, err, out)
+		}
+		return nil
+	}
+	// The last rule made says they all are there: look without the lock,
+	// so that pods starting at once do not queue for one iptables run.
+	last := rules[len(rules)-1]
+	if err := iptables("-C", last); err == nil {
+		return nil
+	} else if errors.Is(err, exec.ErrNotFound) {
+		return fmt.Errorf("masquerade for network %q needs iptables: %w", network, err)
+	}
 	if err := os.MkdirAll("/run/lock", 0o755); err != nil { //nolint:gosec // G301: the system's lock directory
 		return fmt.Errorf("masquerade: %w", err)
 	}
@@ -48,19 +64,6 @@ func ensureMasquerade(ctx context.Context, network string, subnet *net.IPNet) er
 	defer lock.Close()
 	if err := unix.Flock(int(lock.Fd()), unix.LOCK_EX); err != nil {
 		return fmt.Errorf("masquerade: %w", err)
-	}
-	iptables := func(op string, rule []string) error {
-		args := append([]string{"--wait", "-t", rule[0], op}, rule[1:]...)
-		out, err := exec.CommandContext(ctx, "iptables", args...).CombinedOutput() //nolint:gosec // G204: fixed rules; the subnet is a CIDR we formatted, the network name a checked CNI name
-		if err != nil {
-			return fmt.Errorf("iptables %v: %w: %s", args, err, out)
-		}
-		return nil
-	}
-	if err := iptables("-C", rules[len(rules)-1]); err == nil {
-		return nil
-	} else if errors.Is(err, exec.ErrNotFound) {
-		return fmt.Errorf("masquerade for network %q needs iptables: %w", network, err)
 	}
 	for _, rule := range rules {
 		if iptables("-C", rule) == nil {

@@ -99,7 +99,7 @@ func startInThread(spec ExecSpec, sec Security, cg appCgroup, us *userns, stdin 
 		// mapping; a child born in it has every capability there, so the
 		// limits are set by a helper (AppExecMain) in it, then the app.
 		spec.Argv = append([]string{prog}, spec.Argv[1:]...)
-		pid, pidfd, err := ForkHelper(HelperSpec{Exec: spec, Security: sec}, us.shift, us.size, stdin.Fd(), -1)
+		pid, pidfd, err := ForkHelper(HelperSpec{Exec: spec, Security: sec}, us.shift, us.size, stdin.Fd())
 		if err != nil {
 			fmt.Fprintf(os.Stderr, "Error: app %q: starting in its user namespace: %v\n", spec.App, err)
 			return 0, -1, ExitSetupFailed
@@ -176,24 +176,18 @@ func HelperEnv() []string {
 
 // ForkHelper starts the helper in a new user namespace mapping 0..size-1
 // to the host's shift..: the calling thread's root, directory, namespaces
-// and cgroups are the command's. exe is an fd of the stage1 binary (-1:
-// /proc/self/exe, which pod init, PID 1 of the pod, can use).
-func ForkHelper(hs HelperSpec, shift, size uint32, stdin uintptr, exe int) (pid, pidfd int, err error) {
+// and cgroups are the command's. The helper is /proc/self/exe (the stage1
+// binary, as the calling process sees it).
+func ForkHelper(hs HelperSpec, shift, size uint32, stdin uintptr) (pid, pidfd int, err error) {
 	js, err := json.Marshal(hs)
 	if err != nil {
 		return 0, -1, err
 	}
-	maps := []syscall.SysProcIDMap{{ContainerID: 0, HostID: int(shift), Size: int(size)}}
-	path := "/proc/self/exe"
-	files := []uintptr{stdin, 1, 2}
-	if exe >= 0 {
-		path = "/proc/self/fd/3" // the child's own fd 3, in the app's procfs
-		files = append(files, uintptr(exe))
-	}
+	maps := idMaps(shift, size)
 	pidfd = -1
-	pid, err = syscall.ForkExec(path, []string{"stage1-app-exec", RoleAppExec, string(js)}, &syscall.ProcAttr{ //nolint:gosec // G204: ourselves, with our own specification
+	pid, err = syscall.ForkExec("/proc/self/exe", []string{"stage1-app-exec", RoleAppExec, string(js)}, &syscall.ProcAttr{ //nolint:gosec // G204: ourselves, with our own specification
 		Env:   HelperEnv(),
-		Files: files,
+		Files: []uintptr{stdin, 1, 2},
 		Sys: &unix.SysProcAttr{
 			Cloneflags: unix.CLONE_NEWUSER, UidMappings: maps, GidMappings: maps,
 			GidMappingsEnableSetgroups: true,
@@ -230,7 +224,7 @@ func EnterChildMain(args []string) int {
 		fmt.Fprintln(os.Stderr, "stage1: enter: bad arguments")
 		return ExitSetupFailed
 	}
-	pid, pidfd, err := ForkHelper(es.Helper, es.Shift, es.Size, 0, -1)
+	pid, pidfd, err := ForkHelper(es.Helper, es.Shift, es.Size, 0)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "stage1: enter: starting in the app's user namespace: %v\n", err)
 		return ExitSetupFailed

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"path"
 	"runtime"
 	"slices"
 	"strconv"
@@ -594,7 +595,7 @@ func makeSharedVolumes(vols []Volume) (map[string]bool, error) {
 			gid = *v.GID
 		}
 		dir := SharedVolumeDir(v.Name)
-		if err := os.MkdirAll("sharedVolumes", 0o750); err != nil {
+		if err := os.MkdirAll(path.Dir(dir), 0o750); err != nil {
 			return nil, err
 		}
 		err := os.Mkdir(dir, 0o700)

@@ -33,8 +33,11 @@ type userns struct {
 	idmapped    map[string]bool // layer dirs already idmapped
 }
 
-func (u *userns) maps() []syscall.SysProcIDMap {
-	return []syscall.SysProcIDMap{{ContainerID: 0, HostID: int(u.shift), Size: int(u.size)}}
+func (u *userns) maps() []syscall.SysProcIDMap { return idMaps(u.shift, u.size) }
+
+// idMaps maps IDs 0..size-1 to the host's shift..shift+size-1.
+func idMaps(shift, size uint32) []syscall.SysProcIDMap {
+	return []syscall.SysProcIDMap{{ContainerID: 0, HostID: int(shift), Size: int(size)}}
 }
 
 // newUserns makes a user namespace mapping IDs 0..size-1 to the host's
