@@ -15,6 +15,8 @@ import (
 	"github.com/appc/spec/schema/types"
 	"golang.org/x/net/html"
 	"golang.org/x/net/html/atom"
+
+	"github.com/rkt/rkt/internal/image"
 )
 
 // MaxPage is how much of a discovery page is read.
@@ -61,19 +63,12 @@ func ParseApp(s string) (App, error) {
 		}
 	}
 	a.Requested = maps.Clone(a.Labels)
-	for k, v := range map[string]string{"version": "latest", "os": "linux", "arch": appcArch()} {
+	for k, v := range map[string]string{"version": "latest", "os": "linux", "arch": image.AppcArch(runtime.GOARCH)} {
 		if _, ok := a.Labels[k]; !ok {
 			a.Labels[k] = v
 		}
 	}
 	return a, nil
-}
-
-func appcArch() string {
-	if runtime.GOARCH == "arm64" {
-		return "aarch64"
-	}
-	return runtime.GOARCH
 }
 
 // Meta is one ac-discovery or ac-discovery-pubkeys tag.

@@ -5,8 +5,11 @@ import (
 	"errors"
 	"io"
 	"reflect"
+	"runtime"
 	"strings"
 	"testing"
+
+	"github.com/rkt/rkt/internal/image"
 )
 
 func TestParseApp(t *testing.T) {
@@ -16,10 +19,10 @@ func TestParseApp(t *testing.T) {
 		lbl  map[string]string
 		err  string
 	}{
-		{in: "example.com/app", name: "example.com/app", lbl: map[string]string{"version": "latest", "os": "linux", "arch": appcArch()}},
-		{in: "example.com/app:v1.0", name: "example.com/app", lbl: map[string]string{"version": "v1.0", "os": "linux", "arch": appcArch()}},
+		{in: "example.com/app", name: "example.com/app", lbl: map[string]string{"version": "latest", "os": "linux", "arch": image.AppcArch(runtime.GOARCH)}},
+		{in: "example.com/app:v1.0", name: "example.com/app", lbl: map[string]string{"version": "v1.0", "os": "linux", "arch": image.AppcArch(runtime.GOARCH)}},
 		{in: "example.com/app,version=v2,os=linux,arch=aarch64,channel=beta", name: "example.com/app", lbl: map[string]string{"version": "v2", "os": "linux", "arch": "aarch64", "channel": "beta"}},
-		{in: "example.com/app:v1,channel=beta", name: "example.com/app", lbl: map[string]string{"version": "v1", "os": "linux", "arch": appcArch(), "channel": "beta"}},
+		{in: "example.com/app:v1,channel=beta", name: "example.com/app", lbl: map[string]string{"version": "v1", "os": "linux", "arch": image.AppcArch(runtime.GOARCH), "channel": "beta"}},
 		{in: "Example.com/app", err: "image name"},
 		{in: "example.com/app:", err: "empty version"},
 		{in: "example.com/app,x", err: "not NAME=VALUE"},
@@ -53,8 +56,8 @@ func TestResolve(t *testing.T) {
 	a, _ := ParseApp("example.com/app:1.0")
 	res := resolve(a, ParseMeta(strings.NewReader(page1)))
 	want := []Endpoint{{
-		ACI: "https://example.com/example.com/app-1.0-linux-" + appcArch() + ".aci",
-		ASC: "https://example.com/example.com/app-1.0-linux-" + appcArch() + ".aci.asc",
+		ACI: "https://example.com/example.com/app-1.0-linux-" + image.AppcArch(runtime.GOARCH) + ".aci",
+		ASC: "https://example.com/example.com/app-1.0-linux-" + image.AppcArch(runtime.GOARCH) + ".aci.asc",
 	}} // {channel} is not a label: that template is skipped; file:// too
 	if !reflect.DeepEqual(res.Endpoints, want) || !reflect.DeepEqual(res.PublicKeys, []string{"https://example.com/pubkeys.gpg"}) {
 		t.Errorf("%+v", res)

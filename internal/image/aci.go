@@ -136,14 +136,14 @@ func checkACIPlatform(m *schema.ImageManifest) error {
 	if !ok {
 		return errdefs.InvalidArgument(errors.New("missing arch label in the image manifest"))
 	}
-	if want := appcArch(runtime.GOARCH); arch != want {
+	if want := AppcArch(runtime.GOARCH); arch != want {
 		return errdefs.InvalidArgument(fmt.Errorf("bad arch %q (this machine is %s)", arch, want))
 	}
 	return nil
 }
 
-// appcArch is the appc name of a Go architecture.
-func appcArch(goarch string) string {
+// AppcArch is the appc name of a Go architecture (arm64 is aarch64).
+func AppcArch(goarch string) string {
 	if goarch == "arm64" {
 		return "aarch64"
 	}

@@ -50,7 +50,7 @@ func aciManifest(os, arch string) string {
 }
 
 func TestReadACIFile(t *testing.T) {
-	good := aciManifest("linux", appcArch(runtime.GOARCH))
+	good := aciManifest("linux", AppcArch(runtime.GOARCH))
 	for _, tc := range []struct {
 		name, manifest string
 		gz             bool
@@ -60,7 +60,7 @@ func TestReadACIFile(t *testing.T) {
 		{"gzip", good, true, ""},
 		{"no manifest", "", false, "no manifest"},
 		{"not json", "{", false, "image manifest"},
-		{"bad os", aciManifest("freebsd", appcArch(runtime.GOARCH)), false, `bad os "freebsd"`},
+		{"bad os", aciManifest("freebsd", AppcArch(runtime.GOARCH)), false, `bad os "freebsd"`},
 		{"bad arch", aciManifest("linux", "s390x"), false, `bad arch "s390x"`},
 		{"no os", `{"acKind":"ImageManifest","acVersion":"0.8.11","name":"example.com/app"}`, false, "missing os label"},
 	} {

@@ -70,7 +70,7 @@ func ImageManifestFromOCI(ref ImageRef, cfg *v1.ConfigFile) (*schema.ImageManife
 	im.Name = *id
 	arch := cfg.Architecture
 	if arch == "arm64" {
-		arch = "aarch64" // appc's name, which rkt checks ACIs against
+		arch = "aarch64" // appc's name, as image.AppcArch (podspec imports no package of ours)
 	}
 	labels := map[types.ACIdentifier]string{"os": cfg.OS, "arch": arch}
 	if ref.Tag != "" {

@@ -51,11 +51,6 @@ func CheckPrefix(p string) error {
 	if !prefixRE.MatchString(p) || len(p) > 512 {
 		return errdefs.InvalidArgument(fmt.Errorf("prefix %q is not an image name prefix (lowercase letters, digits, and -._~/ between them)", p))
 	}
-	for _, c := range strings.Split(p, "/") {
-		if c == "." || c == ".." || c == "" {
-			return errdefs.InvalidArgument(fmt.Errorf("prefix %q has an empty, . or .. component", p))
-		}
-	}
 	return nil
 }
 
