@@ -13,6 +13,7 @@ import (
 	"github.com/opencontainers/go-digest"
 
 	"github.com/rkt/rkt/internal/errdefs"
+	"github.com/rkt/rkt/internal/trust"
 )
 
 // Transport is how an image is reached.
@@ -148,7 +149,7 @@ func parseDocker(input, rest string) (*Reference, error) {
 // does not: ggcr checks only the characters of the repository path and tag,
 // so it takes "docker:///", "docker:.", "example.com/../x" or "busybox:..".
 func checkDockerRef(ref name.Reference) error {
-	if repo := ref.Context().RepositoryStr(); !repoPathRE().MatchString(repo) {
+	if repo := ref.Context().RepositoryStr(); !trust.ValidRepoPath(repo) {
 		return fmt.Errorf("invalid repository name %q", repo)
 	}
 	if tag, ok := ref.(name.Tag); ok && !tagRE().MatchString(tag.TagStr()) {
@@ -156,11 +157,6 @@ func checkDockerRef(ref name.Reference) error {
 	}
 	return nil
 }
-
-// repoPathRE is a repository path in the distribution reference grammar:
-// slash-separated components of lowercase alphanumerics joined by ".", "_",
-// "__" or dashes.
-var repoPathRE = lazyRegexp(`^[a-z0-9]+(?:(?:[._]|__|[-]+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|[-]+)[a-z0-9]+)*)*$`)
 
 func parseLocal(input string, t Transport, rest string) (*Reference, error) {
 	path, ref := rest, ""

@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"path"
-	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -132,7 +131,7 @@ func appFromConfig(c v1.Config) (*types.App, error) {
 	}
 	for _, kv := range c.Env {
 		k, v, ok := strings.Cut(kv, "=")
-		if !ok || !envNameRE.MatchString(k) {
+		if !ok || !validEnvName(k) {
 			// appc names are C identifiers; images rarely carry
 			// others, and an ImageManifest with one cannot be written.
 			continue
@@ -166,8 +165,19 @@ func appFromConfig(c v1.Config) (*types.App, error) {
 	return app, nil
 }
 
-// envNameRE matches the environment variable names appc accepts.
-var envNameRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+// validEnvName says whether k is an environment variable name appc accepts:
+// a C identifier.
+func validEnvName(k string) bool {
+	if k == "" || k[0] >= '0' && k[0] <= '9' {
+		return false
+	}
+	for _, c := range []byte(k) {
+		if c != '_' && (c < 'a' || c > 'z') && (c < 'A' || c > 'Z') && (c < '0' || c > '9') {
+			return false
+		}
+	}
+	return true
+}
 
 // parsePort maps an OCI exposed port ("80/tcp", "53/udp", "8080") onto an
 // appc port named "80-tcp", as rkt did.

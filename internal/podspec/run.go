@@ -185,7 +185,7 @@ func finishApp(app *types.App, imageUser, appcID, defaultName string, acc *Accou
 	}
 	for _, kv := range opts.BaseEnvironment {
 		k, v, ok := strings.Cut(kv, "=")
-		if !ok || !envNameRE.MatchString(k) {
+		if !ok || !validEnvName(k) {
 			continue
 		}
 		if _, set := app.Environment.Get(k); !set {
@@ -194,7 +194,7 @@ func finishApp(app *types.App, imageUser, appcID, defaultName string, acc *Accou
 	}
 	for _, kv := range opts.Environment {
 		k, v, ok := strings.Cut(kv, "=")
-		if !ok || !envNameRE.MatchString(k) {
+		if !ok || !validEnvName(k) {
 			return nil, fmt.Errorf("environment %q is not NAME=VALUE", kv)
 		}
 		app.Environment.Set(k, v)

@@ -20,6 +20,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 
 	"github.com/google/go-containerregistry/pkg/name"
 
@@ -160,7 +161,11 @@ func readCosignKeyFile(file string) (*CosignKey, error) {
 
 // registryRE is a registry host as a prefix may name it: a lowercase host
 // name or bracketed IPv6 address, and an optional port.
-var registryRE = regexp.MustCompile(`^(\[[0-9a-f:.]+\]|[a-z0-9]([a-z0-9.-]*[a-z0-9])?)(:[0-9]{1,5})?$`)
+// Compiled on first use: every rkt command links this package, and a
+// package-level regexp costs each process start its compilation.
+var registryRE = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`^(\[[0-9a-f:.]+\]|[a-z0-9]([a-z0-9.-]*[a-z0-9])?)(:[0-9]{1,5})?$`)
+})
 
 // IsDockerPrefix says whether a prefix names registry images (docker://).
 func IsDockerPrefix(p string) bool { return strings.HasPrefix(p, DockerPrefix) }
@@ -192,7 +197,7 @@ func NormalizeDockerPrefix(p string) (string, error) {
 	// a repository with a tag, refused below.
 	isHost := strings.ContainsAny(host, ".:[") || host == "localhost"
 	if !hasPath && (strings.ContainsAny(host, ".[") || host == "localhost" || strings.HasPrefix(host, "localhost:")) {
-		if !registryRE.MatchString(host) {
+		if !registryRE().MatchString(host) {
 			return "", bad("invalid registry name")
 		}
 		reg, err := name.NewRegistry(host)
@@ -201,21 +206,27 @@ func NormalizeDockerPrefix(p string) (string, error) {
 		}
 		return DockerPrefix + reg.Name(), nil
 	}
-	if isHost && !registryRE.MatchString(host) {
+	if isHost && !registryRE().MatchString(host) {
 		return "", bad("invalid registry name")
 	}
 	repo, err := name.NewRepository(rest)
 	if err != nil {
 		return "", bad(err.Error())
 	}
-	if !repoPathRE.MatchString(repo.RepositoryStr()) {
+	if !ValidRepoPath(repo.RepositoryStr()) {
 		return "", bad("invalid repository name")
 	}
 	return DockerPrefix + repo.Name(), nil
 }
 
-// repoPathRE is a repository path of the distribution reference grammar.
-var repoPathRE = regexp.MustCompile(`^[a-z0-9]+(?:(?:[._]|__|[-]+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|[-]+)[a-z0-9]+)*)*$`)
+// ValidRepoPath says whether p is a repository path of the distribution
+// reference grammar: slash-separated components of lowercase alphanumerics
+// joined by ".", "_", "__" or dashes.
+func ValidRepoPath(p string) bool { return repoPathRE().MatchString(p) }
+
+var repoPathRE = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`^[a-z0-9]+(?:(?:[._]|__|[-]+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|[-]+)[a-z0-9]+)*)*$`)
+})
 
 // dockerPrefixDir is where the keys of a normalised docker:// prefix live,
 // relative to a layer: the prefix cleaned as a path, under prefix.d
@@ -272,7 +283,7 @@ func (ks Keystore) CosignKeys(repository string) ([]*CosignKey, error) {
 	}
 	dirs := []string{RootDir}
 	reg := repo.RegistryStr()
-	if registryRE.MatchString(reg) {
+	if registryRE().MatchString(reg) {
 		p := DockerPrefix + reg
 		dirs = append(dirs, dockerPrefixDir(p))
 		comps := strings.Split(repo.RepositoryStr(), "/")

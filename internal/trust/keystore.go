@@ -13,6 +13,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/ProtonMail/go-crypto/openpgp"
 	"github.com/ProtonMail/go-crypto/openpgp/armor"
@@ -44,11 +45,13 @@ type Keystore struct {
 
 // prefixRE is what an image name prefix may be: appc identifier
 // characters, path components without empty, "." or ".." ones.
-var prefixRE = regexp.MustCompile(`^[a-z0-9]+([-._~/][a-z0-9]+)*$`)
+var prefixRE = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`^[a-z0-9]+([-._~/][a-z0-9]+)*$`)
+})
 
 // CheckPrefix accepts an image name prefix ("example.com/app").
 func CheckPrefix(p string) error {
-	if !prefixRE.MatchString(p) || len(p) > 512 {
+	if !prefixRE().MatchString(p) || len(p) > 512 {
 		return errdefs.InvalidArgument(fmt.Errorf("prefix %q is not an image name prefix (lowercase letters, digits, and -._~/ between them)", p))
 	}
 	return nil
