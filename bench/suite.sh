@@ -55,6 +55,8 @@ leave_out() {
 }
 
 cleanup() {
+	# Not to be cut short: an interrupted revert leaves hugetlb off cgroup2.
+	trap '' INT TERM
 	set +e
 	local p
 	for p in $(app_pids); do kill -KILL "$p" 2>/dev/null; done
@@ -240,8 +242,8 @@ declare -A group_title=(
 	[2]="2 50 containers, 10 at a time"
 	[3a]="3a fetch busybox"
 	[3b]="3b fetch Debian minbase"
-	[4a]="4a memory, 1 sleeping"
-	[4b]="4b memory per extra, 20 sleeping"
+	[4a]="4a non-app memory, 1 sleeping (no kernel memory)"
+	[4b]="4b non-app memory per extra, 20 sleeping (no kernel memory)"
 	[5a]="5a list, $PODS exited pods"
 	[5b]="5b status, $PODS exited pods"
 	[5c]="5c gc of $PODS exited pods"
@@ -624,7 +626,7 @@ dockerv="not running"
 report() {
 	echo "# rkt against peer runtimes (make bench)"
 	echo
-	echo "Machine: $(nproc) CPUs ($cpu_model), $mem_total, Linux $(uname -r); load average $load_start at the start, $load_end at the end. Suite run: ${elapsed} s."
+	echo "Machine: $(nproc) CPUs ($cpu_model), $mem_total, Linux $(uname -r); load average $load_start at the start, $load_end at the end. Measuring took ${elapsed} s."
 	echo
 	echo "Versions: rkt $("$rkt" version | awk '/^rkt Version/{print $3}'); crun $(version_of crun --version | awk '{print $3}'); runc $(version_of runc --version | awk '{print $3}'); podman $(version_of podman --version | awk '{print $3}'); docker (server) $dockerv; $(version_of systemd-nspawn --version | awk '{print $1, $2}') (systemd-nspawn); $(version_of bwrap --version); $(version_of hyperfine --version)."
 	echo
