@@ -30,6 +30,11 @@ ms_between() {
 	awk -v a="$1" -v b="$2" 'BEGIN{printf "%.3f", (b-a)*1000}'
 }
 
+# s_between T0 T1: the same in seconds.
+s_between() {
+	awk -v a="$1" -v b="$2" 'BEGIN{printf "%.3f", b-a}'
+}
+
 # fmt X: a figure with a precision that suits its size.
 fmt() {
 	awk -v x="$1" 'BEGIN{a=(x<0)?-x:x; if (a>=100) printf "%.0f", x; else if (a>=10) printf "%.1f", x; else printf "%.2f", x}'

@@ -120,6 +120,7 @@ for t in $SKIP_TOOLS; do
 	leave_out "$t" "in SKIP_TOOLS"
 	leave_out "$t-net" "$t is in SKIP_TOOLS"
 done
+is_1b() { [[ " ${tools_1b[*]} " == *" $1 "* ]]; }
 bin_of() {
 	case $1 in
 	nspawn*) echo systemd-nspawn ;;
@@ -144,6 +145,8 @@ fi
 # podman, in a store and configuration of its own.
 if { [ "$needs_runtimes" = 1 ] || wants 3; } && { [ -n "${ok[podman]}" ] || [ -n "${ok[podman-net]}" ]; }; then
 	podman_config "$work/podman" "$registry"
+	# Exported, so that a timed podman is not started through env.
+	export "${podman_env[@]}"
 	if ! pm pull -q "$ref_bb" >/dev/null 2>"$work/podman.err"; then
 		leave_out podman "podman pull failed: $(tail -1 "$work/podman.err")"
 		leave_out podman-net "podman pull failed"
@@ -200,8 +203,8 @@ argv() {
 	nspawn) A=(systemd-nspawn -D "$work/ns/$slot" --quiet --register=no --keep-unit --private-network "${cmd[@]}") ;;
 	nspawn-net) A=(systemd-nspawn -D "$work/ns/$slot" --quiet --register=no --keep-unit "${cmd[@]}") ;;
 	bwrap) A=(bwrap --unshare-all --bind "$rootfs" / --proc /proc --dev /dev "${cmd[@]}") ;;
-	podman) A=(env "${podman_env[@]}" podman run "${detach[@]}" --rm --network=none "$ref_bb" "${cmd[@]}") ;;
-	podman-net) A=(env "${podman_env[@]}" podman run "${detach[@]}" --rm "$ref_bb" "${cmd[@]}") ;;
+	podman) A=(podman run "${detach[@]}" --rm --network=none "$ref_bb" "${cmd[@]}") ;;
+	podman-net) A=(podman run "${detach[@]}" --rm "$ref_bb" "${cmd[@]}") ;;
 	docker) A=("$docker" run "${detach[@]}" --rm --network=none "$ref_bb" "${cmd[@]}") ;;
 	docker-net) A=("$docker" run "${detach[@]}" --rm "$ref_bb" "${cmd[@]}") ;;
 	esac
@@ -293,7 +296,7 @@ w1() {
 	done
 	for t in "${tools[@]}"; do
 		local g=1a
-		[[ " ${tools_1b[*]} " == *" $t "* ]] && g=1b
+		is_1b "$t" && g=1b
 		# shellcheck disable=SC2086 # a space-separated list of times
 		add_row $g "$t" "$(kind_of "$t")" ms "${label[$t]}" ${times[1/$t]:-}
 	done
@@ -312,7 +315,7 @@ w2() {
 			t0=$EPOCHREALTIME
 			if seq 50 | xargs -P10 -I{} "${A[@]}" >/dev/null 2>"$work/err"; then
 				t1=$EPOCHREALTIME
-				times[2/$t]+="$(awk -v a="$t0" -v b="$t1" 'BEGIN{printf "%.3f", b-a}') "
+				times[2/$t]+="$(s_between "$t0" "$t1") "
 			else
 				say "2: $t left out of 2: a container of round $r failed ($(tail -1 "$work/err"))"
 				times[2/$t]=
@@ -528,7 +531,7 @@ w5() {
 		say "5: some of the $PODS pods failed: $(tail -1 "$work/err")"
 	t1=$EPOCHREALTIME
 	n=$(find "$d/pods/run" -mindepth 1 -maxdepth 1 | wc -l)
-	say "5: created $n exited pods in $(awk -v a="$t0" -v b="$t1" 'BEGIN{printf "%.1f", b-a}') s (4 at a time)"
+	say "5: created $n exited pods in $(fmt "$(s_between "$t0" "$t1")") s (4 at a time)"
 	uuid=$(find "$d/pods/run" -mindepth 1 -maxdepth 1 -printf '%f\n' | sort | sed -n "$((n / 2 + 1))p")
 	hyperfine -N --warmup 1 --runs 10 --export-json "$work/list.json" "$rkt --dir=$d list" >/dev/null 2>&1
 	hyperfine_row 5a "rkt list ($n pods; hyperfine, 10 runs)" "$work/list.json"
@@ -539,7 +542,7 @@ w5() {
 	t1=$EPOCHREALTIME
 	left=$(find "$d/pods" -mindepth 2 -maxdepth 2 | wc -l)
 	[ "$left" = 0 ] || say "5: gc left $left pod directories"
-	add_row 5c rkt rkt s "rkt gc --grace-period=0s (once)" "$(awk -v a="$t0" -v b="$t1" 'BEGIN{printf "%.3f", b-a}')"
+	add_row 5c rkt rkt s "rkt gc --grace-period=0s (once)" "$(s_between "$t0" "$t1")"
 }
 
 # ---------------------------------------------------------------- 6
@@ -570,7 +573,7 @@ w6() {
 	for t in "${tools[@]}"; do
 		# shellcheck disable=SC2086
 		local g=6a
-		[[ " ${tools_1b[*]} " == *" $t "* ]] && g=6b
+		is_1b "$t" && g=6b
 		# shellcheck disable=SC2086
 		add_row $g "$t" "$(kind_of "$t")" ms "${label[$t]}" ${times[6/$t]:-}
 	done
@@ -584,7 +587,7 @@ for w in $WORKLOADS; do
 	esac
 done
 load_end=$(cut -d' ' -f1-3 /proc/loadavg)
-elapsed=$(awk -v a="$started" -v b="$EPOCHREALTIME" 'BEGIN{printf "%.0f", b-a}')
+elapsed=$(fmt "$(s_between "$started" "$EPOCHREALTIME")")
 
 # ---------------------------------------------------------------- report
 # ratio G MEDIAN KIND UNIT: rkt's median in group G over MEDIAN; for a
@@ -620,7 +623,7 @@ version_of() {
 }
 cpu_model=$(awk -F': ' '/^model name/{print $2; exit}' /proc/cpuinfo)
 mem_total=$(awk '/^MemTotal/{printf "%.1f GiB", $2/1048576}' /proc/meminfo)
-dockerv="not running"
+dockerv="not measured"
 [ -z "${docker_root:-}" ] || dockerv=$("$docker" version -f '{{.Server.Version}}' 2>/dev/null)
 
 report() {
@@ -649,9 +652,9 @@ report() {
 	echo "- 1b: systemd-nspawn's default is the host network (no network namespace); rkt's default is its CNI network (ptp, host-local, masqueraded)."
 	echo "- 2: rkt with --net=host; systemd-nspawn with --private-network, each container on its own hard-linked copy of the rootfs (nspawn locks its tree)."
 	echo "- 3: each fetch starts from an empty store with the page cache dropped; docker's image is removed before each pull, outside the timing; the registry is Debian's docker-registry on $registry."
-	echo "- 4: Pss summed over all processes on the host, after minus before, excluding the apps (busybox sleep) and, from the before sum, processes that exited in between; it counts daemon growth (dockerd, containerd, shims, conmon, crun/runc/nspawn parents, rkt's stage1 processes), not daemons already idle before the start, and not kernel memory (mounts, namespaces, cgroups). Other activity on the host shows up as noise; min and max are over $MEM_REPS repetitions."
+	echo "- 4: Pss summed over all processes on the host, after minus before, excluding the apps (busybox sleep) and, from the before sum, processes that exited in between; it counts daemon growth (dockerd, containerd, shims, conmon, crun/runc/nspawn parents, rkt's stage1 processes), not daemons already idle before the start, and not kernel memory (mounts, namespaces, cgroups). Other activity on the host shows up as noise; min and max are over $MEM_REPS repetition(s); the apps are waited for (the busybox sleep running), then 1 s to settle."
 	echo "- 5: rkt only; peers are not measured: podman ps -a with 1,000 created containers is too slow to set up here."
-	echo "- 6: user+nice+system+irq+softirq+steal of /proc/stat before and after $CPU_RUNS starts back to back, divided by $CPU_RUNS: it counts everything on the host, so the machine must be quiet; median, min and max over $CPU_REPS repetitions."
+	echo "- 6: user+nice+system+irq+softirq+steal of /proc/stat before and after $CPU_RUNS starts back to back, divided by $CPU_RUNS: it counts everything on the host, so the machine must be quiet; median, min and max over $CPU_REPS repetition(s)."
 	echo
 	echo "Targets:"
 	target "1a rkt ÷ crun ≤ 1.0" "$(over 1a rkt crun)" 1.0
