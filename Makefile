@@ -7,7 +7,7 @@ export PATH := $(PATH):/usr/local/go/bin
 
 FUZZTIME ?= 30s
 
-.PHONY: build deps test-deps test-tools demo test check-format check-tidy lint unit e2e fuzz cover bench-fetch clean
+.PHONY: build deps test-deps test-tools demo test check-format check-tidy lint unit e2e fuzz cover bench bench-fetch clean
 
 # bin/rkt and, beside it, the default stage1 image bin/stage1-ns.aci, which
 # carries the CNI plugins pinned in tools/cni (built into bin/cni).
@@ -63,6 +63,11 @@ fuzz:
 # Coverage of unit and end-to-end tests together, per package.
 cover:
 	scripts/cover.sh
+
+# rkt against the peer runtimes (podman, docker, crun, runc, nspawn, bwrap):
+# every workload, one markdown table (root; installs the peers from Debian).
+bench: build
+	bench/suite.sh
 
 bench-fetch: build
 	bench/fetch.sh

@@ -6,7 +6,7 @@ set -euo pipefail
 case "${1:-test}" in
 demo)  pkgs=(busybox-static docker-registry skopeo umoci iptables iproute2) ;;
 test)  pkgs=(busybox-static docker-registry skopeo umoci apache2-utils git iptables iproute2 gnupg) ;;
-bench) pkgs=(busybox-static docker-registry skopeo umoci debootstrap podman crun hyperfine bubblewrap iptables iproute2 containernetworking-plugins) ;;
+bench) pkgs=(busybox-static docker-registry skopeo umoci debootstrap podman crun runc docker.io containerd systemd-container bubblewrap hyperfine jq iptables iproute2 containernetworking-plugins) ;;
 *) echo "usage: $0 demo|test|bench" >&2; exit 2 ;;
 esac
 
