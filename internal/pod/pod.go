@@ -331,18 +331,24 @@ func (p *Pod) movedError() error {
 	return errdefs.NotFound(fmt.Errorf("pod %q is no longer %s: it was moved or removed", p.UUID, p.State))
 }
 
+// durableMove says whether a move from one phase to another is synced.
+// Only the moves a user relies on after a power cut are: a prepared pod
+// must still be there, and a prepared pod that ran must not look prepared
+// again. Embryos and pods being prepared are garbage after a crash anyway
+// (so is the pod of rkt run, which goes from prepare/ straight to run/:
+// no fsync on its start path), and gc's moves are redone by the next gc.
+func durableMove(from, to phase) bool {
+	return to == phasePrepared || to == phaseRun && from == phasePrepared
+}
+
 // move renames the pod directory to phase to and records it.
 func (p *Pod) move(to phase, st State) error {
 	dst := podPath(p.dataDir, to, p.UUID)
 	if err := os.MkdirAll(phaseDir(p.dataDir, to), 0o750); err != nil {
 		return fmt.Errorf("move pod %q: %w", p.UUID, err)
 	}
-	// Only the moves a user relies on after a power cut are synced: a
-	// prepared pod must still be there, and a pod that ran must not look
-	// prepared again. Embryos and pods being prepared are garbage after a
-	// crash anyway, and gc's moves are redone by the next gc.
 	rename := os.Rename
-	if to == phasePrepared || to == phaseRun {
+	if durableMove(p.phase, to) {
 		rename = renameDurable
 	}
 	if err := rename(p.Dir, dst); err != nil {

@@ -620,3 +620,21 @@ func BenchmarkList(b *testing.B) {
 		}
 	}
 }
+
+func TestDurableMove(t *testing.T) {
+	for _, c := range []struct {
+		from, to phase
+		want     bool
+	}{
+		{phaseEmbryo, phasePrepare, false},
+		{phasePrepare, phasePrepared, true},
+		{phasePrepared, phaseRun, true},
+		{phasePrepare, phaseRun, false},
+		{phaseRun, phaseExitedGarbage, false},
+		{phasePrepared, phaseGarbage, false},
+	} {
+		if got := durableMove(c.from, c.to); got != c.want {
+			t.Errorf("durableMove(%s, %s) = %v, want %v", phaseDirs[c.from], phaseDirs[c.to], got, c.want)
+		}
+	}
+}
