@@ -250,5 +250,25 @@ docker_stop() {
 	done
 	[ "$docker0_existed" = 1 ] || ip link delete docker0 2>/dev/null
 	[ -z "$forward_policy" ] || iptables -P FORWARD "$forward_policy"
+	docker_iptables_cleanup
 	docker_started=0
+}
+
+# docker_iptables_cleanup removes the rules and chains dockerd added to
+# the filter and nat tables (it leaves them behind when it stops); called
+# only when the suite started dockerd, whose chains were not there before.
+docker_iptables_cleanup() {
+	local t rule chain
+	for t in filter nat; do
+		iptables -t "$t" -S 2>/dev/null | grep -E '^-A ' | grep -E 'DOCKER|docker0' |
+			while read -r rule; do
+				# shellcheck disable=SC2086 # a rule is a list of words
+				iptables -t "$t" ${rule/#-A/-D} 2>/dev/null || true
+			done
+		iptables -t "$t" -S 2>/dev/null | awk '$1 == "-N" && $2 ~ /^DOCKER/ {print $2}' |
+			while read -r chain; do
+				iptables -t "$t" -F "$chain" 2>/dev/null || true
+				iptables -t "$t" -X "$chain" 2>/dev/null || true
+			done
+	done
 }
