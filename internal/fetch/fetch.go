@@ -186,6 +186,16 @@ func (f *Fetcher) byName(ctx context.Context, ref *image.Reference) (*store.Imag
 // fromStore finds a stored image by ID prefix or by name.
 func (f *Fetcher) fromStore(ref *image.Reference) (*store.Image, error) {
 	img, err := lookup(f.Store, ref)
+	if errdefs.Is(err, errdefs.KindNotFound) && ref.ID == "" && ref.Name != "" {
+		// As rkt 1.x's store did: an appc name finds the newest stored
+		// ACI of that name with the labels asked for ("NAME" any
+		// version, "NAME,version=1.0" that one).
+		if app, perr := discovery.ParseApp(ref.Name); perr == nil {
+			if aci, aerr := LookupACI(f.Store, app); aerr == nil {
+				img, err = aci, nil
+			}
+		}
+	}
 	if err == nil {
 		f.debugf("image: using image from local store for %s", ref.Input)
 		return img, nil

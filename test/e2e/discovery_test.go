@@ -165,6 +165,13 @@ func TestDiscoveryFetch(t *testing.T) {
 	}
 	r = rkt(t, e, "fetch", "--pull-policy=never", name+":9.9").exit(t, 254)
 	mentions(t, "stderr", r.stderr, "not in the store")
+	// With never, a name without version finds a stored version, and the
+	// long form finds the one its labels name, as rkt 1.x's store did.
+	id10 := strings.TrimSpace(rkt(t, e, "fetch", "--pull-policy=never", name+":1.0").ok(t).stdout)
+	rkt(t, e, "fetch", "--pull-policy=never", name).ok(t)
+	if got := strings.TrimSpace(rkt(t, e, "fetch", "--pull-policy=never", name+",version=1.0").ok(t).stdout); got != id10 {
+		t.Errorf("fetch --pull-policy=never %s,version=1.0 printed %s, want %s", name, got, id10)
+	}
 
 	// A direct https URL, and its signature beside it. Fetched again
 	// (--pull-policy=update, fetch's default): the stored ETag gets 304.
