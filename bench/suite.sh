@@ -272,6 +272,18 @@ kind_of() {
 	esac
 }
 declare -A times=() dead=()
+# network_rows W GA GB TOOL...: one row (ms) for each tool's times of
+# workload W, in group GA (no network) or GB (the tool's default network).
+network_rows() {
+	local w=$1 ga=$2 gb=$3 t g
+	shift 3
+	for t in "$@"; do
+		g=$ga
+		is_1b "$t" && g=$gb
+		# shellcheck disable=SC2086 # a space-separated list of times
+		add_row "$g" "$t" "$(kind_of "$t")" ms "${label[$t]}" ${times[$w/$t]:-}
+	done
+}
 
 # ---------------------------------------------------------------- 1
 w1() {
@@ -294,12 +306,7 @@ w1() {
 		done
 		rkt_gc
 	done
-	for t in "${tools[@]}"; do
-		local g=1a
-		is_1b "$t" && g=1b
-		# shellcheck disable=SC2086 # a space-separated list of times
-		add_row $g "$t" "$(kind_of "$t")" ms "${label[$t]}" ${times[1/$t]:-}
-	done
+	network_rows 1 1a 1b "${tools[@]}"
 }
 
 # ---------------------------------------------------------------- 2
@@ -570,13 +577,7 @@ w6() {
 			[[ $t != rkt* ]] || rkt_gc
 		done
 	done
-	for t in "${tools[@]}"; do
-		# shellcheck disable=SC2086
-		local g=6a
-		is_1b "$t" && g=6b
-		# shellcheck disable=SC2086
-		add_row $g "$t" "$(kind_of "$t")" ms "${label[$t]}" ${times[6/$t]:-}
-	done
+	network_rows 6 6a 6b "${tools[@]}"
 }
 
 # ---------------------------------------------------------------- run
