@@ -184,18 +184,30 @@ func (a *app) readTrustKey(ctx context.Context, src string, allowHTTP bool) ([]b
 // addTrustedCosignKey shows a PEM public key, asks unless told not to, and
 // stores it.
 func (a *app) addTrustedCosignKey(ks trust.Keystore, in *bufio.Reader, k *trust.CosignKey, src, prefix string, root, skipReview bool) error {
+	shown := []string{fmt.Sprintf("Public key (%s) fingerprint is: %s", k.Algorithm(), k.Fingerprint())}
+	return a.trustKey(in, src, prefix, "Root key (registry images)", root, skipReview, k.Fingerprint(), shown, func() (string, error) {
+		return ks.AddCosignKey(k, prefix, root)
+	})
+}
+
+// trustKey shows a key (the prefix, or rootLabel for a root key, its
+// source, then the lines shown), asks whether to trust it unless
+// skipReview, stores it with add and says where it went.
+func (a *app) trustKey(in *bufio.Reader, src, prefix, rootLabel string, root, skipReview bool, fp string, shown []string, add func() (string, error)) error {
 	if root {
-		fmt.Fprintln(a.stderr, "Root key (registry images)")
+		fmt.Fprintln(a.stderr, rootLabel)
 	} else {
 		fmt.Fprintf(a.stderr, "Prefix: %q\n", prefix)
 	}
 	fmt.Fprintf(a.stderr, "Key: %q\n", src)
-	fmt.Fprintf(a.stderr, "Public key (%s) fingerprint is: %s\n", k.Algorithm(), k.Fingerprint())
-	review, err := a.review(in, k.Fingerprint(), skipReview)
+	for _, l := range shown {
+		fmt.Fprintln(a.stderr, l)
+	}
+	review, err := a.review(in, fp, skipReview)
 	if err != nil {
 		return err
 	}
-	path, err := ks.AddCosignKey(k, prefix, root)
+	path, err := add()
 	if err != nil {
 		return err
 	}
@@ -232,24 +244,11 @@ func (a *app) reportTrusted(src, prefix, path, review string, root bool) {
 
 // addTrustedKey shows a key, asks unless told not to, and stores it.
 func (a *app) addTrustedKey(ks trust.Keystore, in *bufio.Reader, k *openpgp.Entity, src, prefix string, root, skipReview bool) error {
-	if root {
-		fmt.Fprintln(a.stderr, "Root key")
-	} else {
-		fmt.Fprintf(a.stderr, "Prefix: %q\n", prefix)
-	}
-	fmt.Fprintf(a.stderr, "Key: %q\n", src)
-	fmt.Fprintf(a.stderr, "GPG key fingerprint is: %s\n", trust.FormatFingerprint(k))
+	shown := []string{"GPG key fingerprint is: " + trust.FormatFingerprint(k)}
 	for _, id := range trust.Identities(k) {
-		fmt.Fprintf(a.stderr, "\t%s\n", id)
+		shown = append(shown, "\t"+id)
 	}
-	review, err := a.review(in, trust.Fingerprint(k), skipReview)
-	if err != nil {
-		return err
-	}
-	path, err := ks.AddKey(k, prefix, root)
-	if err != nil {
-		return err
-	}
-	a.reportTrusted(src, prefix, path, review, root)
-	return nil
+	return a.trustKey(in, src, prefix, "Root key", root, skipReview, trust.Fingerprint(k), shown, func() (string, error) {
+		return ks.AddKey(k, prefix, root)
+	})
 }
