@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -318,6 +319,43 @@ func TestRunImageVolumeCopyUp(t *testing.T) {
 	}
 	if fileExists(filepath.Join(host, "seed.txt")) {
 		t.Error("copy-up into a host volume")
+	}
+}
+
+// TestRunOverlayVolatile: the app's overlay rootfs is mounted volatile, so
+// that its unmount when the pod exits does not sync the host's file system
+// (kernels before 5.10 lack the option and get a plain overlay); the app's
+// writes still land in the upper dir, which export reads.
+func TestRunOverlayVolatile(t *testing.T) {
+	e, img := podEnv(t)
+	t.Parallel()
+	var uts unix.Utsname
+	if err := unix.Uname(&uts); err != nil {
+		t.Fatal(err)
+	}
+	var major, minor int
+	if _, err := fmt.Sscanf(unix.ByteSliceToString(uts.Release[:]), "%d.%d", &major, &minor); err != nil {
+		t.Fatalf("kernel release %q: %v", uts.Release[:], err)
+	}
+	if major < 5 || major == 5 && minor < 10 {
+		t.Skipf("kernel %d.%d has no volatile overlays (5.10 and later do)", major, minor)
+	}
+	uuidFile := filepath.Join(e.home, "uuid")
+	out := rkt(t, e, insecureImage, "run", "--net=none", "--uuid-file-save="+uuidFile, img, "--exec=/bin/sh", "--", "-c",
+		`echo written > /root/f && awk '$2 == "/" {print $3, $4}' /proc/self/mounts`).ok(t).stdout
+	// Newer kernels show the option as fsync=volatile.
+	opts := strings.Split(strings.Fields(out + " -")[1], ",")
+	if !strings.HasPrefix(out, "overlay ") || !slices.Contains(opts, "volatile") && !slices.Contains(opts, "fsync=volatile") {
+		t.Errorf("the rootfs is not a volatile overlay: %q", out)
+	}
+	uuid := readUUID(t, uuidFile)
+	found := false
+	for _, st := range []string{"exited-garbage", "run"} {
+		b, err := os.ReadFile(filepath.Join(e.dir, "pods", st, uuid, "overlay", "busybox", "upper", "root", "f"))
+		found = found || err == nil && string(b) == "written\n"
+	}
+	if !found {
+		t.Error("the app's write is not in its upper dir")
 	}
 }
 

@@ -53,7 +53,7 @@ func (p AppPlan) execute(fresh map[string]bool, us *userns) error {
 				return fmt.Errorf("app %q: %w", p.Name, err)
 			}
 		}
-		if err := mount.Overlay(p.Rootfs, p.OverlayData); err != nil {
+		if err := mountOverlay(p); err != nil {
 			return err
 		}
 	}
@@ -197,4 +197,19 @@ func shiftOwners(dir string, shift, size uint32) error {
 		}
 		return nil
 	})
+}
+
+// mountOverlay mounts the app's overlay rootfs with the volatile option:
+// no sync of the upper dir's file system, ever. Without it, the overlay's
+// unmount when the pod exits syncs the whole host file system the pod dir
+// is on and flushes the disk's cache, which an exiting pod waits for. A
+// pod's upper dir is never mounted again (export reads it directly) and a
+// pod that a host crash cut short is garbage, so nothing needs the sync.
+// Kernels before 5.10 do not know the option: they get a plain overlay.
+func mountOverlay(p AppPlan) error {
+	err := mount.Overlay(p.Rootfs, p.OverlayData+",volatile")
+	if errors.Is(err, unix.EINVAL) {
+		err = mount.Overlay(p.Rootfs, p.OverlayData)
+	}
+	return err
 }
