@@ -10,6 +10,7 @@ import (
 
 	"github.com/appc/spec/schema"
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/rkt/rkt/internal/errdefs"
 	"github.com/rkt/rkt/internal/fetch"
@@ -47,9 +48,9 @@ func (pf *podFlags) register(cmd *cobra.Command) {
 	fs.SetInterspersed(false)
 	pf.pull.register(cmd, fetch.PullNew)
 	pf.defaultVals = perAppFlags(fs, &pf.defaults)
-	fs.StringArrayVar(&pf.volumes, "volume", nil, "volumes to make available in the pod: NAME,kind=host,source=PATH[,readOnly=true][,recursive=true] or NAME,kind=empty[,mode=0755,uid=0,gid=0]")
-	fs.StringArrayVar(&pf.setEnv, "set-env", nil, "an environment variable for every app: NAME=VALUE")
-	fs.StringArrayVar(&pf.setEnvFile, "set-env-file", nil, "a file of NAME=VALUE lines for every app's environment")
+	stringsVar(fs, &pf.volumes, "volume", "volumes to make available in the pod: NAME,kind=host,source=PATH[,readOnly=true][,recursive=true] or NAME,kind=empty[,mode=0755,uid=0,gid=0]")
+	stringsVar(fs, &pf.setEnv, "set-env", "an environment variable for every app: NAME=VALUE")
+	stringsVar(fs, &pf.setEnvFile, "set-env-file", "a file of NAME=VALUE lines for every app's environment")
 	fs.BoolVar(&pf.inheritEnv, "inherit-env", false, "apps inherit rkt's environment (under the image's)")
 	fs.StringVar(&pf.stage1.Path, "stage1-path", "", "a stage1 image file (absolute path)")
 	fs.StringVar(&pf.stage1.URL, "stage1-url", "", "a stage1 image URL (file://)")
@@ -59,7 +60,7 @@ func (pf *podFlags) register(cmd *cobra.Command) {
 	fs.StringVar(&pf.uuidFile, "uuid-file-save", "", "write the pod's UUID to this file")
 	fs.BoolVar(&pf.noOverlay, "no-overlay", false, "render each app's rootfs as a copy of its image instead of an overlay")
 	fs.StringVar(&pf.podManifest, "pod-manifest", "", "an appc PodManifest file to run as-is (its images must be in the store)")
-	fs.StringArrayVar(&pf.ports, "port", nil, "forward a host port to an app's port of that name (OCI images name theirs 80-tcp): NAME:[HOSTIP:]HOSTPORT (repeatable)")
+	stringsVar(fs, &pf.ports, "port", "forward a host port to an app's port of that name (OCI images name theirs 80-tcp): NAME:[HOSTIP:]HOSTPORT (repeatable)")
 	cmd.MarkFlagsMutuallyExclusive("stage1-path", "stage1-url", "stage1-name", "stage1-hash", "stage1-from-dir")
 }
 
@@ -240,11 +241,11 @@ func (rf *runFlags) register(cmd *cobra.Command) {
 	fs.BoolVar(&rf.interactive, "interactive", false, "run the (single) app interactively, on this terminal")
 	fs.StringVar(&rf.ipc, "ipc", "auto", "IPC namespace: auto, private or parent")
 	fs.BoolVar(&rf.privateUsers, "private-users", false, "run the apps in a user namespace: root in the pod is an unprivileged range of host IDs")
-	fs.StringArrayVar(&rf.dns.Servers, "dns", nil, "a name server for the pod's /etc/resolv.conf (repeatable), or host (the host's file) or none (the image's)")
-	fs.StringArrayVar(&rf.dns.Search, "dns-search", nil, "a DNS search domain for the pod's /etc/resolv.conf (repeatable)")
-	fs.StringArrayVar(&rf.dns.Options, "dns-opt", nil, "a resolver option for the pod's /etc/resolv.conf (repeatable)")
+	stringsVar(fs, &rf.dns.Servers, "dns", "a name server for the pod's /etc/resolv.conf (repeatable), or host (the host's file) or none (the image's)")
+	stringsVar(fs, &rf.dns.Search, "dns-search", "a DNS search domain for the pod's /etc/resolv.conf (repeatable)")
+	stringsVar(fs, &rf.dns.Options, "dns-opt", "a resolver option for the pod's /etc/resolv.conf (repeatable)")
 	fs.StringVar(&rf.dns.Domain, "dns-domain", "", "the local domain for the pod's /etc/resolv.conf")
-	fs.StringArrayVar(&rf.dns.HostsEntries, "hosts-entry", nil, "an /etc/hosts entry IP=HOST[,HOST...] added to the defaults (repeatable), or host (the host's file)")
+	stringsVar(fs, &rf.dns.HostsEntries, "hosts-entry", "an /etc/hosts entry IP=HOST[,HOST...] added to the defaults (repeatable), or host (the host's file)")
 	fs.BoolVar(&rf.mdsRegister, "mds-register", false, "register the pod with the metadata service (rkt metadata-service), which its apps reach at $AC_METADATA_URL; not with --net=none")
 	fs.StringVar(&rf.mdsSocket, "mds-socket", mds.DefaultSocket, "the metadata service's registration socket (for tests)")
 	_ = fs.MarkHidden("mds-socket")
@@ -313,6 +314,22 @@ func (rf *runFlags) writeDNS(podDir string, ra *abi.RunArgs) error {
 		return err
 	}
 	ra.DNSConfMode = d.String()
+	return nil
+}
+
+// stringsVar defines a repeatable flag whose every use adds its value,
+// commas and all: pflag's StringArrayVar, without rendering each one's
+// default through a CSV writer with a buffer of its own at every start.
+func stringsVar(fs *pflag.FlagSet, p *[]string, name, usage string) {
+	fs.Var((*stringsFlag)(p), name, usage)
+}
+
+type stringsFlag []string
+
+func (s *stringsFlag) String() string { return strings.Join(*s, ",") }
+func (s *stringsFlag) Type() string   { return "stringArray" }
+func (s *stringsFlag) Set(v string) error {
+	*s = append(*s, v)
 	return nil
 }
 

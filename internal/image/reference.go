@@ -59,9 +59,29 @@ type Reference struct {
 	URL string
 }
 
-// idRE matches image IDs as rkt prints them (sha256-hex) and digests
-// (sha256:hex), full or a prefix of at least 2 hex digits.
-var idRE = lazyRegexp(`^(sha256|sha512)[-:]([a-f0-9]{2,128})$`)
+// parseImageID matches image IDs as rkt prints them (sha256-hex) and
+// digests (sha256:hex), full or a prefix of at least 2 hex digits: what
+// `^(sha256|sha512)[-:]([a-f0-9]{2,128})$` matches, without compiling it
+// on the start path of rkt run ID.
+func parseImageID(s string) (algo, hex string, ok bool) {
+	for _, a := range []string{"sha256", "sha512"} {
+		rest, found := strings.CutPrefix(s, a)
+		if !found || rest == "" || rest[0] != '-' && rest[0] != ':' {
+			continue
+		}
+		hex = rest[1:]
+		if len(hex) < 2 || len(hex) > 128 {
+			return "", "", false
+		}
+		for i := 0; i < len(hex); i++ {
+			if c := hex[i]; (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+				return "", "", false
+			}
+		}
+		return a, hex, true
+	}
+	return "", "", false
+}
 
 // knownTransports lists the prefixes that name a transport.
 var knownTransports = []Transport{Docker, OCIArchive, OCILayout, DockerArchive}
@@ -87,8 +107,8 @@ func ParseReference(s string) (*Reference, error) {
 			return parseLocal(s, t, rest)
 		}
 	}
-	if m := idRE().FindStringSubmatch(s); m != nil {
-		return &Reference{Transport: Stored, Input: s, ID: m[1] + ":" + m[2]}, nil
+	if algo, hex, ok := parseImageID(s); ok {
+		return &Reference{Transport: Stored, Input: s, ID: algo + ":" + hex}, nil
 	}
 	if p, ok := strings.CutPrefix(s, "file://"); ok {
 		if !filepath.IsAbs(p) {

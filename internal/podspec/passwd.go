@@ -1,7 +1,6 @@
 package podspec
 
 import (
-	"bufio"
 	"bytes"
 	"fmt"
 	"strconv"
@@ -69,14 +68,14 @@ func eachLine(data []byte, fn func([]string)) {
 	if len(data) > MaxAccountFile {
 		data = data[:MaxAccountFile]
 	}
-	sc := bufio.NewScanner(bytes.NewReader(data))
-	sc.Buffer(make([]byte, 64<<10), 64<<10)
-	for sc.Scan() {
-		line := sc.Text()
-		if line == "" || strings.HasPrefix(line, "#") {
+	// The file is in memory already: split it where it lies (a Scanner
+	// would copy it through a buffer of its own).
+	for b := range bytes.Lines(data) {
+		b = bytes.TrimSuffix(bytes.TrimSuffix(b, []byte("\n")), []byte("\r"))
+		if len(b) == 0 || b[0] == '#' {
 			continue
 		}
-		fn(strings.Split(line, ":"))
+		fn(strings.Split(string(b), ":"))
 	}
 }
 
