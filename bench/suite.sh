@@ -564,6 +564,21 @@ busy_jiffies() {
 	read -r _cpu user nice system _idle _iowait irq softirq steal _rest </proc/stat
 	echo $((user + nice + system + irq + softirq + steal))
 }
+# settle: wait, up to 5 s, for the host to go quiet (at most 4 % of the
+# CPUs busy over a quarter of a second), so that what one tool leaves
+# running (a daemon's cleanup, the kernel's deferred teardown of network
+# namespaces, writeback) is not counted in the next tool's window.
+settle() {
+	local i a b quiet
+	quiet=$(($(nproc) * hz / 4 / 25))
+	sync
+	for i in $(seq 20); do
+		a=$(busy_jiffies)
+		sleep 0.25
+		b=$(busy_jiffies)
+		[ $((b - a)) -gt "$quiet" ] || return 0
+	done
+}
 w6() {
 	local tools t r i c0 c1
 	mapfile -t tools < <(usable "${tools_1a[@]}" "${tools_1b[@]}")
@@ -571,6 +586,7 @@ w6() {
 	for r in $(seq "$CPU_REPS"); do
 		for t in "${tools[@]}"; do
 			[ -n "${ok[$t]}" ] || continue
+			settle
 			c0=$(busy_jiffies)
 			for i in $(seq "$CPU_RUNS"); do
 				start "$t" "cpu$r-$i" || { leave_out "$t" "start failed: $(tail -1 "$work/err")"; break; }
