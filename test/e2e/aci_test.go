@@ -65,7 +65,7 @@ func TestRunACI(t *testing.T) {
 	// rkt image export gives back the same bytes.
 	exported := filepath.Join(t.TempDir(), "out.aci")
 	rkt(t, e, "image", "export", id, exported).ok(t)
-	a, _ := os.ReadFile(aci)
+	a := []byte(readFile(t, aci))
 	b, err := os.ReadFile(exported)
 	if err != nil || !bytes.Equal(a, b) {
 		t.Errorf("exported ACI differs from the fetched one (%d and %d bytes): %v", len(a), len(b), err)

@@ -123,8 +123,8 @@ func TestDiscoveryFetch(t *testing.T) {
 	for _, v := range []string{"1.0", "2.0"} {
 		aci := writeACI(t, name, v, `{"exec":["/bin/echo","discovered `+v+`"],"user":"0","group":"0"}`)
 		g.sign(t, "disco@example.com", aci, aci+".asc", true)
-		data, _ := os.ReadFile(aci)
-		sig, _ := os.ReadFile(aci + ".asc")
+		data := []byte(readFile(t, aci))
+		sig := []byte(readFile(t, aci+".asc"))
 		base := "/images/" + name + "-" + v + "-linux-amd64"
 		srv.put(base+".aci", data)
 		srv.put(base+".aci.asc", sig)
@@ -223,13 +223,13 @@ func TestDiscoveryTrustKeysFromHTTPS(t *testing.T) {
 	srv := newACIServer(t, e)
 	name := srv.ip + "/tool"
 	keyFile := g.key(t, "Tool Signer", "tool@example.com")
-	pub, _ := os.ReadFile(keyFile)
+	pub := []byte(readFile(t, keyFile))
 	srv.put("/tool?ac-discovery=1", discoveryPage(name, srv.ip, true))
 	srv.put("/pubkeys.gpg", pub)
 	aci := writeACI(t, name, "latest", `{"exec":["/bin/true"],"user":"0","group":"0"}`)
 	g.sign(t, "tool@example.com", aci, aci+".asc", false)
-	data, _ := os.ReadFile(aci)
-	sig, _ := os.ReadFile(aci + ".asc")
+	data := []byte(readFile(t, aci))
+	sig := []byte(readFile(t, aci+".asc"))
 	srv.put("/images/"+name+"-latest-linux-amd64.aci", data)
 	srv.put("/images/"+name+"-latest-linux-amd64.aci.asc", sig)
 
@@ -250,7 +250,7 @@ func (s *aciServer) serveACI(t *testing.T, g *gpgHome, email, name, version stri
 		t.Fatal(err)
 	}
 	g.sign(t, email, file, file+".asc", true)
-	sig, _ := os.ReadFile(file + ".asc")
+	sig := []byte(readFile(t, file+".asc"))
 	base := "/images/" + name + "-" + version + "-linux-amd64"
 	s.put(base+".aci", data)
 	s.put(base+".aci.asc", sig)
@@ -263,7 +263,7 @@ func TestACIDependencies(t *testing.T) {
 	g.key(t, "Deps Signer", "deps@example.com")
 	g.key(t, "Unrelated Signer", "unrelated@example.com")
 	srv.put("/?ac-discovery=1", discoveryPage(srv.ip, srv.ip, true))
-	pub, _ := os.ReadFile(filepath.Join(g.dir, "deps@example.com.pub"))
+	pub := []byte(readFile(t, filepath.Join(g.dir, "deps@example.com.pub")))
 	srv.put("/pubkeys.gpg", pub)
 	rkt(t, e, "trust", "--prefix="+srv.ip, "--skip-fingerprint-review").ok(t)
 
