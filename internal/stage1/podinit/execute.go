@@ -205,11 +205,14 @@ func shiftOwners(dir string, shift, size uint32) error {
 // is on and flushes the disk's cache, which an exiting pod waits for. A
 // pod's upper dir is never mounted again (export reads it directly) and a
 // pod that a host crash cut short is garbage, so nothing needs the sync.
-// Kernels before 5.10 do not know the option: they get a plain overlay.
+// Kernels before 5.10 do not know the option (EINVAL), and options that
+// fill the page the kernel takes leave no room for it: both get a plain
+// overlay.
 func mountOverlay(p AppPlan) error {
-	err := mount.Overlay(p.Rootfs, p.OverlayData+",volatile")
-	if errors.Is(err, unix.EINVAL) {
-		err = mount.Overlay(p.Rootfs, p.OverlayData)
+	if data := p.OverlayData + ",volatile"; len(data) < unix.Getpagesize() {
+		if err := mount.Overlay(p.Rootfs, data); !errors.Is(err, unix.EINVAL) {
+			return err
+		}
 	}
-	return err
+	return mount.Overlay(p.Rootfs, p.OverlayData)
 }
