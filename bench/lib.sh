@@ -262,8 +262,9 @@ docker_iptables_cleanup() {
 	for t in filter nat; do
 		iptables -t "$t" -S 2>/dev/null | grep -E '^-A ' | grep -E 'DOCKER|docker0' |
 			while read -r rule; do
-				# shellcheck disable=SC2086 # a rule is a list of words
-				iptables -t "$t" ${rule/#-A/-D} 2>/dev/null || true
+				# xargs splits the rule as iptables -S quoted it (a
+				# --comment "with spaces"), with no globbing.
+				printf '%s\n' "${rule/#-A/-D}" | xargs iptables -t "$t" 2>/dev/null || true
 			done
 		iptables -t "$t" -S 2>/dev/null | awk '$1 == "-N" && $2 ~ /^DOCKER/ {print $2}' |
 			while read -r chain; do

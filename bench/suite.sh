@@ -525,12 +525,12 @@ w4() {
 }
 
 # ---------------------------------------------------------------- 5
-# hyperfine_row GROUP LABEL JSON: median, min and max of a hyperfine export.
+# hyperfine_row GROUP LABEL JSON: a row of rkt's run times in a hyperfine
+# export, summarised as every other row is.
 hyperfine_row() {
 	local g=$1 lbl=$2 json=$3
-	read -r med mn mx <<<"$(jq -r '.results[0] | "\(.median * 1000) \(.min * 1000) \(.max * 1000)"' "$json")"
-	rows+=("$g|rkt|rkt|$med|$mn|$mx|ms|$lbl")
-	median_of[$g/rkt]=$med
+	# shellcheck disable=SC2046 # one word per run time
+	add_row "$g" rkt rkt ms "$lbl" $(jq -r '.results[0].times[] * 1000' "$json")
 }
 w5() {
 	local d=$work/pods pimg n uuid t0 t1 left
