@@ -47,6 +47,12 @@ type Conf struct {
 	// List is the file's configuration as a list of plugins, in the form
 	// applied (a single-plugin .conf becomes a one-element list).
 	List []byte
+	// cni and rkt are List as libcni and as rkt read it (rktOK: List
+	// fits rkt's view), parsed once by ParseConf, so that choosing the
+	// networks, the port forwards and the ADD read no file again.
+	cni   *libcni.NetworkConfigList
+	rkt   listConf
+	rktOK bool
 }
 
 // LoadConfs reads the networks of the local configuration's net.d (none
@@ -103,11 +109,12 @@ func readConfDir(dir string, user bool) ([]Conf, error) {
 		if err != nil {
 			return nil, fmt.Errorf("network configuration %s: %w", file, err)
 		}
-		name, list, err := ParseConf(data, ext == ".conflist")
+		c, err := ParseConf(data, ext == ".conflist")
 		if err != nil {
 			return nil, fmt.Errorf("network configuration %s: %w", file, err)
 		}
-		out = append(out, Conf{Name: name, File: file, User: user, List: list})
+		c.File, c.User = file, user
+		out = append(out, c)
 	}
 	return out, nil
 }
@@ -115,16 +122,17 @@ func readConfDir(dir string, user bool) ([]Conf, error) {
 // maxConfSize bounds a configuration file.
 const maxConfSize = 1 << 20
 
-// ParseConf checks a .conf (one plugin) or .conflist file and returns its
-// network name and its configuration as a list.
-func ParseConf(data []byte, isList bool) (string, []byte, error) {
+// ParseConf checks a .conf (one plugin) or .conflist file and returns it
+// as a Conf (File and User unset): its network name and its configuration
+// as a list, parsed.
+func ParseConf(data []byte, isList bool) (Conf, error) {
 	if len(data) > maxConfSize {
-		return "", nil, errors.New("larger than 1 MiB")
+		return Conf{}, errors.New("larger than 1 MiB")
 	}
 	if !isList {
 		c, err := libcni.NetworkPluginConfFromBytes(data)
 		if err != nil {
-			return "", nil, err
+			return Conf{}, err
 		}
 		list, err := json.Marshal(map[string]any{
 			"cniVersion": c.Network.CNIVersion,
@@ -132,18 +140,30 @@ func ParseConf(data []byte, isList bool) (string, []byte, error) {
 			"plugins":    []json.RawMessage{c.Bytes},
 		})
 		if err != nil {
-			return "", nil, err
+			return Conf{}, err
 		}
 		data = list
 	}
-	l, err := libcni.ConfListFromBytes(data)
+	c, err := parseListConf(data)
 	if err != nil {
-		return "", nil, err
+		return Conf{}, err
 	}
-	if !validNetName(l.Name) {
-		return "", nil, fmt.Errorf("invalid network name %q", l.Name)
+	if !validNetName(c.Name) {
+		return Conf{}, fmt.Errorf("invalid network name %q", c.Name)
 	}
-	return l.Name, data, nil
+	return c, nil
+}
+
+// parseListConf parses a configuration list, as libcni and as rkt read
+// it: the one place a Conf's List is parsed.
+func parseListConf(list []byte) (Conf, error) {
+	l, err := libcni.ConfListFromBytes(list)
+	if err != nil {
+		return Conf{}, err
+	}
+	c := Conf{Name: l.Name, List: list, cni: l}
+	c.rkt, c.rktOK = parseList(list)
+	return c, nil
 }
 
 // validNetName says whether n may name a network in net.d: a CNI name

@@ -148,11 +148,12 @@ func plugins(t *testing.T, list []byte) []string {
 
 func TestAddPorts(t *testing.T) {
 	mk := func(name, list string) Net {
-		_, l, err := ParseConf([]byte(list), strings.Contains(list, "plugins"))
+		c, err := ParseConf([]byte(list), strings.Contains(list, "plugins"))
 		if err != nil {
 			t.Fatal(err)
 		}
-		return Net{Conf: Conf{Name: name, List: l}}
+		c.Name = name
+		return Net{Conf: c}
 	}
 	ports := []PortMapping{{HostPort: 8080, ContainerPort: 80, Protocol: "tcp"}}
 	restricted, def := Builtin["99-default-restricted.conf"], Builtin["99-default.conf"]
@@ -168,6 +169,13 @@ func TestAddPorts(t *testing.T) {
 	}
 	if got := nets[1].CapabilityArgs["portMappings"]; !reflect.DeepEqual(got, ports) {
 		t.Errorf("capability args %v", got)
+	}
+	// What Setup applies is the list with portmap, parsed.
+	if l := nets[1].cni; l == nil || string(l.Bytes) != string(nets[1].List) || len(l.Plugins) != 2 || l.Plugins[1].Network.Type != "portmap" {
+		t.Errorf("parsed list after AddPorts: %+v", l)
+	}
+	if !nets[1].rktOK || !nets[1].rkt.takesPortMappings() {
+		t.Errorf("rkt's view after AddPorts: %+v", nets[1].rkt)
 	}
 	// No masquerading network: the last; its own portmap is kept.
 	nets = []Net{mk("r", restricted), mk("pm", withPortmap)}
@@ -230,13 +238,13 @@ func FuzzParseConf(f *testing.F) {
 		f.Add([]byte(s), true)
 	}
 	f.Fuzz(func(t *testing.T, data []byte, isList bool) {
-		name, list, err := ParseConf(data, isList)
+		c, err := ParseConf(data, isList)
 		if err != nil {
 			return
 		}
-		again, _, err := ParseConf(list, true)
-		if err != nil || again != name {
-			t.Fatalf("the list of %q does not parse back: %q, %v", data, again, err)
+		again, err := ParseConf(c.List, true)
+		if err != nil || again.Name != c.Name || !reflect.DeepEqual(again.cni, c.cni) || again.rkt.masquerades() != c.rkt.masquerades() {
+			t.Fatalf("the list of %q does not parse back: %+v, %v", data, again, err)
 		}
 	})
 }
@@ -253,13 +261,57 @@ func TestMasquerades(t *testing.T) {
 		{`{"cniVersion":"1.0.0","name":"l","rktMasquerade":true,"plugins":[{"type":"bridge"}]}`, true, true, true},
 		{`{"cniVersion":"1.0.0","name":"l","plugins":[{"type":"bridge"},{"type":"x","rktMasquerade":true,"ipMasq":true}]}`, true, false, false},
 	} {
-		_, list, err := ParseConf([]byte(c.file), c.isList)
+		conf, err := ParseConf([]byte(c.file), c.isList)
 		if err != nil {
 			t.Fatal(err)
 		}
-		l, ok := parseList(list)
+		l, ok := conf.rkt, conf.rktOK
 		if !ok || l.rktMasquerade() != c.rkt || l.masquerades() != c.anyway {
 			t.Errorf("%s: rktMasquerade %v, masquerades %v", c.file, l.rktMasquerade(), l.masquerades())
+		}
+	}
+}
+
+func TestForwardableIndex(t *testing.T) {
+	mk := func(file string) Net {
+		c, err := ParseConf([]byte(file), strings.Contains(file, "plugins"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return Net{Conf: c}
+	}
+	restricted, def := mk(Builtin["99-default-restricted.conf"]), mk(Builtin["99-default.conf"])
+	// ipMasq of another type: libcni takes the file, rkt's view does not,
+	// and the network does not count as masquerading.
+	odd := mk(`{"cniVersion":"1.0.0","name":"odd","type":"ptp","ipMasq":"yes","rktMasquerade":true}`)
+	if odd.rktOK {
+		t.Fatalf("a string ipMasq fits rkt's view: %+v", odd.rkt)
+	}
+	for _, c := range []struct {
+		name string
+		nets []Net
+		want int
+	}{
+		{"none", nil, -1},
+		{"first masquerading", []Net{restricted, def, def}, 1},
+		{"none masquerades: the last", []Net{restricted, restricted}, 1},
+		{"a list rkt cannot read does not masquerade", []Net{odd, restricted}, 1},
+	} {
+		if got := ForwardableIndex(c.nets); got != c.want {
+			t.Errorf("%s: %d, want %d", c.name, got, c.want)
+		}
+	}
+}
+
+func TestLoadConfsParsedOnce(t *testing.T) {
+	local, stage1 := confDirs(t, map[string]string{"10-br.conf": bridgeConf})
+	confs, err := LoadConfs(local, stage1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range confs {
+		if c.cni == nil || c.cni.Name != c.Name || string(c.cni.Bytes) != string(c.List) || len(c.cni.Plugins) != 1 || !c.rktOK {
+			t.Errorf("%s: parsed form %+v, rkt's view %v", c.Name, c.cni, c.rktOK)
 		}
 	}
 }
@@ -267,11 +319,11 @@ func TestMasquerades(t *testing.T) {
 func TestDelNeedsNetNS(t *testing.T) {
 	info := func(list string) abi.Network { return abi.Network{Config: []byte(list)} }
 	def := func(file string) abi.Network {
-		_, l, err := ParseConf([]byte(Builtin[file]), false)
+		c, err := ParseConf([]byte(Builtin[file]), false)
 		if err != nil {
 			t.Fatal(err)
 		}
-		return abi.Network{Config: l}
+		return abi.Network{Config: c.List}
 	}
 	for _, c := range []struct {
 		name  string

@@ -20,7 +20,8 @@ type listConf struct {
 	Plugins       []pluginConf `json:"plugins"`
 }
 
-// parseList reads a list; ok is false when it is not valid JSON.
+// parseList reads a list; ok is false when it is not valid JSON or a
+// field rkt reads has another type (l then holds the fields that fit).
 func parseList(list []byte) (l listConf, ok bool) {
 	return l, json.Unmarshal(list, &l) == nil
 }

@@ -34,25 +34,33 @@ func AddPorts(nets []Net, ports []PortMapping) error {
 		return errors.New("port forwards need a CNI network")
 	}
 	idx := ForwardableIndex(nets)
-	if l, ok := parseList(nets[idx].List); !ok || !l.takesPortMappings() {
+	n := &nets[idx]
+	if !n.rktOK || !n.rkt.takesPortMappings() {
 		var full map[string]json.RawMessage
 		var plugins []json.RawMessage
-		if err := json.Unmarshal(nets[idx].List, &full); err != nil {
-			return fmt.Errorf("network %q: %w", nets[idx].Name, err)
+		if err := json.Unmarshal(n.List, &full); err != nil {
+			return fmt.Errorf("network %q: %w", n.Name, err)
 		}
 		if err := json.Unmarshal(full["plugins"], &plugins); err != nil {
-			return fmt.Errorf("network %q: plugins: %w", nets[idx].Name, err)
+			return fmt.Errorf("network %q: plugins: %w", n.Name, err)
 		}
 		raw, err := json.Marshal(append(plugins, json.RawMessage(portmapPlugin)))
 		if err != nil {
 			return err
 		}
 		full["plugins"] = raw
-		if nets[idx].List, err = json.Marshal(full); err != nil {
+		list, err := json.Marshal(full)
+		if err != nil {
 			return err
 		}
+		// The list changed: it is parsed once more, as Setup applies it.
+		parsed, err := parseListConf(list)
+		if err != nil {
+			return fmt.Errorf("network %q: %w", n.Name, err)
+		}
+		n.List, n.cni, n.rkt, n.rktOK = parsed.List, parsed.cni, parsed.rkt, parsed.rktOK
 	}
-	nets[idx].CapabilityArgs = map[string]any{"portMappings": ports}
+	n.CapabilityArgs = map[string]any{"portMappings": ports}
 	return nil
 }
 
@@ -61,7 +69,7 @@ func AddPorts(nets []Net, ports []PortMapping) error {
 // else the last (-1 for none).
 func ForwardableIndex(nets []Net) int {
 	for i, n := range nets {
-		if l, ok := parseList(n.List); ok && l.masquerades() {
+		if n.rktOK && n.rkt.masquerades() {
 			return i
 		}
 	}

@@ -80,9 +80,9 @@ func Setup(ctx context.Context, p Pod, nets []Net) (nsPath string, infos []abi.N
 			NetInfoV1: abi.NetInfoV1{NetName: n.Name, ConfPath: n.File, IfName: n.IfName, Args: n.Args},
 			Config:    n.List, CapabilityArgs: n.CapabilityArgs,
 		}
-		list, err := libcni.ConfListFromBytes(n.List)
-		if err != nil {
-			return nsPath, infos, fmt.Errorf("network %q: %w", n.Name, err)
+		list := n.cni
+		if list == nil {
+			return nsPath, infos, fmt.Errorf("network %q: configuration not parsed (ParseConf)", n.Name)
 		}
 		if len(list.Plugins) > 0 {
 			info.PluginPath, _ = invoke.FindInPath(list.Plugins[0].Network.Type, p.PluginDirs)
@@ -99,7 +99,7 @@ func Setup(ctx context.Context, p Pod, nets []Net) (nsPath string, infos []abi.N
 		if err != nil {
 			return nsPath, infos, fmt.Errorf("network %q: %w", n.Name, err)
 		}
-		if l, _ := parseList(n.List); l.rktMasquerade() {
+		if n.rkt.rktMasquerade() {
 			if subnet == nil {
 				return nsPath, infos, fmt.Errorf("network %q: masquerade needs an IPv4 address, and the network gave none", n.Name)
 			}
