@@ -122,7 +122,7 @@ func TestDNSConfMode(t *testing.T) {
 	}
 }
 
-func TestMetadataURL(t *testing.T) {
+func TestMDSEndpoint(t *testing.T) {
 	tok := "0123456789abcdef0123456789abcdef"
 	env := func(v string) func(string) string {
 		return func(k string) string {
@@ -154,9 +154,13 @@ func TestMetadataURL(t *testing.T) {
 		{"127.0.0.1", tok, "80x", "", false},
 	}
 	for _, tc := range tests {
-		got, err := MetadataURL(tc.host, tc.token, env(tc.port))
+		e, err := ParseMDSEndpoint(tc.token, env(tc.port))
+		got := ""
+		if err == nil {
+			got, err = e.URL(tc.host)
+		}
 		if (err == nil) != tc.ok || got != tc.want {
-			t.Errorf("MetadataURL(%q, %q, port %q) = %q, %v; want %q (ok %v)", tc.host, tc.token, tc.port, got, err, tc.want, tc.ok)
+			t.Errorf("ParseMDSEndpoint(%q, port %q).URL(%q) = %q, %v; want %q (ok %v)", tc.token, tc.port, tc.host, got, err, tc.want, tc.ok)
 		}
 	}
 }

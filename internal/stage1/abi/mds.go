@@ -24,23 +24,36 @@ func ValidMDSToken(t string) bool {
 	return true
 }
 
-// MetadataURL is AC_METADATA_URL for an app whose pod reaches the
-// metadata service at host (an IP address) and port, with its pod's
-// token. getenv gives the port of EnvMDSPort (MDSPort when unset).
-func MetadataURL(host, token string, getenv func(string) string) (string, error) {
+// MDSEndpoint is where a pod's apps reach the metadata service, but for
+// the host's address, which depends on the pod's network: the pod's
+// token and the service's port.
+type MDSEndpoint struct {
+	Token string
+	Port  int
+}
+
+// ParseMDSEndpoint checks a --mds-token and reads the port of EnvMDSPort
+// with getenv (MDSPort when unset).
+func ParseMDSEndpoint(token string, getenv func(string) string) (MDSEndpoint, error) {
 	if !ValidMDSToken(token) {
-		return "", fmt.Errorf("--mds-token: %q is not a metadata service token", token)
+		return MDSEndpoint{}, fmt.Errorf("--mds-token: %q is not a metadata service token", token)
 	}
-	if net.ParseIP(host) == nil {
-		return "", fmt.Errorf("metadata service host %q is not an IP address", host)
-	}
-	port := MDSPort
+	e := MDSEndpoint{Token: token, Port: MDSPort}
 	if v := getenv(EnvMDSPort); v != "" {
 		p, err := strconv.Atoi(v)
 		if err != nil || p < 1 || p > 65535 {
-			return "", fmt.Errorf("%s=%q is not a port", EnvMDSPort, v)
+			return MDSEndpoint{}, fmt.Errorf("%s=%q is not a port", EnvMDSPort, v)
 		}
-		port = p
+		e.Port = p
 	}
-	return "http://" + net.JoinHostPort(host, strconv.Itoa(port)) + "/" + token, nil
+	return e, nil
+}
+
+// URL is AC_METADATA_URL for an app whose pod reaches the service at host
+// (an IP address).
+func (e MDSEndpoint) URL(host string) (string, error) {
+	if net.ParseIP(host) == nil {
+		return "", fmt.Errorf("metadata service host %q is not an IP address", host)
+	}
+	return "http://" + net.JoinHostPort(host, strconv.Itoa(e.Port)) + "/" + e.Token, nil
 }

@@ -3,6 +3,7 @@ package ns
 import (
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -13,31 +14,35 @@ import (
 )
 
 func TestPodConfig(t *testing.T) {
-	env := func(string) string { return "" }
 	cases := []struct {
 		name  string
 		args  abi.RunArgs
-		check func(t *testing.T, cfg podinit.Config, flags uintptr)
+		env   map[string]string
+		check func(t *testing.T, p RunPlan)
 		err   string
 	}{
-		{name: "host", args: abi.RunArgs{Net: "host", UUID: "u"}, check: func(t *testing.T, cfg podinit.Config, flags uintptr) {
-			if cfg.Hostname != "rkt-u" || cfg.Net != "host" || flags&unix.CLONE_NEWNS == 0 || flags&unix.CLONE_NEWNET != 0 || flags&unix.CLONE_NEWIPC == 0 {
+		{name: "host", args: abi.RunArgs{Net: "host", UUID: "u"}, check: func(t *testing.T, p RunPlan) {
+			cfg, flags := p.Config, p.CloneFlags
+			if cfg.Hostname != "rkt-u" || cfg.Net != "host" || flags&unix.CLONE_NEWNS == 0 || flags&unix.CLONE_NEWNET != 0 || flags&unix.CLONE_NEWIPC == 0 || p.Nets != nil {
 				t.Errorf("%+v %#x", cfg, flags)
 			}
 		}},
-		{name: "none", args: abi.RunArgs{Net: "none", UUID: "u", IPC: "parent", Hostname: "h"}, check: func(t *testing.T, cfg podinit.Config, flags uintptr) {
-			if cfg.Net != "none" || cfg.Hostname != "h" || flags&unix.CLONE_NEWNET == 0 || flags&unix.CLONE_NEWIPC != 0 {
+		{name: "none", args: abi.RunArgs{Net: "none", UUID: "u", IPC: "parent", Hostname: "h"}, check: func(t *testing.T, p RunPlan) {
+			cfg, flags := p.Config, p.CloneFlags
+			if cfg.Net != "none" || cfg.Hostname != "h" || flags&unix.CLONE_NEWNET == 0 || flags&unix.CLONE_NEWIPC != 0 || p.Nets != nil {
 				t.Errorf("%+v", cfg)
 			}
 		}},
-		{name: "insecure and userns", args: abi.RunArgs{Net: "host", UUID: "u", DisableCapabilities: true, DisablePaths: true, DisableSeccomp: true, PrivateUsers: "65536:65536"}, check: func(t *testing.T, cfg podinit.Config, _ uintptr) {
+		{name: "insecure and userns", args: abi.RunArgs{Net: "host", UUID: "u", DisableCapabilities: true, DisablePaths: true, DisableSeccomp: true, PrivateUsers: "65536:65536"}, check: func(t *testing.T, p RunPlan) {
+			cfg := p.Config
 			if !cfg.DisableCapabilities || !cfg.DisablePaths || !cfg.DisableSeccomp || cfg.UsernsShift != 65536 || cfg.UsernsSize != 65536 {
 				t.Errorf("%+v", cfg)
 			}
 		}},
-		{name: "default net", args: abi.RunArgs{UUID: "u"}, check: func(t *testing.T, cfg podinit.Config, flags uintptr) {
-			if cfg.Net != podinit.NetCNI || flags&unix.CLONE_NEWNET != 0 {
-				t.Errorf("%+v %#x", cfg, flags)
+		{name: "default net", args: abi.RunArgs{UUID: "u"}, check: func(t *testing.T, p RunPlan) {
+			cfg, flags := p.Config, p.CloneFlags
+			if cfg.Net != podinit.NetCNI || flags&unix.CLONE_NEWNET != 0 || !reflect.DeepEqual(p.Nets, []abi.NetRequest{{Name: "default"}}) || p.MDS != nil {
+				t.Errorf("%+v %#x %+v %+v", cfg, flags, p.Nets, p.MDS)
 			}
 		}},
 		{name: "bad net", args: abi.RunArgs{Net: "host:a=b", UUID: "u"}, err: "takes no arguments"},
@@ -45,17 +50,29 @@ func TestPodConfig(t *testing.T) {
 		{name: "bad hostname", args: abi.RunArgs{Net: "host", UUID: "u", Hostname: "a b"}, err: "invalid hostname"},
 		{name: "bad userns", args: abi.RunArgs{Net: "host", UUID: "u", PrivateUsers: "1"}, err: "SHIFT:COUNT"},
 		{name: "bad dns mode", args: abi.RunArgs{Net: "host", UUID: "u", DNSConfMode: "resolv=x"}, err: "resolv"},
-		{name: "mds on the host network", args: abi.RunArgs{Net: "host", UUID: "u", MDSToken: "0123456789abcdef0123456789abcdef"}, check: func(t *testing.T, cfg podinit.Config, _ uintptr) {
+		{name: "mds on the host network", args: abi.RunArgs{Net: "host", UUID: "u", MDSToken: "0123456789abcdef0123456789abcdef"}, check: func(t *testing.T, p RunPlan) {
+			cfg := p.Config
 			if cfg.MetadataURL != "http://127.0.0.1:18112/0123456789abcdef0123456789abcdef" {
 				t.Errorf("AC_METADATA_URL %q", cfg.MetadataURL)
 			}
 		}},
-		{name: "mds on CNI is set by the networks", args: abi.RunArgs{UUID: "u", MDSToken: "0123456789abcdef0123456789abcdef"}, check: func(t *testing.T, cfg podinit.Config, _ uintptr) {
-			if cfg.MetadataURL != "" {
-				t.Errorf("AC_METADATA_URL %q before the networks", cfg.MetadataURL)
+		{name: "mds on CNI waits for the networks", args: abi.RunArgs{Net: "default,br:IP=10.0.0.2", UUID: "u", MDSToken: "0123456789abcdef0123456789abcdef"}, env: map[string]string{abi.EnvMDSPort: "40001"}, check: func(t *testing.T, p RunPlan) {
+			if p.Config.MetadataURL != "" {
+				t.Errorf("AC_METADATA_URL %q before the networks", p.Config.MetadataURL)
+			}
+			if p.MDS == nil || *p.MDS != (abi.MDSEndpoint{Token: "0123456789abcdef0123456789abcdef", Port: 40001}) {
+				t.Errorf("metadata service %+v", p.MDS)
+			}
+			if want := []abi.NetRequest{{Name: "default"}, {Name: "br", Args: "IP=10.0.0.2"}}; !reflect.DeepEqual(p.Nets, want) {
+				t.Errorf("networks %+v, want %+v", p.Nets, want)
 			}
 		}},
-		{name: "no mds", args: abi.RunArgs{Net: "host", UUID: "u"}, check: func(t *testing.T, cfg podinit.Config, _ uintptr) {
+		{name: "bad mds token on CNI", args: abi.RunArgs{UUID: "u", MDSToken: "a/../b"}, err: "not a metadata service token"},
+		{name: "bad mds port on CNI", args: abi.RunArgs{UUID: "u", MDSToken: "0123456789abcdef0123456789abcdef"}, env: map[string]string{abi.EnvMDSPort: "0"}, err: "is not a port"},
+		{name: "bad mds port on the host network", args: abi.RunArgs{Net: "host", UUID: "u", MDSToken: "0123456789abcdef0123456789abcdef"}, env: map[string]string{abi.EnvMDSPort: "x"}, err: "is not a port"},
+		{name: "bad stop timeout", args: abi.RunArgs{Net: "host", UUID: "u"}, env: map[string]string{podinit.EnvStopTimeout: "soon"}, err: "not a positive duration"},
+		{name: "no mds", args: abi.RunArgs{Net: "host", UUID: "u"}, check: func(t *testing.T, p RunPlan) {
+			cfg := p.Config
 			if cfg.MetadataURL != "" {
 				t.Errorf("AC_METADATA_URL %q without --mds-token", cfg.MetadataURL)
 			}
@@ -65,7 +82,7 @@ func TestPodConfig(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			cfg, flags, err := PodConfig(c.args, env)
+			p, err := PodConfig(c.args, func(k string) string { return c.env[k] })
 			if c.err != "" {
 				if err == nil || !strings.Contains(err.Error(), c.err) {
 					t.Fatalf("err %v, want %q", err, c.err)
@@ -75,11 +92,8 @@ func TestPodConfig(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			c.check(t, cfg, flags)
+			c.check(t, p)
 		})
-	}
-	if _, _, err := PodConfig(abi.RunArgs{Net: "host", UUID: "u"}, func(string) string { return "soon" }); err == nil {
-		t.Error("a bad stop timeout accepted")
 	}
 }
 

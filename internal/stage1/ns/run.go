@@ -23,17 +23,34 @@ import (
 	"github.com/rkt/rkt/internal/stage1/podinit"
 )
 
-// PodConfig turns the run arguments into pod init's configuration and the
-// clone flags of the pod, or says why the flavor cannot run them.
-func PodConfig(a abi.RunArgs, getenv func(string) string) (podinit.Config, uintptr, error) {
+// RunPlan is what PodConfig makes of the run arguments.
+type RunPlan struct {
+	// Config is pod init's configuration.
+	Config podinit.Config
+	// CloneFlags are the namespaces pod init is born in.
+	CloneFlags uintptr
+	// Nets are the CNI networks of --net (nil with host or no
+	// networking).
+	Nets []abi.NetRequest
+	// MDS is the metadata service of --mds-token (nil for none). With
+	// CNI networks the apps' AC_METADATA_URL waits for the host address
+	// the networks give (setupNetworks).
+	MDS *abi.MDSEndpoint
+}
+
+// PodConfig checks the run arguments and turns them into pod init's
+// configuration, the clone flags of the pod and the networks to set up,
+// or says why the flavor cannot run them.
+func PodConfig(a abi.RunArgs, getenv func(string) string) (RunPlan, error) {
 	cfg := podinit.Config{
 		Hostname: a.Hostname, Interactive: a.Interactive, Debug: a.Debug, StopTimeout: podinit.DefaultStopTimeout,
 		DisableCapabilities: a.DisableCapabilities, DisablePaths: a.DisablePaths, DisableSeccomp: a.DisableSeccomp,
 	}
+	var plan RunPlan
 	flags := uintptr(unix.CLONE_NEWNS | unix.CLONE_NEWPID | unix.CLONE_NEWUTS)
 	reqs, err := abi.ParseNets([]string{a.Net})
 	if err != nil {
-		return cfg, 0, err
+		return plan, err
 	}
 	switch abi.NetsMode(reqs) {
 	case abi.NetHost:
@@ -42,17 +59,18 @@ func PodConfig(a abi.RunArgs, getenv func(string) string) (podinit.Config, uintp
 		cfg.Net = abi.NetNone
 		flags |= unix.CLONE_NEWNET
 		if a.MDSToken != "" {
-			return cfg, 0, errors.New("--mds-token: the metadata service cannot be reached from a pod with --net=none")
+			return plan, errors.New("--mds-token: the metadata service cannot be reached from a pod with --net=none")
 		}
 	default:
 		// Pod init is started inside the namespace the networks are
 		// attached to (Run).
 		cfg.Net = podinit.NetCNI
+		plan.Nets = reqs
 	}
 	if a.PrivateUsers != "" {
 		shift, size, err := parsePrivateUsers(a.PrivateUsers)
 		if err != nil {
-			return cfg, 0, err
+			return plan, err
 		}
 		cfg.UsernsShift, cfg.UsernsSize = shift, size
 	}
@@ -61,34 +79,43 @@ func PodConfig(a abi.RunArgs, getenv func(string) string) (podinit.Config, uintp
 		flags |= unix.CLONE_NEWIPC
 	case "parent":
 	default:
-		return cfg, 0, fmt.Errorf("invalid --ipc %q", a.IPC)
+		return plan, fmt.Errorf("invalid --ipc %q", a.IPC)
 	}
 	dns, err := abi.ParseDNSConfMode(a.DNSConfMode)
 	if err != nil {
-		return cfg, 0, err
+		return plan, err
 	}
 	cfg.ResolvMode, cfg.HostsMode = dns.Resolv, dns.Hosts
-	if a.MDSToken != "" && cfg.Net == abi.NetHost {
-		// The pod shares the host's network: the service is on its
-		// loopback, as with rkt 1.x.
-		if cfg.MetadataURL, err = abi.MetadataURL("127.0.0.1", a.MDSToken, getenv); err != nil {
-			return cfg, 0, err
+	if a.MDSToken != "" {
+		// Checked here, before any network is set up.
+		e, err := abi.ParseMDSEndpoint(a.MDSToken, getenv)
+		if err != nil {
+			return plan, err
+		}
+		plan.MDS = &e
+		if cfg.Net == abi.NetHost {
+			// The pod shares the host's network: the service is on its
+			// loopback, as with rkt 1.x.
+			if cfg.MetadataURL, err = e.URL("127.0.0.1"); err != nil {
+				return plan, err
+			}
 		}
 	}
 	if cfg.Hostname == "" {
 		cfg.Hostname = "rkt-" + a.UUID
 	}
 	if !podinit.ValidHostname(cfg.Hostname) {
-		return cfg, 0, fmt.Errorf("invalid hostname %q", cfg.Hostname)
+		return plan, fmt.Errorf("invalid hostname %q", cfg.Hostname)
 	}
 	if v := getenv(podinit.EnvStopTimeout); v != "" {
 		d, err := time.ParseDuration(v)
 		if err != nil || d <= 0 {
-			return cfg, 0, fmt.Errorf("%s=%q is not a positive duration", podinit.EnvStopTimeout, v)
+			return plan, fmt.Errorf("%s=%q is not a positive duration", podinit.EnvStopTimeout, v)
 		}
 		cfg.StopTimeout = d
 	}
-	return cfg, flags, nil
+	plan.Config, plan.CloneFlags = cfg, flags
+	return plan, nil
 }
 
 // Run is the run entrypoint: cwd is the pod dir. It starts pod init in new
@@ -99,17 +126,11 @@ func Run(args []string) int {
 	if err != nil {
 		return fail("%v", err)
 	}
-	cfg, cloneflags, err := PodConfig(a, os.Getenv)
+	plan, err := PodConfig(a, os.Getenv)
 	if err != nil {
 		return fail("%v", err)
 	}
-	if a.MDSToken != "" && cfg.Net == podinit.NetCNI {
-		// Checked before the networks are set up; the host address
-		// comes from them.
-		if _, err := abi.MetadataURL("127.0.0.1", a.MDSToken, os.Getenv); err != nil {
-			return fail("%v", err)
-		}
-	}
+	cfg, cloneflags := plan.Config, plan.CloneFlags
 	debugf := func(format string, args ...any) {
 		if cfg.Debug {
 			fmt.Fprintf(os.Stderr, "stage1: run: +%v "+format+"\n", append([]any{time.Since(start).Round(time.Microsecond)}, args...)...)
@@ -141,7 +162,7 @@ func Run(args []string) int {
 	var netPod *network.Pod
 	nsPath := ""
 	if cfg.Net == podinit.NetCNI {
-		netPod, nsPath, err = setupNetworks(a, &cfg, debugf)
+		netPod, nsPath, err = setupNetworks(a, plan, &cfg, debugf)
 		if err != nil {
 			return fail("failed to setup network: %v", err)
 		}
@@ -252,14 +273,10 @@ func Run(args []string) int {
 	return ws.ExitStatus()
 }
 
-// setupNetworks attaches the pod to the CNI networks of --net, with the
-// pod manifest's port forwards, and tells pod init the pod's address and
-// the networks' DNS.
-func setupNetworks(a abi.RunArgs, cfg *podinit.Config, debugf func(string, ...any)) (*network.Pod, string, error) {
-	reqs, err := abi.ParseNets([]string{a.Net})
-	if err != nil {
-		return nil, "", err
-	}
+// setupNetworks attaches the pod to the CNI networks of the plan, with
+// the pod manifest's port forwards, and tells pod init the pod's address,
+// the metadata service's URL and the networks' DNS.
+func setupNetworks(a abi.RunArgs, plan RunPlan, cfg *podinit.Config, debugf func(string, ...any)) (*network.Pod, string, error) {
 	dir, err := os.Getwd()
 	if err != nil {
 		return nil, "", err
@@ -270,7 +287,7 @@ func setupNetworks(a abi.RunArgs, cfg *podinit.Config, debugf func(string, ...an
 	if err != nil {
 		return nil, "", err
 	}
-	nets, err := network.Select(confs, reqs)
+	nets, err := network.Select(confs, plan.Nets)
 	if err != nil {
 		return nil, "", err
 	}
@@ -294,7 +311,7 @@ func setupNetworks(a abi.RunArgs, cfg *podinit.Config, debugf func(string, ...an
 		return nil, "", err
 	}
 	cfg.PodIP = infos[0].IP
-	if a.MDSToken != "" {
+	if plan.MDS != nil {
 		// The apps reach the metadata service at the host's address on
 		// the network rkt 1.x chose (the first that masquerades, else the
 		// last): its gateway, the host side of the pod's link.
@@ -302,7 +319,7 @@ func setupNetworks(a abi.RunArgs, cfg *podinit.Config, debugf func(string, ...an
 		if n.HostIP == "" {
 			err = fmt.Errorf("network %q gave no gateway: the metadata service cannot be reached from the pod", n.NetName)
 		} else {
-			cfg.MetadataURL, err = abi.MetadataURL(n.HostIP, a.MDSToken, os.Getenv)
+			cfg.MetadataURL, err = plan.MDS.URL(n.HostIP)
 		}
 		if err != nil {
 			return nil, "", errors.Join(err, network.Teardown(context.Background(), p))
