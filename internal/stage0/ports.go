@@ -10,6 +10,7 @@ import (
 	"github.com/appc/spec/schema/types"
 
 	"github.com/rkt/rkt/internal/errdefs"
+	"github.com/rkt/rkt/internal/stage1/abi"
 )
 
 // ParsePorts reads --port values, NAME:[HOSTIP:]HOSTPORT (an IPv6 HOSTIP
@@ -59,18 +60,18 @@ func checkPorts(pm *schema.PodManifest) error {
 		if ep.PodPort != nil {
 			continue
 		}
-		found := false
-		for _, ra := range pm.Apps {
-			if ra.App == nil {
-				continue
-			}
-			for _, p := range ra.App.Ports {
-				found = found || p.Name == ep.Name
-			}
-		}
-		if !found {
+		if abi.AppPort(pm.Apps, appPorts, func(p *types.Port) string { return p.Name.String() }, ep.Name.String()) == nil {
 			return errdefs.InvalidArgument(fmt.Errorf("--port %s: no app of the pod has a port of that name", ep.Name))
 		}
 	}
 	return nil
+}
+
+// appPorts are the ports of an app of the pod (none without an app
+// section).
+func appPorts(ra *schema.RuntimeApp) []types.Port {
+	if ra.App == nil {
+		return nil
+	}
+	return ra.App.Ports
 }

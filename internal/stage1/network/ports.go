@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 
+	"github.com/rkt/rkt/internal/stage1/abi"
 	"github.com/rkt/rkt/internal/stage1/podinit"
 )
 
@@ -83,20 +84,7 @@ func PortMappings(pm *podinit.PodManifest) ([]PortMapping, error) {
 	for _, ep := range pm.Ports {
 		p := ep.PodPort
 		if p == nil {
-			for _, ra := range pm.Apps {
-				if ra.App == nil {
-					continue
-				}
-				for i := range ra.App.Ports {
-					if ra.App.Ports[i].Name == ep.Name {
-						p = &ra.App.Ports[i]
-						break
-					}
-				}
-				if p != nil {
-					break
-				}
-			}
+			p = abi.AppPort(pm.Apps, appPorts, func(p *podinit.Port) string { return p.Name }, ep.Name)
 		}
 		if p == nil {
 			return nil, fmt.Errorf("port %q: no app of the pod has a port of that name", ep.Name)
@@ -119,4 +107,13 @@ func PortMappings(pm *podinit.PodManifest) ([]PortMapping, error) {
 		}
 	}
 	return out, nil
+}
+
+// appPorts are the ports of an app of the pod (none without an app
+// section).
+func appPorts(ra *podinit.RuntimeApp) []podinit.Port {
+	if ra.App == nil {
+		return nil
+	}
+	return ra.App.Ports
 }
