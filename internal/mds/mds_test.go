@@ -242,6 +242,12 @@ func TestRegistrationAPI(t *testing.T) {
 	if w := do(pub, "GET", "/"+strings.Repeat("c", 64)+"/acMetadata/v1/pod/uuid", "", ""); w.Code != 200 || w.Body.String() != uuidB {
 		t.Errorf("the new token: %d %s", w.Code, w.Body)
 	}
+	// Registering a pod again drops its apps: the public API serves only
+	// apps of the manifest registered last, whose image manifests came
+	// after it.
+	if w := do(pub, "GET", "/"+strings.Repeat("c", 64)+"/acMetadata/v1/apps/db/image/id", "", ""); w.Code != 404 {
+		t.Errorf("an app registered before the pod's new manifest: %d %s", w.Code, w.Body)
+	}
 	// Unregistered, the token answers no more.
 	if w := do(reg, "DELETE", "/pods/"+uuidA, "", ""); w.Code != 200 {
 		t.Fatalf("unregister: %d", w.Code)

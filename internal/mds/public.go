@@ -129,7 +129,9 @@ func (s *Service) publicRoute(seg []string) (route, bool) {
 }
 
 // appHandler resolves the app of the pod named in the path: an AC name
-// of an app registered for this very pod.
+// of an app registered for this very pod. A registered app is always one
+// of the pod's manifest (registry.addApp), which never changes, so f may
+// look it up there.
 func (s *Service) appHandler(name string, f func(http.ResponseWriter, *pod, types.ACName, *app)) func(http.ResponseWriter, *http.Request, *pod) {
 	return func(w http.ResponseWriter, _ *http.Request, p *pod) {
 		an, err := types.NewACName(name)
@@ -138,7 +140,7 @@ func (s *Service) appHandler(name string, f func(http.ResponseWriter, *pod, type
 			return
 		}
 		a := s.reg.app(p, *an)
-		if a == nil || p.manifest.Apps.Get(*an) == nil {
+		if a == nil {
 			http.Error(w, errAppNotFound.Error(), http.StatusNotFound)
 			return
 		}
@@ -148,15 +150,14 @@ func (s *Service) appHandler(name string, f func(http.ResponseWriter, *pod, type
 
 // mergedAnnotations are an app's image annotations overridden by its pod
 // manifest annotations, in the image's order, then the pod's additions.
+// an is a registered app of p (appHandler).
 func mergedAnnotations(p *pod, an types.ACName, a *app) types.Annotations {
 	var merged types.Annotations
 	for _, x := range a.manifest.Annotations {
 		merged.Set(x.Name, x.Value)
 	}
-	if ra := p.manifest.Apps.Get(an); ra != nil {
-		for _, x := range ra.Annotations {
-			merged.Set(x.Name, x.Value)
-		}
+	for _, x := range p.manifest.Apps.Get(an).Annotations {
+		merged.Set(x.Name, x.Value)
 	}
 	return merged
 }
@@ -234,14 +235,20 @@ func (s *Service) podVerify(w http.ResponseWriter, r *http.Request, _ *pod) {
 func readForm(w http.ResponseWriter, r *http.Request) (map[string][]string, bool) {
 	r.Body = http.MaxBytesReader(w, r.Body, maxForm)
 	if err := r.ParseForm(); err != nil {
-		status := http.StatusBadRequest
-		if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
-			status = http.StatusRequestEntityTooLarge
-		}
-		http.Error(w, "bad form", status)
+		badBody(w, err, "bad form")
 		return nil, false
 	}
 	return r.PostForm, true
+}
+
+// badBody answers a request whose body could not be read or parsed: 413
+// when it was over the limit of its http.MaxBytesReader, else 400.
+func badBody(w http.ResponseWriter, err error, msg string) {
+	status := http.StatusBadRequest
+	if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
+		status = http.StatusRequestEntityTooLarge
+	}
+	http.Error(w, msg, status)
 }
 
 // single is the one value of a form field.

@@ -83,8 +83,7 @@ func (s *Service) registerPod(w http.ResponseWriter, r *http.Request, u types.UU
 		return
 	}
 	s.logf("pod %s registered", u)
-	raw, _ := json.Marshal(Registered{Port: s.port})
-	writeRaw(w, contentJSON, raw)
+	writeJSON(w, Registered{Port: s.port})
 }
 
 func (s *Service) registerApp(w http.ResponseWriter, r *http.Request, u types.UUID, name string) {
@@ -113,11 +112,7 @@ func (s *Service) registerApp(w http.ResponseWriter, r *http.Request, u types.UU
 func readManifest(w http.ResponseWriter, r *http.Request, v any) bool {
 	raw, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxManifest))
 	if err != nil {
-		status := http.StatusBadRequest
-		if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
-			status = http.StatusRequestEntityTooLarge
-		}
-		http.Error(w, "reading the body failed", status)
+		badBody(w, err, "reading the body failed")
 		return false
 	}
 	if err := json.Unmarshal(raw, v); err != nil {
