@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -124,8 +125,11 @@ func mdsACI(t *testing.T) string {
 // TestMetadataService is rkt 1.x's metadata_service functional test and
 // more: an app reads its own annotation, its pod's UUID and its image ID
 // from the service, on the host network and on the default CNI network;
-// a path that climbs and another pod's token get nothing; --net=none and a
-// service that is not running are clear errors; gc unregisters the pod.
+// another pod's token gets nothing (asked by the app), nor does a path
+// that climbs out of an app's endpoints (asked by the test, with the
+// pod's token, on the wire: the unit tests cover the handler);
+// --net=none and a service that is not running are clear errors; gc
+// unregisters the pod.
 func TestMetadataService(t *testing.T) {
 	e, img := podEnv(t)
 	t.Parallel()
@@ -163,6 +167,7 @@ func TestMetadataService(t *testing.T) {
 				t.Errorf("%s: the app's output lacks %q:\n%s", net, want, out)
 			}
 		}
+		checkNoClimb(t, m, net, out, uuid)
 		reg, err := os.ReadFile(filepath.Join(e.dir, "pods", "exited-garbage", uuid, "mds-registered"))
 		if err != nil {
 			reg, err = os.ReadFile(filepath.Join(e.dir, "pods", "run", uuid, "mds-registered"))
@@ -199,5 +204,48 @@ func TestMetadataService(t *testing.T) {
 	}
 	if strings.Contains(m.log(), "acMetadata") {
 		t.Errorf("the service logged request paths (tokens):\n%s", m.log())
+	}
+}
+
+// checkNoClimb asks the service, with the token of the pod whose app
+// printed out (its url= line), while the pod is still registered: its
+// UUID directly (answered), and through a path that climbs out of an
+// app's endpoints (refused: paths match exactly, and nothing cleans them
+// on the way).
+func checkNoClimb(t *testing.T, m *mds, net, out, uuid string) {
+	t.Helper()
+	token := ""
+	for _, l := range lines(out) {
+		if u, ok := strings.CutPrefix(l, "url="); ok {
+			token = u[strings.LastIndex(u, "/")+1:]
+		}
+	}
+	if token == "" {
+		t.Errorf("%s: the app printed no url= line:\n%s", net, out)
+		return
+	}
+	base := "http://127.0.0.1:" + m.port + "/" + token + "/acMetadata/v1/"
+	for _, c := range []struct {
+		path string
+		code int
+		body string
+	}{
+		{"pod/uuid", http.StatusOK, uuid},
+		{"apps/x/../../pod/uuid", http.StatusNotFound, ""},
+	} {
+		req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, base+c.path, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Errorf("%s: GET %s: %v", net, c.path, err)
+			continue
+		}
+		body, err := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+		_ = resp.Body.Close()
+		if err != nil || resp.StatusCode != c.code || c.body != "" && string(body) != c.body {
+			t.Errorf("%s: GET %s: %s %q, %v; want %d %q", net, c.path, resp.Status, body, err, c.code, c.body)
+		}
 	}
 }
