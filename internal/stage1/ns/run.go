@@ -291,6 +291,10 @@ func setupNetworks(a abi.RunArgs, plan RunPlan, cfg *podinit.Config, debugf func
 	if err != nil {
 		return nil, "", err
 	}
+	// The port forwards are in the pod manifest, which pod init reads
+	// again for itself: it is another process, and handing it the
+	// manifest in its configuration (an argv string, at most 128 KiB)
+	// would save a small file's read, not the decoding.
 	data, err := os.ReadFile(abi.PodManifest)
 	if err != nil {
 		return nil, "", fmt.Errorf("reading the pod manifest: %w", err)
