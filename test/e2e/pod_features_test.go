@@ -238,6 +238,15 @@ func TestRunDNSAndHosts(t *testing.T) {
 	if strings.Contains(h, "image-host") {
 		t.Errorf("--hosts-entry: the image's /etc/hosts was used:\n%s", h)
 	}
+	// More entries than one argument of pod init could carry (128 KiB):
+	// the configuration goes to pod init through a file.
+	many := []string{"--net=none"}
+	for i := range 3000 {
+		many = append(many, fmt.Sprintf("--hosts-entry=10.1.%d.%d=host-number-%d.example.internal", i/250, i%250+1, i))
+	}
+	if _, h := catEtc(t, e, withFiles, many...); len(h) < 128<<10 || !strings.HasSuffix(h, "10.1.11.250\thost-number-2999.example.internal\n") {
+		t.Errorf("3000 --hosts-entry flags: /etc/hosts has %d bytes, ending %q", len(h), h[max(0, len(h)-80):])
+	}
 	// No flag and no image file: the generated fallback.
 	if _, h := catEtc(t, e, bare, "--net=none", "--hostname=pod3"); !strings.HasSuffix(h, "127.0.0.1\tpod3\n") {
 		t.Errorf("generated /etc/hosts:\n%s", h)

@@ -183,6 +183,11 @@ func Run(args []string) int {
 	if err != nil {
 		return fail("%v", err)
 	}
+	cfgFD, err := podinit.ConfigFile("rkt-pod-init-config", cfgJSON)
+	if err != nil {
+		return fail("%v", err)
+	}
+	defer unix.Close(cfgFD)
 
 	sigc := make(chan os.Signal, 8)
 	signal.Notify(sigc, unix.SIGTERM, unix.SIGINT, unix.SIGHUP)
@@ -198,11 +203,11 @@ func Run(args []string) int {
 	}
 	// syscall.ForkExec and wait4 rather than os.StartProcess: os probes
 	// pidfd support with a throwaway fork on first use.
-	pid, err := syscall.ForkExec("/proc/self/exe", []string{"stage1-pod-init", podinit.RolePodInit, string(cfgJSON)}, &syscall.ProcAttr{ //nolint:gosec // G204: ourselves, with our own configuration
+	pid, err := syscall.ForkExec("/proc/self/exe", []string{"stage1-pod-init", podinit.RolePodInit}, &syscall.ProcAttr{ //nolint:gosec // G204: ourselves
 		// Pod init waits as long as the pod lives: one P from its start
 		// spares it the threads and span caches of others (see Main).
 		Env:   podinit.HelperEnv(),
-		Files: []uintptr{0, 1, 2},
+		Files: []uintptr{0, 1, 2, uintptr(cfgFD)}, // podinit.ConfigFD: 3
 		Sys:   &unix.SysProcAttr{Cloneflags: cloneflags, Pdeathsig: unix.SIGKILL},
 	})
 	if lerr := leaveNetNS(); lerr != nil {

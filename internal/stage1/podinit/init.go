@@ -77,15 +77,15 @@ func (s *initState) debugf(format string, args ...any) {
 
 // PodInitMain is the pod init role: PID 1 of the pod's PID namespace, in
 // the pod's own mount, UTS and IPC (and maybe net) namespaces, with cwd =
-// the pod dir. args is [Config as JSON].
+// the pod dir. args is empty: the Config comes as JSON on ConfigFD.
 func PodInitMain(args []string) int {
 	_ = unix.Prctl(unix.PR_SET_DUMPABLE, 0, 0, 0, 0)
 	s := &initState{start: time.Now(), status: -1}
-	if len(args) != 1 {
-		fmt.Fprintln(os.Stderr, "stage1: pod init: want one argument")
+	if len(args) != 0 {
+		fmt.Fprintln(os.Stderr, "stage1: pod init: want no argument (the configuration comes on fd 3)")
 		return ExitPodInitFailed
 	}
-	if err := json.Unmarshal([]byte(args[0]), &s.cfg); err != nil {
+	if err := ReadConfig(&s.cfg); err != nil {
 		fmt.Fprintf(os.Stderr, "stage1: pod init: %v\n", err)
 		return ExitPodInitFailed
 	}

@@ -17,7 +17,7 @@ import (
 // abi.NetHost and abi.NetNone).
 const NetCNI = "cni"
 
-// Config is what the run entrypoint hands pod init (as JSON in argv).
+// Config is what the run entrypoint hands pod init (as JSON on ConfigFD).
 type Config struct {
 	Hostname    string        `json:"hostname"`
 	Net         string        `json:"net"`
