@@ -118,7 +118,7 @@ transports need it.`,
 					d = newProgressDisplay(a.stderr)
 					f.Progress = d
 				}
-				img, err := f.Fetch(cmd.Context(), in)
+				res, err := f.Fetch(cmd.Context(), in)
 				if d != nil {
 					// The final state is drawn before the ID is printed.
 					d.Close()
@@ -126,7 +126,7 @@ transports need it.`,
 				if err != nil {
 					return err
 				}
-				a.printID(img, full)
+				a.printID(res.Image, full)
 			}
 			return nil
 		},

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -18,7 +17,6 @@ import (
 
 	"github.com/rkt/rkt/internal/errdefs"
 	"github.com/rkt/rkt/internal/fetch"
-	"github.com/rkt/rkt/internal/image"
 	"github.com/rkt/rkt/internal/trust"
 )
 
@@ -83,8 +81,7 @@ entries and keyless (certificate) signatures are not.`,
 				if docker {
 					return errdefs.InvalidArgument(fmt.Errorf("prefix %s: give the PEM public key file (cosign.pub): registry images have no key discovery", prefix))
 				}
-				f := &fetch.Fetcher{Config: a.cfg, Insecure: fetch.Insecure{HTTP: insecureAllowHTTP, TLS: a.insecure.has("tls")}, UserAgent: "rkt/" + version}
-				urls, err := f.DiscoverPublicKeys(cmd.Context(), prefix)
+				urls, err := a.keyFetcher(insecureAllowHTTP).DiscoverPublicKeys(cmd.Context(), prefix)
 				if err != nil {
 					return err
 				}
@@ -137,6 +134,13 @@ entries and keyless (certificate) signatures are not.`,
 	return cmd
 }
 
+// keyFetcher downloads keys and finds them by discovery for rkt trust,
+// with the client of image downloads: the TLS options, no https->http or
+// credentialed redirects, and the auth.d credentials of the key's host.
+func (a *app) keyFetcher(allowHTTP bool) *fetch.Fetcher {
+	return &fetch.Fetcher{Config: a.cfg, Insecure: fetch.Insecure{HTTP: allowHTTP, TLS: a.insecure.has("tls")}, UserAgent: "rkt/" + version}
+}
+
 // readTrustKey reads a key file or URL, at most trust.MaxKeySize bytes.
 func (a *app) readTrustKey(ctx context.Context, src string, allowHTTP bool) ([]byte, error) {
 	var r io.ReadCloser
@@ -147,22 +151,11 @@ func (a *app) readTrustKey(ctx context.Context, src string, allowHTTP bool) ([]b
 		}
 		ctx, cancel := context.WithTimeout(ctx, time.Minute)
 		defer cancel()
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, src, nil)
-		if err != nil {
-			return nil, errdefs.InvalidArgument(fmt.Errorf("key %s: %w", src, err))
-		}
-		// Image downloads' rules: TLS options, no https->http or
-		// credentialed redirects.
-		client := image.HTTPClient(image.RemoteOptions{AllowHTTP: allowHTTP, SkipTLSVerify: a.insecure.has("tls"), UserAgent: "rkt/" + version}, nil)
-		resp, err := client.Do(req)
+		body, err := a.keyFetcher(allowHTTP).Get(ctx, src)
 		if err != nil {
 			return nil, fmt.Errorf("key %s: %w", src, err)
 		}
-		if resp.StatusCode != http.StatusOK {
-			resp.Body.Close()
-			return nil, fmt.Errorf("key %s: %s", src, resp.Status)
-		}
-		r = resp.Body
+		r = body
 	default:
 		f, err := os.Open(strings.TrimPrefix(src, "file://"))
 		if err != nil {

@@ -2,7 +2,6 @@ package fetch
 
 import (
 	"context"
-	"crypto/sha512"
 	"errors"
 	"fmt"
 	"io"
@@ -15,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ProtonMail/go-crypto/openpgp"
 	"github.com/appc/spec/schema"
 	"github.com/appc/spec/schema/types"
 	"github.com/opencontainers/go-digest"
@@ -30,14 +30,13 @@ import (
 const MaxACISize = 16 << 30
 
 // fetchACI imports an ACI file (its os and arch labels checked), after
-// checking its detached signature (PATH.asc or --signature) against the
-// keys trusted for its name, unless --insecure-options=image.
-func (f *Fetcher) fetchACI(ctx context.Context, ref *image.Reference) (*store.Image, error) {
+// checking its detached signature (PATH.asc, or sigFile: --signature)
+// against the keys trusted for its name, unless --insecure-options=image.
+func (f *Fetcher) fetchACI(ctx context.Context, ref *image.Reference, sigFile string) (*store.Image, error) {
 	f.debugf("image: using image from file %s", ref.Path)
 	if f.Insecure.Image {
 		return f.ImportACIFile(ctx, ref.Path)
 	}
-	sigFile := f.Signature
 	if sigFile == "" {
 		sigFile = ref.Path + ".asc"
 	}
@@ -54,14 +53,15 @@ func (f *Fetcher) fetchACI(ctx context.Context, ref *image.Reference) (*store.Im
 // the bytes stored are the bytes checked. (The file-identity shortcut of
 // ImportACIFile is not taken: a signature is checked on every fetch.)
 func (f *Fetcher) verifyAndImport(ctx context.Context, input, path string, sig []byte) (*store.Image, *schema.ImageManifest, error) {
-	a, err := image.ReadACIFile(path)
+	var a *image.ACIFile
+	var err error
+	if sig == nil {
+		a, err = image.ReadACIFile(path)
+	} else {
+		a, err = f.readVerified(ctx, input, path, sig)
+	}
 	if err != nil {
 		return nil, nil, err
-	}
-	if sig != nil {
-		if err := f.verify(ctx, input, path, a, sig); err != nil {
-			return nil, nil, err
-		}
 	}
 	img, err := f.importACI(ctx, path, a)
 	if err != nil {
@@ -70,33 +70,59 @@ func (f *Fetcher) verifyAndImport(ctx context.Context, input, path string, sig [
 	return img, a.Manifest, nil
 }
 
-func (f *Fetcher) verify(ctx context.Context, input, path string, a *image.ACIFile, sig []byte) error {
-	file, err := os.Open(path)
+// readVerified reads an ACI file as ReadACIFile does and checks its
+// detached signature in the same pass, against the keys trusted for the
+// name in its manifest: the bytes hashed into its ID, which the store
+// checks again as it copies them, are the bytes verified. Only the
+// manifest is read before, to know whose keys verify it.
+func (f *Fetcher) readVerified(ctx context.Context, input, path string, sig []byte) (*image.ACIFile, error) {
+	m, err := image.PeekACIManifest(path)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	defer file.Close()
-	name := a.Manifest.Name.String()
+	name := m.Name.String()
 	if f.TrustKeysFromHTTPS {
 		if err := f.trustDiscoveredKeys(ctx, name); err != nil {
-			return err
+			return nil, err
 		}
 	}
-	h := sha512.New()
-	signer, err := f.Keystore.VerifyDetached(name, io.TeeReader(file, h), sig)
+	file, err := os.Open(path)
 	if err != nil {
-		return errdefs.WithKind(errdefs.KindPermission, fmt.Errorf("image %q (%s): signature verification failed: %w", input, name, err))
+		return nil, errdefs.NotFound(fmt.Errorf("image %s: %w", path, err))
 	}
-	if got := digest.NewDigestFromBytes(digest.SHA512, h.Sum(nil)); got != a.Digest {
-		return fmt.Errorf("image %q changed while it was read", input)
+	defer file.Close()
+	type verdict struct {
+		signer *openpgp.Entity
+		err    error
+	}
+	pr, pw := io.Pipe()
+	done := make(chan verdict, 1)
+	go func() {
+		signer, err := f.Keystore.VerifyDetached(name, pr, sig)
+		// A verifier that stops early (a signature it cannot use) leaves
+		// the rest of the file to the reader.
+		_, _ = io.Copy(io.Discard, pr)
+		done <- verdict{signer, err}
+	}()
+	a, err := image.ReadACI(io.TeeReader(file, pw))
+	pw.CloseWithError(err) // nil: the end of the file, for the verifier
+	v := <-done
+	if err != nil {
+		return nil, fmt.Errorf("image %s: %w", path, err)
+	}
+	if v.err != nil {
+		return nil, errdefs.WithKind(errdefs.KindPermission, fmt.Errorf("image %q (%s): signature verification failed: %w", input, name, v.err))
+	}
+	if got := a.Manifest.Name.String(); got != name {
+		return nil, fmt.Errorf("image %q changed while it was read (its manifest named %s, then %s)", input, name, got)
 	}
 	if f.Notef != nil {
 		f.Notef("image: signature verified:")
-		for _, id := range trust.Identities(signer) {
+		for _, id := range trust.Identities(v.signer) {
 			f.Notef("  %s", id)
 		}
 	}
-	return nil
+	return a, nil
 }
 
 // readSignature reads a signature file of at most trust.MaxSignatureSize
@@ -107,42 +133,24 @@ func readSignature(file string) ([]byte, error) {
 		return nil, err
 	}
 	defer fh.Close()
-	return readAtMost(fh, trust.MaxSignatureSize, file)
+	return image.ReadLimited(fh, trust.MaxSignatureSize, file)
 }
 
-func readAtMost(r io.Reader, limit int64, what string) ([]byte, error) {
-	data, err := io.ReadAll(io.LimitReader(r, limit+1))
-	if err != nil {
-		return nil, err
-	}
-	if int64(len(data)) > limit {
-		return nil, fmt.Errorf("%s is larger than %d bytes", what, limit)
-	}
-	return data, nil
-}
-
-// httpClient is the client of ACI downloads, discovery and keys: the
-// insecure options, and the auth.d credentials of the host, on https only.
+// httpClient is the client of ACI downloads, discovery and keys, made
+// once per Fetcher so that they share connections: the insecure options,
+// and the auth.d credentials of the host, on https only.
 func (f *Fetcher) httpClient() *http.Client {
-	var headers func(string) http.Header
-	if f.Config != nil && len(f.Config.Auth) > 0 {
-		headers = func(host string) http.Header {
-			a, ok := f.Config.Auth[host]
-			if !ok {
-				return nil
-			}
-			h := http.Header{}
-			switch a.Type {
-			case "basic":
-				req := &http.Request{Header: h}
-				req.SetBasicAuth(a.Credentials.User, a.Credentials.Password)
-			case "oauth":
-				h.Set("Authorization", "Bearer "+a.Credentials.Token)
-			}
-			return h
-		}
-	}
-	return image.HTTPClient(image.RemoteOptions{AllowHTTP: f.Insecure.HTTP, SkipTLSVerify: f.Insecure.TLS, UserAgent: f.UserAgent}, headers)
+	f.clientOnce.Do(func() {
+		f.client = image.HTTPClient(image.RemoteOptions{AllowHTTP: f.Insecure.HTTP, SkipTLSVerify: f.Insecure.TLS, UserAgent: f.UserAgent}, f.Config)
+	})
+	return f.client
+}
+
+// Get returns the body of a 200 answer to GET url with this fetcher's
+// client (the insecure options, auth.d credentials): for rkt trust's key
+// downloads.
+func (f *Fetcher) Get(ctx context.Context, url string) (io.ReadCloser, error) {
+	return f.get(ctx, f.httpClient(), url)
 }
 
 // get returns the body of a 200 answer to GET url.
@@ -159,12 +167,13 @@ func (f *Fetcher) get(ctx context.Context, client *http.Client, url string) (io.
 }
 
 // fetchACIURL downloads an ACI and, unless --insecure-options=image, its
-// signature, and imports it; want, when set, are the name and labels
-// discovery was asked for, which the manifest must have. A URL fetched
-// before is not downloaded again with --pull-policy=new, nor with update
-// while the server's Cache-Control max-age lasts or when it answers the
-// stored ETag with 304 Not Modified.
-func (f *Fetcher) fetchACIURL(ctx context.Context, input, aciURL, ascURL string, want *discovery.App) (*store.Image, error) {
+// signature (ascURL, or the local sigFile: --signature) before the ACI's
+// body, and imports it; want, when set, are the name and labels discovery
+// was asked for, which the manifest must have. A URL fetched before is not
+// downloaded again with --pull-policy=new, nor with update while the
+// server's Cache-Control max-age lasts or when it answers the stored ETag
+// with 304 Not Modified.
+func (f *Fetcher) fetchACIURL(ctx context.Context, input, aciURL, ascURL, sigFile string, want *discovery.App) (*store.Image, error) {
 	client := f.httpClient()
 	rec, stored, cached := f.Store.RemoteImage(aciURL)
 	if cached && (f.PullPolicy != PullUpdate || time.Since(rec.Downloaded) < rec.MaxAge) {
@@ -196,6 +205,13 @@ func (f *Fetcher) fetchACIURL(ctx context.Context, input, aciURL, ascURL string,
 	if resp.StatusCode != http.StatusOK {
 		return nil, errdefs.NotFound(fmt.Errorf("image %q: GET %s: %s", input, aciURL, resp.Status))
 	}
+	// The ACI's answer says it is there; its body waits while the
+	// signature is fetched, so that a missing or oversized one fails
+	// before a large download.
+	sig, err := f.aciSignature(ctx, client, input, ascURL, sigFile)
+	if err != nil {
+		return nil, err
+	}
 	tmp, err := f.Store.TempFile("aci-*")
 	if err != nil {
 		return nil, err
@@ -211,24 +227,6 @@ func (f *Fetcher) fetchACIURL(ctx context.Context, input, aciURL, ascURL string,
 	if n > MaxACISize {
 		return nil, fmt.Errorf("image %q: %s is larger than %d bytes", input, aciURL, int64(MaxACISize))
 	}
-	var sig []byte
-	switch {
-	case f.Insecure.Image:
-	case f.Signature != "": // --signature: a local file instead of ascURL
-		if sig, err = readSignature(f.Signature); err != nil {
-			return nil, errdefs.WithKind(errdefs.KindPermission, fmt.Errorf("image %q: error opening signature file: %w", input, err))
-		}
-	default:
-		body, err := f.get(ctx, client, ascURL)
-		if err != nil {
-			return nil, errdefs.WithKind(errdefs.KindPermission, fmt.Errorf("image %q: error downloading the signature: %w", input, err))
-		}
-		sig, err = readAtMost(body, trust.MaxSignatureSize, ascURL)
-		body.Close()
-		if err != nil {
-			return nil, err
-		}
-	}
 	img, m, err := f.verifyAndImport(ctx, input, tmp.Name(), sig)
 	if err != nil {
 		return nil, err
@@ -243,6 +241,29 @@ func (f *Fetcher) fetchACIURL(ctx context.Context, input, aciURL, ascURL string,
 		f.debugf("image: remember %s: %v", aciURL, err)
 	}
 	return img, nil
+}
+
+// aciSignature is the signature of an ACI download: none with
+// --insecure-options=image, else the local sigFile (--signature) when
+// given, else the download of ascURL, at most trust.MaxSignatureSize
+// bytes.
+func (f *Fetcher) aciSignature(ctx context.Context, client *http.Client, input, ascURL, sigFile string) ([]byte, error) {
+	switch {
+	case f.Insecure.Image:
+		return nil, nil
+	case sigFile != "":
+		sig, err := readSignature(sigFile)
+		if err != nil {
+			return nil, errdefs.WithKind(errdefs.KindPermission, fmt.Errorf("image %q: error opening signature file: %w", input, err))
+		}
+		return sig, nil
+	}
+	body, err := f.get(ctx, client, ascURL)
+	if err != nil {
+		return nil, errdefs.WithKind(errdefs.KindPermission, fmt.Errorf("image %q: error downloading the signature: %w", input, err))
+	}
+	defer body.Close()
+	return image.ReadLimited(body, trust.MaxSignatureSize, ascURL)
 }
 
 // do sends GET url, with If-None-Match when etag is set.
@@ -293,7 +314,7 @@ func checkLabels(m *schema.ImageManifest, want *discovery.App) error {
 }
 
 // fetchDiscovered finds an image by appc meta discovery and fetches it.
-func (f *Fetcher) fetchDiscovered(ctx context.Context, input string) (*store.Image, error) {
+func (f *Fetcher) fetchDiscovered(ctx context.Context, input, sigFile string) (*store.Image, error) {
 	app, res, _, err := f.discover(ctx, input, f.Insecure.HTTP, nil, func(r discovery.Result) bool { return len(r.Endpoints) > 0 })
 	if err != nil {
 		if errdefs.Is(err, errdefs.KindInvalidArgument) {
@@ -303,7 +324,7 @@ func (f *Fetcher) fetchDiscovered(ctx context.Context, input string) (*store.Ima
 	}
 	var errs []error
 	for _, ep := range res.Endpoints {
-		img, err := f.fetchACIURL(ctx, input, ep.ACI, ep.ASC, &app)
+		img, err := f.fetchACIURL(ctx, input, ep.ACI, ep.ASC, sigFile, &app)
 		if err == nil {
 			return img, nil
 		}
@@ -399,37 +420,96 @@ func DependencyInput(d types.Dependency) string {
 	return in
 }
 
+// ACINode is one image of an ACI's dependency tree.
+type ACINode struct {
+	Image    *store.Image
+	Manifest *schema.ImageManifest
+	// Dir is the rendered ACI: its manifest and rootfs/.
+	Dir string
+	// Parent is the index of the image that depends on it; -1 for the
+	// ACI whose tree it is.
+	Parent int
+}
+
 // fetchDependencies makes an ACI's dependencies present, depth first:
 // each by its image ID when stored, else by name and labels (the store,
 // then discovery, as the pull policy says), with its own signature
 // checked against the keys of its own name; a pinned image ID must match.
-func (f *Fetcher) fetchDependencies(ctx context.Context, img *store.Image, chain []digest.Digest) error {
+// It returns the tree of images they resolved to, img first (nil for an
+// image that is not an ACI). A dependency asked for twice in the tree is
+// resolved once.
+func (f *Fetcher) fetchDependencies(ctx context.Context, img *store.Image) ([]ACINode, error) {
+	resolved := map[string]*store.Image{}
+	return aciTree(f.Store, img, func(d types.Dependency) (*store.Image, error) {
+		key := DependencyInput(d)
+		if d.ImageID != nil {
+			key += "@" + d.ImageID.String()
+		}
+		if dep, ok := resolved[key]; ok {
+			return dep, nil
+		}
+		dep, err := f.dependency(ctx, d)
+		if err == nil {
+			resolved[key] = dep
+		}
+		return dep, err
+	})
+}
+
+// StoredACITree is the dependency tree of a stored ACI, img first, each
+// dependency found in the store by its pinned image ID, or as the newest
+// stored ACI of its name with the labels it asks for; nil for an image
+// that is not an ACI. It is for images whose fetch did not resolve them
+// (a pod manifest's): Fetch returns the tree it resolved.
+func StoredACITree(s *store.Store, img *store.Image) ([]ACINode, error) {
+	return aciTree(s, img, func(d types.Dependency) (*store.Image, error) {
+		return lookupStoredDependency(s, d)
+	})
+}
+
+// aciTree lists an ACI and its dependencies depth first, the image first,
+// each dependency the image resolve finds for it.
+func aciTree(s *store.Store, img *store.Image, resolve func(types.Dependency) (*store.Image, error)) ([]ACINode, error) {
 	if img.MediaType != image.MediaTypeACI {
-		return nil
+		return nil, nil
 	}
+	var out []ACINode
+	if err := addACINode(s, img, nil, -1, resolve, &out); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// addACINode appends img, the dependency of (*out)[parent] (chain are the
+// images above it), and its own dependencies to *out.
+func addACINode(s *store.Store, img *store.Image, chain []digest.Digest, parent int, resolve func(types.Dependency) (*store.Image, error), out *[]ACINode) error {
 	if len(chain) > MaxDependencyDepth {
 		return fmt.Errorf("image %s: dependencies deeper than %d", store.FormatID(img.ID), MaxDependencyDepth)
 	}
 	if slices.Contains(chain, img.ID) {
 		return fmt.Errorf("image %s: dependency cycle", store.FormatID(img.ID))
 	}
-	m, _, err := ACIManifest(f.Store, img)
+	m, dir, err := ACIManifest(s, img)
 	if err != nil {
 		return err
 	}
+	self := len(*out)
+	*out = append(*out, ACINode{Image: img, Manifest: m, Dir: dir, Parent: parent})
 	next := append(slices.Clip(chain), img.ID)
 	for _, d := range m.Dependencies {
-		dep, err := f.dependency(ctx, d)
+		dep, err := resolve(d)
 		if err != nil {
 			return fmt.Errorf("image %s: dependency %s: %w", m.Name, DependencyInput(d), err)
 		}
-		if err := f.fetchDependencies(ctx, dep, next); err != nil {
+		if err := addACINode(s, dep, next, self, resolve, out); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
+// dependency finds or fetches one dependency of an ACI; its own
+// dependencies are the tree walk's, which bounds them.
 func (f *Fetcher) dependency(ctx context.Context, d types.Dependency) (*store.Image, error) {
 	var want digest.Digest
 	if d.ImageID != nil {
@@ -449,11 +529,8 @@ func (f *Fetcher) dependency(ctx context.Context, d types.Dependency) (*store.Im
 			return img, f.ensureRendered(ctx, &added{}, img)
 		}
 	}
-	// Its own dependencies are fetchDependencies' to walk, with the
-	// chain that bounds them.
-	sub := *f
-	sub.Signature = ""
-	img, err := sub.fetchOne(ctx, DependencyInput(d))
+	// A dependency's signature is its own ASC (never --signature).
+	img, err := f.fetchOne(ctx, DependencyInput(d), "")
 	if err != nil {
 		return nil, err
 	}
@@ -472,9 +549,9 @@ func dependencyApp(d types.Dependency) discovery.App {
 	return app
 }
 
-// LookupStoredDependency finds a dependency in the store: by its pinned
+// lookupStoredDependency finds a dependency in the store: by its pinned
 // ID, or the newest stored ACI of its name with the labels it asks for.
-func LookupStoredDependency(s *store.Store, d types.Dependency) (*store.Image, error) {
+func lookupStoredDependency(s *store.Store, d types.Dependency) (*store.Image, error) {
 	if d.ImageID != nil {
 		return s.LookupID(d.ImageID.String())
 	}

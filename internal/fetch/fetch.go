@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"sync"
@@ -97,6 +98,11 @@ type Fetcher struct {
 	// TrustKeysFromHTTPS trusts the keys that discovery finds over https
 	// for an image name no key is trusted for (--trust-keys-from-https).
 	TrustKeysFromHTTPS bool
+
+	// client is the HTTP client of ACI, discovery and key downloads,
+	// made on first use (httpClient).
+	clientOnce sync.Once
+	client     *http.Client
 }
 
 func (f *Fetcher) debugf(format string, args ...any) {
@@ -105,40 +111,52 @@ func (f *Fetcher) debugf(format string, args ...any) {
 	}
 }
 
+// Fetched is what Fetch made present.
+type Fetched struct {
+	// Image is the record of the image asked for.
+	Image *store.Image
+	// ACI, for an ACI, is its dependency tree as Fetch resolved it: the
+	// image first, then its dependencies depth first, each the image it
+	// was fetched or found as. It is nil for other images.
+	ACI []ACINode
+}
+
 // Fetch makes the image named by input present and rendered in the store,
-// with its dependencies (an ACI's), and returns its record.
-func (f *Fetcher) Fetch(ctx context.Context, input string) (*store.Image, error) {
-	img, err := f.fetchOne(ctx, input)
+// with its dependencies (an ACI's), and returns its record and, for an
+// ACI, the images its dependencies resolved to.
+func (f *Fetcher) Fetch(ctx context.Context, input string) (*Fetched, error) {
+	img, err := f.fetchOne(ctx, input, f.Signature)
 	if err != nil {
 		return nil, err
 	}
-	if err := f.fetchDependencies(ctx, img, nil); err != nil {
+	tree, err := f.fetchDependencies(ctx, img)
+	if err != nil {
 		return nil, err
 	}
-	return img, nil
+	return &Fetched{Image: img, ACI: tree}, nil
 }
 
-// fetchOne is Fetch without the dependencies.
-func (f *Fetcher) fetchOne(ctx context.Context, input string) (*store.Image, error) {
+// fetchOne is Fetch without the dependencies; sigFile is --signature.
+func (f *Fetcher) fetchOne(ctx context.Context, input, sigFile string) (*store.Image, error) {
 	start := time.Now()
 	ref, err := image.ParseReference(input)
 	if err != nil {
 		return nil, err
 	}
-	if f.Signature != "" && ref.Transport != image.ACI && ref.Transport != image.ACIURL && ref.Transport != image.Stored {
+	if sigFile != "" && ref.Transport != image.ACI && ref.Transport != image.ACIURL && ref.Transport != image.Stored {
 		return nil, errdefs.InvalidArgument(fmt.Errorf("image %q: --signature is an ACI's OpenPGP signature; %s images are not signed that way", input, ref.Transport))
 	}
 	var img *store.Image
 	tx := &added{}
 	switch ref.Transport {
 	case image.Stored:
-		img, err = f.byName(ctx, ref)
+		img, err = f.byName(ctx, ref, sigFile)
 	case image.Docker:
 		img, err = f.fetchRemote(ctx, tx, ref)
 	case image.ACI:
-		img, err = f.fetchACI(ctx, ref)
+		img, err = f.fetchACI(ctx, ref, sigFile)
 	case image.ACIURL:
-		img, err = f.fetchACIURL(ctx, ref.Input, ref.URL, ref.URL+".asc", nil)
+		img, err = f.fetchACIURL(ctx, ref.Input, ref.URL, ref.URL+".asc", sigFile, nil)
 	default:
 		img, err = f.fetchLocal(ctx, tx, ref)
 	}
@@ -163,8 +181,8 @@ func (f *Fetcher) fetchOne(ctx context.Context, input string) (*store.Image, err
 // discovery: with --pull-policy=new when no image of that name is stored,
 // with update unless the stored image of that name came from elsewhere
 // (an OCI or Docker image: its origin is not found by discovery), and
-// never with never.
-func (f *Fetcher) byName(ctx context.Context, ref *image.Reference) (*store.Image, error) {
+// never with never. sigFile is --signature.
+func (f *Fetcher) byName(ctx context.Context, ref *image.Reference, sigFile string) (*store.Image, error) {
 	if ref.ID != "" || f.PullPolicy == PullNever {
 		return f.fromStore(ref)
 	}
@@ -180,7 +198,7 @@ func (f *Fetcher) byName(ctx context.Context, ref *image.Reference) (*store.Imag
 		return f.fromStore(ref)
 	}
 	f.debugf("image: searching for app image %s", ref.Input)
-	return f.fetchDiscovered(ctx, ref.Name)
+	return f.fetchDiscovered(ctx, ref.Name, sigFile)
 }
 
 // fromStore finds a stored image by ID prefix or by name.

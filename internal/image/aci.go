@@ -48,14 +48,39 @@ func ReadACIFile(file string) (*ACIFile, error) {
 		return nil, errdefs.NotFound(fmt.Errorf("image %s: %w", file, err))
 	}
 	defer f.Close()
-	a, err := readACI(f)
+	a, err := ReadACI(f)
 	if err != nil {
 		return nil, fmt.Errorf("image %s: %w", file, err)
 	}
 	return a, nil
 }
 
-func readACI(r io.Reader) (*ACIFile, error) {
+// ReadACI is ReadACIFile of an ACI read from r, to its end: a caller can
+// tee r to check what was read (a signature) in the same pass.
+func ReadACI(r io.Reader) (*ACIFile, error) {
+	return scanACI(r, true)
+}
+
+// PeekACIManifest reads an ACI file only as far as its manifest, which it
+// validates as ReadACIFile does: what a signature check needs to know
+// (whose keys) before the pass that hashes the whole file.
+func PeekACIManifest(file string) (*schema.ImageManifest, error) {
+	f, err := os.Open(file)
+	if err != nil {
+		return nil, errdefs.NotFound(fmt.Errorf("image %s: %w", file, err))
+	}
+	defer f.Close()
+	a, err := scanACI(f, false)
+	if err != nil {
+		return nil, fmt.Errorf("image %s: %w", file, err)
+	}
+	return a.Manifest, nil
+}
+
+// scanACI reads an ACI's tar for its manifest; whole, it reads r to its
+// end and fills in the digests and size, else it stops at the manifest
+// and returns it alone.
+func scanACI(r io.Reader, whole bool) (*ACIFile, error) {
 	fileHash := sha512.New()
 	counted := &countingReader{r: io.TeeReader(r, fileHash)}
 	br := &peekReader{r: counted}
@@ -80,7 +105,7 @@ func readACI(r io.Reader) (*ACIFile, error) {
 	diff := digest.SHA256.Digester()
 	tr := tar.NewReader(io.TeeReader(plain, diff.Hash()))
 	var raw []byte
-	for {
+	for whole || raw == nil {
 		h, err := tr.Next()
 		if errors.Is(err, io.EOF) {
 			break
@@ -97,12 +122,14 @@ func readACI(r io.Reader) (*ACIFile, error) {
 			}
 		}
 	}
-	// The digests cover everything, trailing bytes included.
-	if _, err := io.Copy(io.Discard, plain); err != nil {
-		return nil, err
-	}
-	if _, err := io.Copy(io.Discard, br); err != nil {
-		return nil, err
+	if whole {
+		// The digests cover everything, trailing bytes included.
+		if _, err := io.Copy(io.Discard, plain); err != nil {
+			return nil, err
+		}
+		if _, err := io.Copy(io.Discard, br); err != nil {
+			return nil, err
+		}
 	}
 	if raw == nil {
 		return nil, errdefs.InvalidArgument(errors.New("not an ACI: no manifest"))
@@ -113,6 +140,9 @@ func readACI(r io.Reader) (*ACIFile, error) {
 	}
 	if err := checkACIPlatform(&m); err != nil {
 		return nil, err
+	}
+	if !whole {
+		return &ACIFile{Manifest: &m, RawManifest: raw}, nil
 	}
 	return &ACIFile{
 		Manifest:    &m,

@@ -71,14 +71,24 @@ func TestReadACIFile(t *testing.T) {
 				t.Fatal(err)
 			}
 			a, err := ReadACIFile(file)
+			m, perr := PeekACIManifest(file)
 			if tc.err != "" {
 				if err == nil || !strings.Contains(err.Error(), tc.err) {
 					t.Fatalf("ReadACIFile = %v, want error containing %q", err, tc.err)
+				}
+				if perr == nil || !strings.Contains(perr.Error(), tc.err) {
+					t.Fatalf("PeekACIManifest = %v, want error containing %q", perr, tc.err)
 				}
 				return
 			}
 			if err != nil {
 				t.Fatal(err)
+			}
+			if perr != nil {
+				t.Fatalf("PeekACIManifest: %v", perr)
+			}
+			if got := ACIName(m); got != "example.com/app:1.0" {
+				t.Errorf("PeekACIManifest: ACIName = %q", got)
 			}
 			sum := sha512.Sum512(data)
 			if a.Digest != digest.NewDigestFromEncoded(digest.SHA512, fmt.Sprintf("%x", sum)) || a.Size != int64(len(data)) {
@@ -92,5 +102,37 @@ func TestReadACIFile(t *testing.T) {
 				t.Errorf("ACIName = %q", got)
 			}
 		})
+	}
+}
+
+// PeekACIManifest stops at the manifest: what follows it is read by the
+// whole pass only, which ReadACIFile and ReadACI make.
+func TestPeekACIManifestStops(t *testing.T) {
+	good := aciManifest("linux", AppcArch(runtime.GOARCH))
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	if err := tw.WriteHeader(&tar.Header{Name: "manifest", Mode: 0o644, Size: int64(len(good)), Typeflag: tar.TypeReg}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tw.Write([]byte(good)); err != nil {
+		t.Fatal(err)
+	}
+	if err := tw.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	buf.Write(bytes.Repeat([]byte{0xff}, 512)) // not a tar header
+	file := filepath.Join(t.TempDir(), "x.aci")
+	if err := os.WriteFile(file, buf.Bytes(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	m, err := PeekACIManifest(file)
+	if err != nil || m.Name.String() != "example.com/app" {
+		t.Fatalf("PeekACIManifest = %v, %v", m, err)
+	}
+	if _, err := ReadACIFile(file); err == nil || !strings.Contains(err.Error(), "read tar") {
+		t.Fatalf("ReadACIFile = %v, want the tar error after the manifest", err)
+	}
+	if _, err := ReadACI(bytes.NewReader(buf.Bytes())); err == nil || !strings.Contains(err.Error(), "read tar") {
+		t.Fatalf("ReadACI = %v, want the tar error after the manifest", err)
 	}
 }

@@ -1,9 +1,13 @@
 package image
 
 import (
+	"fmt"
+	"net/http"
+
 	"github.com/google/go-containerregistry/pkg/authn"
 
 	"github.com/rkt/rkt/internal/config"
+	"github.com/rkt/rkt/internal/errdefs"
 )
 
 // configKeychain finds registry credentials in rkt's auth.d configuration:
@@ -23,12 +27,57 @@ func (k configKeychain) Resolve(r authn.Resource) (authn.Authenticator, error) {
 		if !ok {
 			continue
 		}
-		if a.Type == "oauth" {
-			return authn.FromConfig(authn.AuthConfig{RegistryToken: a.Credentials.Token}), nil
+		ac, err := authConfig(a)
+		if err != nil {
+			return nil, err
 		}
-		return &authn.Basic{Username: a.Credentials.User, Password: a.Credentials.Password}, nil
+		if ac.RegistryToken != "" {
+			return authn.FromConfig(ac), nil
+		}
+		return &authn.Basic{Username: ac.Username, Password: ac.Password}, nil
 	}
 	return authn.Anonymous, nil
+}
+
+// authConfig reads an auth.d entry: basic is a user and password, oauth a
+// bearer token (RegistryToken is set for oauth only). Any other type is an error naming it: credentials are not
+// guessed, and not silently left out either.
+func authConfig(a config.Auth) (authn.AuthConfig, error) {
+	switch a.Type {
+	case "basic":
+		return authn.AuthConfig{Username: a.Credentials.User, Password: a.Credentials.Password}, nil
+	case "oauth":
+		if a.Credentials.Token == "" {
+			return authn.AuthConfig{}, errdefs.InvalidArgument(fmt.Errorf("auth.d entry for %s: oauth needs a token", a.Domain))
+		}
+		return authn.AuthConfig{RegistryToken: a.Credentials.Token}, nil
+	}
+	return authn.AuthConfig{}, errdefs.InvalidArgument(fmt.Errorf("auth.d entry for %s: unknown auth type %q (want basic or oauth)", a.Domain, a.Type))
+}
+
+// AuthHeaders are the HTTP headers that carry the auth.d credentials of
+// host (a domain without a port) for the ACI, discovery and key downloads:
+// none when no entry names host.
+func AuthHeaders(cfg *config.Config, host string) (http.Header, error) {
+	if cfg == nil {
+		return nil, nil
+	}
+	a, ok := cfg.Auth[host]
+	if !ok {
+		return nil, nil
+	}
+	ac, err := authConfig(a)
+	if err != nil {
+		return nil, err
+	}
+	h := http.Header{}
+	if ac.RegistryToken != "" {
+		h.Set("Authorization", "Bearer "+ac.RegistryToken)
+		return h, nil
+	}
+	req := &http.Request{Header: h}
+	req.SetBasicAuth(ac.Username, ac.Password)
+	return h, nil
 }
 
 // dockerHubNames are the names Docker Hub goes by: rkt 1.x wrote

@@ -2,14 +2,18 @@ package image
 
 import (
 	"context"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
 
 	"github.com/rkt/rkt/internal/config"
+	"github.com/rkt/rkt/internal/errdefs"
 )
 
 func TestHostOnly(t *testing.T) {
@@ -168,5 +172,111 @@ func TestConfigKeychainDockerHubAliases(t *testing.T) {
 	a, _ = configKeychain{cfg: cfg}.Resolve(other)
 	if ac, _ := a.Authorization(); ac.Username != "" {
 		t.Fatalf("Docker Hub credentials offered to quay.io: %+v", ac)
+	}
+}
+
+func TestAuthHeaders(t *testing.T) {
+	cfg := &config.Config{Auth: map[string]config.Auth{
+		"basic.test":  {Domain: "basic.test", Type: "basic", Credentials: config.Credentials{User: "u", Password: "p"}},
+		"oauth.test":  {Domain: "oauth.test", Type: "oauth", Credentials: config.Credentials{Token: "tok"}},
+		"nokey.test":  {Domain: "nokey.test", Type: "oauth"},
+		"digest.test": {Domain: "digest.test", Type: "digest", Credentials: config.Credentials{User: "u", Password: "p"}},
+	}}
+	tests := []struct {
+		name, host string
+		cfg        *config.Config
+		want       string // the Authorization header; "" for none
+		wantErr    string
+	}{
+		{name: "basic", host: "basic.test", cfg: cfg, want: "Basic dTpw"},
+		{name: "oauth", host: "oauth.test", cfg: cfg, want: "Bearer tok"},
+		{name: "no entry", host: "other.test", cfg: cfg},
+		{name: "no prefix matching", host: "sub.basic.test", cfg: cfg},
+		{name: "no config", host: "basic.test"},
+		{name: "unknown type", host: "digest.test", cfg: cfg, wantErr: `auth.d entry for digest.test: unknown auth type "digest"`},
+		{name: "oauth without token", host: "nokey.test", cfg: cfg, wantErr: "oauth needs a token"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			h, err := AuthHeaders(tc.cfg, tc.host)
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) || !errdefs.Is(err, errdefs.KindInvalidArgument) {
+					t.Fatalf("err = %v, want an invalid-argument error with %q", err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := h.Get("Authorization"); got != tc.want {
+				t.Errorf("Authorization = %q, want %q", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestConfigKeychainUnknownAuthType(t *testing.T) {
+	cfg := &config.Config{Auth: map[string]config.Auth{
+		"example.com": {Domain: "example.com", Type: "digest", Credentials: config.Credentials{User: "u", Password: "p"}},
+	}}
+	reg, err := name.NewRegistry("example.com")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a, err := (configKeychain{cfg: cfg}).Resolve(reg); err == nil || !strings.Contains(err.Error(), `unknown auth type "digest"`) {
+		t.Fatalf("Resolve = %v, %v; want an error naming the type", a, err)
+	}
+}
+
+func TestHTTPClientAuth(t *testing.T) {
+	got := make(chan string, 1)
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got <- r.Header.Get("Authorization")
+	}))
+	defer srv.Close()
+	plain := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got <- r.Header.Get("Authorization")
+	}))
+	defer plain.Close()
+	auth := func(typ string) *config.Config {
+		return &config.Config{Auth: map[string]config.Auth{
+			"127.0.0.1": {Domain: "127.0.0.1", Type: typ, Credentials: config.Credentials{User: "u", Password: "p", Token: "tok"}},
+		}}
+	}
+	tests := []struct {
+		name    string
+		url     string
+		cfg     *config.Config
+		want    string
+		wantErr string
+	}{
+		{name: "basic over https", url: srv.URL, cfg: auth("basic"), want: "Basic dTpw"},
+		{name: "oauth over https", url: srv.URL, cfg: auth("oauth"), want: "Bearer tok"},
+		{name: "none over plain http", url: plain.URL, cfg: auth("basic"), want: ""},
+		{name: "no configuration", url: srv.URL, want: ""},
+		{name: "unknown type", url: srv.URL, cfg: auth("digest"), wantErr: `unknown auth type "digest"`},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			c := HTTPClient(RemoteOptions{AllowHTTP: true, SkipTLSVerify: true}, tc.cfg)
+			req, err := http.NewRequestWithContext(context.Background(), http.MethodGet, tc.url, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp, err := c.Do(req)
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("err = %v, want %q", err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if h := <-got; h != tc.want {
+				t.Errorf("Authorization = %q, want %q", h, tc.want)
+			}
+		})
 	}
 }

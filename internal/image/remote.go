@@ -19,6 +19,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/types"
 	"github.com/opencontainers/go-digest"
 
+	"github.com/rkt/rkt/internal/config"
 	"github.com/rkt/rkt/internal/errdefs"
 )
 
@@ -132,25 +133,35 @@ func redirectPolicy(opts RemoteOptions) func(*http.Request, []*http.Request) err
 }
 
 // HTTPClient is a client for plain HTTP(S) image downloads (ACIs,
-// discovery, keys) under the same rules as registry access; headers, if
-// set, gives each request's extra headers (credentials for its host),
-// which go only to the host they were asked for.
-func HTTPClient(opts RemoteOptions, headers func(host string) http.Header) *http.Client {
+// discovery, keys) under the same rules as registry access. With auth set
+// (rkt's configuration), each https request carries the auth.d
+// credentials of its host (AuthHeaders), which go only to the host they
+// were asked for; an entry that cannot be used fails the request.
+func HTTPClient(opts RemoteOptions, auth *config.Config) *http.Client {
 	rt := baseTransport(opts)
-	if headers != nil {
-		rt = &headerTransport{inner: rt, headers: headers}
+	if auth != nil && len(auth.Auth) > 0 {
+		rt = &headerTransport{inner: rt, cfg: auth}
 	}
 	return &http.Client{Transport: rt, CheckRedirect: redirectPolicy(opts)}
 }
 
 type headerTransport struct {
-	inner   http.RoundTripper
-	headers func(host string) http.Header
+	inner http.RoundTripper
+	cfg   *config.Config
 }
 
 func (h *headerTransport) RoundTrip(req *http.Request) (*http.Response, error) {
-	extra := h.headers(req.URL.Hostname())
-	if len(extra) == 0 || req.URL.Scheme != "https" {
+	if req.URL.Scheme != "https" {
+		return h.inner.RoundTrip(req)
+	}
+	extra, err := AuthHeaders(h.cfg, req.URL.Hostname())
+	if err != nil {
+		if req.Body != nil {
+			req.Body.Close()
+		}
+		return nil, err
+	}
+	if len(extra) == 0 {
 		return h.inner.RoundTrip(req)
 	}
 	req = req.Clone(req.Context())
@@ -222,13 +233,21 @@ func redactURLError(err error) error {
 	return err
 }
 
-// readLimited reads a whole body of at most limit bytes.
+// readLimited reads a whole body of at most limit bytes, refusing at once
+// a body whose announced length is over it.
 func readLimited(what string, resp *http.Response, limit int64) ([]byte, error) {
 	defer resp.Body.Close()
 	if resp.ContentLength > limit {
 		return nil, errdefs.TooLarge(fmt.Errorf("%s: size %d is over the %d byte limit", what, resp.ContentLength, limit))
 	}
-	b, err := io.ReadAll(io.LimitReader(resp.Body, limit+1))
+	return ReadLimited(resp.Body, limit, what)
+}
+
+// ReadLimited reads r to its end, at most limit bytes: hostile content is
+// never read whole before its size is known to be acceptable. More is an
+// errdefs.TooLarge error naming what.
+func ReadLimited(r io.Reader, limit int64, what string) ([]byte, error) {
+	b, err := io.ReadAll(io.LimitReader(r, limit+1))
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", what, err)
 	}

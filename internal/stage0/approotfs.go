@@ -79,7 +79,7 @@ func AppLayers(podDir, app string) ([]string, error) {
 // whitelisted reports whether an image of the ACI tree has a path whitelist.
 func (r appRootfs) whitelisted() bool {
 	for _, n := range r.aci {
-		if len(n.manifest.PathWhitelist) > 0 {
+		if len(n.Manifest.PathWhitelist) > 0 {
 			return true
 		}
 	}
@@ -89,10 +89,10 @@ func (r appRootfs) whitelisted() bool {
 // renderACITree writes into dst the root filesystem of an ACI and its
 // dependencies as appc renders it: each path from the highest image of the
 // tree that has it, and only the paths the path whitelists allow.
-func renderACITree(ctx context.Context, tree []aciNode, dst string, limits rootfs.Limits) error {
+func renderACITree(ctx context.Context, tree []fetch.ACINode, dst string, limits rootfs.Limits) error {
 	layers := make([]rootfs.MergedLayer, len(tree))
 	for i, n := range tree {
-		layers[i] = rootfs.MergedLayer{Dir: filepath.Join(n.dir, "rootfs"), Keep: aciKeep(tree, i)}
+		layers[i] = rootfs.MergedLayer{Dir: filepath.Join(n.Dir, "rootfs"), Keep: aciKeep(tree, i)}
 	}
 	pr, pw := io.Pipe()
 	go func() {
@@ -134,11 +134,11 @@ func newWhitelist(list []string) *whitelist {
 // own whitelist keeps only the non-directories it lists, and the whitelist
 // of each image that depends on it, directly or not, keeps only what it
 // lists (and the directories above those paths).
-func aciKeep(tree []aciNode, i int) func(string, bool) bool {
-	own := newWhitelist(tree[i].manifest.PathWhitelist)
+func aciKeep(tree []fetch.ACINode, i int) func(string, bool) bool {
+	own := newWhitelist(tree[i].Manifest.PathWhitelist)
 	var above []*whitelist
-	for p := tree[i].parent; p >= 0; p = tree[p].parent {
-		if w := newWhitelist(tree[p].manifest.PathWhitelist); w != nil {
+	for p := tree[i].Parent; p >= 0; p = tree[p].Parent {
+		if w := newWhitelist(tree[p].Manifest.PathWhitelist); w != nil {
 			above = append(above, w)
 		}
 	}

@@ -79,7 +79,11 @@ func PrepareManifest(ctx context.Context, f *fetch.Fetcher, dataDir string, pm *
 		if err != nil {
 			return nil, fmt.Errorf("pod manifest: app %s: %w", ra.Name, err)
 		}
-		derived, root, err := appFor(f.Store, img, podspec.AppOptions{Name: ra.Name.String()})
+		tree, err := fetch.StoredACITree(f.Store, img)
+		if err != nil {
+			return nil, fmt.Errorf("pod manifest: app %s: ACI %s: %w", ra.Name, store.FormatID(img.ID), err)
+		}
+		derived, root, err := appFor(f.Store, img, tree, podspec.AppOptions{Name: ra.Name.String()})
 		if err != nil {
 			return nil, fmt.Errorf("pod manifest: app %s: %w", ra.Name, err)
 		}

@@ -12,13 +12,11 @@ import (
 	"os"
 	"path"
 	"path/filepath"
-	"slices"
 	"strings"
 
 	"github.com/appc/spec/schema"
 	"github.com/appc/spec/schema/types"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/opencontainers/go-digest"
 
 	"github.com/rkt/rkt/internal/errdefs"
 	"github.com/rkt/rkt/internal/fetch"
@@ -110,14 +108,15 @@ func Prepare(ctx context.Context, f *fetch.Fetcher, dataDir string, opts Prepare
 	names := map[string]bool{}
 	for _, spec := range opts.Apps {
 		f.Signature = spec.Signature
-		img, err := f.Fetch(ctx, spec.Image)
+		fetched, err := f.Fetch(ctx, spec.Image)
 		f.Signature = ""
 		if err != nil {
 			return nil, err
 		}
+		img := fetched.Image
 		spec.Options.BaseEnvironment = env.inherited
 		spec.Options.Environment = append(append([]string{}, env.set...), spec.Options.Environment...)
-		ra, root, err := appFor(f.Store, img, spec.Options)
+		ra, root, err := appFor(f.Store, img, fetched.ACI, spec.Options)
 		if err != nil {
 			return nil, fmt.Errorf("image %s: %w", spec.Image, err)
 		}
@@ -203,13 +202,15 @@ type appRootfs struct {
 	// layers are the image's rendered trees, bottom first.
 	layers []string
 	// aci is an ACI's dependency tree, the image first; nil for others.
-	aci []aciNode
+	aci []fetch.ACINode
 }
 
-// appFor maps a stored image to a pod app and finds its rendered layers.
-func appFor(s *store.Store, img *store.Image, opts podspec.AppOptions) (*schema.RuntimeApp, appRootfs, error) {
+// appFor maps a stored image to a pod app and finds its rendered layers;
+// an ACI's come from tree, its dependency tree as Fetch or StoredACITree
+// resolved it.
+func appFor(s *store.Store, img *store.Image, tree []fetch.ACINode, opts podspec.AppOptions) (*schema.RuntimeApp, appRootfs, error) {
 	if img.MediaType == image.MediaTypeACI {
-		return appForACI(s, img, opts)
+		return appForACI(img, tree, opts)
 	}
 	var layers []string
 	for _, l := range img.Layers {
@@ -244,67 +245,24 @@ func appFor(s *store.Store, img *store.Image, opts podspec.AppOptions) (*schema.
 }
 
 // appForACI maps an ACI's app to the pod: it runs in its rootfs/ over
-// those of its dependencies.
-func appForACI(s *store.Store, img *store.Image, opts podspec.AppOptions) (*schema.RuntimeApp, appRootfs, error) {
-	tree, err := aciTree(s, img)
-	if err != nil {
-		return nil, appRootfs{}, fmt.Errorf("ACI %s: %w", store.FormatID(img.ID), err)
+// those of its dependencies (tree, the image first).
+func appForACI(img *store.Image, tree []fetch.ACINode, opts podspec.AppOptions) (*schema.RuntimeApp, appRootfs, error) {
+	if len(tree) == 0 || tree[0].Image.ID != img.ID {
+		return nil, appRootfs{}, fmt.Errorf("ACI %s: its dependency tree is not resolved", store.FormatID(img.ID))
 	}
 	// The image first, then its dependencies depth first: the upper wins,
 	// as appc renders them. Layers go bottom first.
 	layers := make([]string, len(tree))
 	for i, n := range tree {
-		layers[len(tree)-1-i] = filepath.Join(n.dir, "rootfs")
+		layers[len(tree)-1-i] = filepath.Join(n.Dir, "rootfs")
 	}
-	ra, err := podspec.RuntimeAppFromACI(tree[0].manifest, "sha512-"+img.ID.Encoded(), readAccounts(layers), opts)
+	ra, err := podspec.RuntimeAppFromACI(tree[0].Manifest, "sha512-"+img.ID.Encoded(), readAccounts(layers), opts)
 	if err != nil {
 		return nil, appRootfs{}, err
 	}
 	ra.Annotations.Set(podspec.AnnotationStoredID, store.FormatID(img.ID))
 	ra.Annotations.Set(podspec.AnnotationStoredName, img.Name)
 	return ra, appRootfs{layers: layers, aci: tree}, nil
-}
-
-// aciNode is one image of an ACI's dependency tree.
-type aciNode struct {
-	manifest *schema.ImageManifest
-	dir      string // the rendered ACI: manifest and rootfs/
-	parent   int    // the index of the image that depends on it; -1 for the app's
-}
-
-// aciTree lists an ACI and its dependencies depth first, each found in
-// the store (rkt fetch and run fetched them) by image ID, or by name and
-// labels.
-func aciTree(s *store.Store, img *store.Image) ([]aciNode, error) {
-	var out []aciNode
-	if err := addACINode(s, img, nil, -1, &out); err != nil {
-		return nil, err
-	}
-	return out, nil
-}
-
-// addACINode appends img, the dependency of (*out)[parent], and its own
-// dependencies to *out.
-func addACINode(s *store.Store, img *store.Image, chain []digest.Digest, parent int, out *[]aciNode) error {
-	if len(chain) > fetch.MaxDependencyDepth || slices.Contains(chain, img.ID) {
-		return errors.New("dependency cycle, or dependencies nested too deep")
-	}
-	m, dir, err := fetch.ACIManifest(s, img)
-	if err != nil {
-		return err
-	}
-	self := len(*out)
-	*out = append(*out, aciNode{manifest: m, dir: dir, parent: parent})
-	for _, d := range m.Dependencies {
-		dep, err := fetch.LookupStoredDependency(s, d)
-		if err != nil {
-			return fmt.Errorf("image %s: dependency %s: %w", m.Name, fetch.DependencyInput(d), err)
-		}
-		if err := addACINode(s, dep, append(slices.Clip(chain), img.ID), self, out); err != nil {
-			return err
-		}
-	}
-	return nil
 }
 
 // readAccounts reads the image's /etc/passwd and /etc/group, to resolve
