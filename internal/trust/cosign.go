@@ -442,20 +442,6 @@ type CosignSignature struct {
 	Signature string
 }
 
-// ErrCosignNotVerified matches (errors.Is) every refusal of VerifyCosign.
-var ErrCosignNotVerified = errors.New("cosign signature verification failed")
-
-// notVerified is a refusal of VerifyCosign: its reason, which matches
-// ErrCosignNotVerified.
-type notVerified struct{ reason string }
-
-func (e *notVerified) Error() string        { return e.reason }
-func (e *notVerified) Is(target error) bool { return target == ErrCosignNotVerified }
-
-func refuse(format string, args ...any) error {
-	return &notVerified{reason: fmt.Sprintf(format, args...)}
-}
-
 // VerifyCosign checks an image's signatures against keys: it returns the
 // key of the first signature that verifies and whose payload has the
 // cosign type, names manifestDigest (the digest the image reference
@@ -468,10 +454,10 @@ func VerifyCosign(keys []*CosignKey, sigs []CosignSignature, repository, manifes
 		return nil, fmt.Errorf("repository %q: %w", repository, err)
 	}
 	if len(keys) == 0 {
-		return nil, refuse("no key is trusted for %s", repository)
+		return nil, fmt.Errorf("no key is trusted for %s", repository)
 	}
 	if len(sigs) == 0 {
-		return nil, refuse("no signature")
+		return nil, errors.New("no signature")
 	}
 	var reasons []string
 	for i, s := range sigs {
@@ -484,7 +470,7 @@ func VerifyCosign(keys []*CosignKey, sigs []CosignSignature, repository, manifes
 		}
 		reasons = append(reasons, why)
 	}
-	return nil, refuse("%s", strings.Join(reasons, "; "))
+	return nil, errors.New(strings.Join(reasons, "; "))
 }
 
 // checkCosignSignature returns the key s verifies with, or why s is
