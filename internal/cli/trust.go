@@ -17,6 +17,7 @@ import (
 
 	"github.com/rkt/rkt/internal/errdefs"
 	"github.com/rkt/rkt/internal/fetch"
+	"github.com/rkt/rkt/internal/image"
 	"github.com/rkt/rkt/internal/trust"
 )
 
@@ -64,7 +65,7 @@ entries and keyless (certificate) signatures are not.`,
 			}
 			docker := trust.IsDockerPrefix(prefix)
 			if docker {
-				norm, err := trust.NormalizeDockerPrefix(prefix)
+				norm, err := image.NormalizeDockerPrefix(prefix)
 				if err != nil {
 					return err
 				}

@@ -13,7 +13,7 @@ import (
 // repository, or the error that refuses the image when there is none.
 func (f *Fetcher) cosignKeys(ref *image.Reference) ([]*trust.CosignKey, error) {
 	repo := ref.Docker.Context().Name()
-	keys, err := f.Keystore.CosignKeys(repo)
+	keys, err := f.Keystore.CosignKeys(ref.Docker.Context())
 	if err != nil {
 		return nil, fmt.Errorf("image %q: %w", ref.Input, err)
 	}

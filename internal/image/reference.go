@@ -169,7 +169,7 @@ func parseDocker(input, rest string) (*Reference, error) {
 // does not: ggcr checks only the characters of the repository path and tag,
 // so it takes "docker:///", "docker:.", "example.com/../x" or "busybox:..".
 func checkDockerRef(ref name.Reference) error {
-	if repo := ref.Context().RepositoryStr(); !trust.ValidRepoPath(repo) {
+	if repo := ref.Context().RepositoryStr(); !repoPathRE().MatchString(repo) {
 		return fmt.Errorf("invalid repository name %q", repo)
 	}
 	if tag, ok := ref.(name.Tag); ok && !tagRE().MatchString(tag.TagStr()) {
@@ -234,7 +234,65 @@ func (r *Reference) String() string { return r.Input }
 var (
 	tagRE        = lazyRegexp(`^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$`)
 	nonRepoChars = lazyRegexp(`[^a-zA-Z0-9._-]+`)
+	// repoPathRE is a repository path of the distribution reference
+	// grammar: slash-separated components of lowercase alphanumerics
+	// joined by ".", "_", "__" or dashes.
+	repoPathRE = lazyRegexp(`^[a-z0-9]+(?:(?:[._]|__|[-]+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|[-]+)[a-z0-9]+)*)*$`)
+	// prefixRegistryRE is a registry host as a trust prefix may name it:
+	// a lowercase host name or bracketed IPv6 address, and an optional
+	// port.
+	prefixRegistryRE = lazyRegexp(`^(\[[0-9a-f:.]+\]|[a-z0-9]([a-z0-9.-]*[a-z0-9])?)(:[0-9]{1,5})?$`)
 )
+
+// NormalizeDockerPrefix checks a docker:// trust prefix and returns it in
+// the form image references resolve to: docker://REGISTRY for a whole
+// registry, or docker://REGISTRY/REPOSITORY, with Docker Hub's names spelled
+// out (docker://busybox is docker://index.docker.io/library/busybox, and
+// docker://docker.io is docker://index.docker.io). A tag or digest is
+// refused: keys are trusted for repositories. The result is what
+// trust.Keystore.AddCosignKey takes.
+func NormalizeDockerPrefix(p string) (string, error) {
+	rest, ok := strings.CutPrefix(p, trust.DockerPrefix)
+	bad := func(why string) error {
+		return errdefs.InvalidArgument(fmt.Errorf("prefix %q is not a registry or repository prefix (docker://REGISTRY[/REPOSITORY]): %s", p, why))
+	}
+	if !ok || rest == "" {
+		return "", bad("nothing after docker://")
+	}
+	if len(p) > 512 {
+		return "", bad("longer than 512 bytes")
+	}
+	if strings.ContainsAny(rest, "@") {
+		return "", bad("a digest names an image, not a repository")
+	}
+	host, _, hasPath := strings.Cut(rest, "/")
+	// As in image references, the first of several components is a
+	// registry when it has a dot, a colon or is localhost. A lone one
+	// is a registry only when it has a dot or is localhost: "name:1" is
+	// a repository with a tag, refused below.
+	isHost := strings.ContainsAny(host, ".:[") || host == "localhost"
+	if !hasPath && (strings.ContainsAny(host, ".[") || host == "localhost" || strings.HasPrefix(host, "localhost:")) {
+		if !prefixRegistryRE().MatchString(host) {
+			return "", bad("invalid registry name")
+		}
+		reg, err := name.NewRegistry(host)
+		if err != nil {
+			return "", bad(err.Error())
+		}
+		return trust.DockerPrefix + reg.Name(), nil
+	}
+	if isHost && !prefixRegistryRE().MatchString(host) {
+		return "", bad("invalid registry name")
+	}
+	repo, err := name.NewRepository(rest)
+	if err != nil {
+		return "", bad(err.Error())
+	}
+	if !repoPathRE().MatchString(repo.RepositoryStr()) {
+		return "", bad("invalid repository name")
+	}
+	return trust.DockerPrefix + repo.Name(), nil
+}
 
 // lazyRegexp compiles a pattern on first use, keeping regexp compilation
 // off the start-up path of commands that never parse a reference.

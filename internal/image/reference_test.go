@@ -249,3 +249,40 @@ func FuzzParseImageID(f *testing.F) {
 		}
 	})
 }
+
+func TestNormalizeDockerPrefix(t *testing.T) {
+	for _, c := range []struct{ in, want, err string }{
+		{"docker://127.0.0.1:5000/busybox", "docker://127.0.0.1:5000/busybox", ""},
+		{"docker://127.0.0.1:5000", "docker://127.0.0.1:5000", ""},
+		{"docker://registry.example.com/team/app", "docker://registry.example.com/team/app", ""},
+		{"docker://localhost/app", "docker://localhost/app", ""},
+		{"docker://busybox", "docker://index.docker.io/library/busybox", ""},
+		{"docker://docker.io/library/busybox", "docker://index.docker.io/library/busybox", ""},
+		{"docker://docker.io", "docker://index.docker.io", ""},
+		{"docker://someone/app", "docker://index.docker.io/someone/app", ""},
+		{"docker://[::1]:5000/app", "docker://[::1]:5000/app", ""},
+		{"docker://", "", "nothing after"},
+		{"docker://busybox:latest", "", "not a registry or repository prefix"},
+		{"docker://busybox:1", "", "not a registry or repository prefix"},
+		{"docker://localhost:5000", "docker://localhost:5000", ""},
+		{"docker://example.com:5000", "docker://example.com:5000", ""},
+		{"docker://busybox@sha256:" + strings.Repeat("1", 64), "", "a digest names an image"},
+		{"docker://example.com/../x", "", "invalid repository name"},
+		{"docker://example.com/App", "", "not a registry or repository prefix"},
+		{"docker://example.com/app/", "", "not a registry or repository prefix"},
+		{"docker://Example.com/app", "", "invalid registry name"},
+		{"docker://-x.com/app", "", "invalid registry name"},
+		{"example.com/app", "", "nothing after docker://"},
+	} {
+		got, err := NormalizeDockerPrefix(c.in)
+		if c.err != "" {
+			if err == nil || !strings.Contains(err.Error(), c.err) {
+				t.Errorf("%q: err = %v (got %q), want %q", c.in, err, got, c.err)
+			}
+			continue
+		}
+		if err != nil || got != c.want {
+			t.Errorf("%q = %q, %v; want %q", c.in, got, err, c.want)
+		}
+	}
+}

@@ -18,9 +18,8 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"regexp"
+	"slices"
 	"strings"
-	"sync"
 
 	"github.com/google/go-containerregistry/pkg/name"
 
@@ -159,97 +158,41 @@ func readCosignKeyFile(file string) (*CosignKey, error) {
 	return ReadCosignKey(f)
 }
 
-// registryRE is a registry host as a prefix may name it: a lowercase host
-// name or bracketed IPv6 address, and an optional port.
-// Compiled on first use: every rkt command links this package, and a
-// package-level regexp costs each process start its compilation.
-var registryRE = sync.OnceValue(func() *regexp.Regexp {
-	return regexp.MustCompile(`^(\[[0-9a-f:.]+\]|[a-z0-9]([a-z0-9.-]*[a-z0-9])?)(:[0-9]{1,5})?$`)
-})
-
 // IsDockerPrefix says whether a prefix names registry images (docker://).
 func IsDockerPrefix(p string) bool { return strings.HasPrefix(p, DockerPrefix) }
 
-// NormalizeDockerPrefix checks a docker:// prefix and returns it in the
-// form image references resolve to: docker://REGISTRY for a whole registry,
-// or docker://REGISTRY/REPOSITORY, with Docker Hub's names spelled out
-// (docker://busybox is docker://index.docker.io/library/busybox, and
-// docker://docker.io is docker://index.docker.io). A tag or digest is
-// refused: keys are trusted for repositories.
-func NormalizeDockerPrefix(p string) (string, error) {
-	rest, ok := strings.CutPrefix(p, DockerPrefix)
-	bad := func(why string) error {
-		return errdefs.InvalidArgument(fmt.Errorf("prefix %q is not a registry or repository prefix (docker://REGISTRY[/REPOSITORY]): %s", p, why))
-	}
-	if !ok || rest == "" {
-		return "", bad("nothing after docker://")
-	}
-	if len(p) > 512 {
-		return "", bad("longer than 512 bytes")
-	}
-	if strings.ContainsAny(rest, "@") {
-		return "", bad("a digest names an image, not a repository")
-	}
-	host, _, hasPath := strings.Cut(rest, "/")
-	// As in image references, the first of several components is a
-	// registry when it has a dot, a colon or is localhost. A lone one
-	// is a registry only when it has a dot or is localhost: "name:1" is
-	// a repository with a tag, refused below.
-	isHost := strings.ContainsAny(host, ".:[") || host == "localhost"
-	if !hasPath && (strings.ContainsAny(host, ".[") || host == "localhost" || strings.HasPrefix(host, "localhost:")) {
-		if !registryRE().MatchString(host) {
-			return "", bad("invalid registry name")
-		}
-		reg, err := name.NewRegistry(host)
-		if err != nil {
-			return "", bad(err.Error())
-		}
-		return DockerPrefix + reg.Name(), nil
-	}
-	if isHost && !registryRE().MatchString(host) {
-		return "", bad("invalid registry name")
-	}
-	repo, err := name.NewRepository(rest)
-	if err != nil {
-		return "", bad(err.Error())
-	}
-	if !ValidRepoPath(repo.RepositoryStr()) {
-		return "", bad("invalid repository name")
-	}
-	return DockerPrefix + repo.Name(), nil
+// plainName says whether a prefix component names a directory of its own
+// under its parent: not empty, ".", ".." or with a slash in it.
+func plainName(c string) bool {
+	return c != "" && c != "." && c != ".." && !strings.ContainsAny(c, "/\x00")
 }
 
-// ValidRepoPath says whether p is a repository path of the distribution
-// reference grammar: slash-separated components of lowercase alphanumerics
-// joined by ".", "_", "__" or dashes.
-func ValidRepoPath(p string) bool { return repoPathRE().MatchString(p) }
-
-var repoPathRE = sync.OnceValue(func() *regexp.Regexp {
-	return regexp.MustCompile(`^[a-z0-9]+(?:(?:[._]|__|[-]+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|[-]+)[a-z0-9]+)*)*$`)
-})
-
-// dockerPrefixDir is where the keys of a normalised docker:// prefix live,
-// relative to a layer: the prefix cleaned as a path, under prefix.d
+// dockerPrefixDir is where the keys of a docker:// prefix of components
+// (registry, then repository path) live, relative to a layer
 // ("prefix.d/docker:/127.0.0.1:5000/app"). No appc prefix has a colon, so
 // the two kinds never share a directory.
-func dockerPrefixDir(normalized string) string {
-	return filepath.Join(PrefixDir, "docker:", filepath.FromSlash(strings.TrimPrefix(normalized, DockerPrefix)))
+func dockerPrefixDir(comps []string) string {
+	return filepath.Join(append([]string{PrefixDir, "docker:"}, comps...)...)
 }
 
 // AddCosignKey stores a PEM public key in the local layer, trusted for a
 // docker:// prefix or, with root, for every registry image. It returns the
-// key file's path.
+// key file's path. The prefix is read as image.NormalizeDockerPrefix
+// returns it (docker://REGISTRY[/REPOSITORY], as image references resolve
+// it): that is where registry and repository names are parsed; this only
+// refuses what would not be a directory under prefix.d/docker:.
 func (ks Keystore) AddCosignKey(k *CosignKey, prefix string, root bool) (string, error) {
 	if ks.Local == "" {
 		return "", errors.New("no local configuration directory to store keys in")
 	}
 	dir := filepath.Join(ks.Local, RootDir)
 	if !root {
-		norm, err := NormalizeDockerPrefix(prefix)
-		if err != nil {
-			return "", err
+		rest, ok := strings.CutPrefix(prefix, DockerPrefix)
+		comps := strings.Split(rest, "/")
+		if !ok || len(prefix) > 512 || slices.ContainsFunc(comps, func(c string) bool { return !plainName(c) }) {
+			return "", errdefs.InvalidArgument(fmt.Errorf("prefix %q is not a normalized registry or repository prefix (docker://REGISTRY[/REPOSITORY])", prefix))
 		}
-		dir = filepath.Join(ks.Local, dockerPrefixDir(norm))
+		dir = filepath.Join(ks.Local, dockerPrefixDir(comps))
 	}
 	return writeKeyFile(dir, k.fileName(), k.PEM())
 }
@@ -276,24 +219,15 @@ func writeKeyFile(dir, base string, data []byte) (string, error) {
 // "index.docker.io/library/busybox"): the root cosign keys and the keys of
 // docker://REGISTRY and of every prefix of the repository path, whole path
 // components only.
-func (ks Keystore) CosignKeys(repository string) ([]*CosignKey, error) {
-	repo, err := name.NewRepository(repository)
-	if err != nil {
-		return nil, errdefs.InvalidArgument(fmt.Errorf("repository %q: %w", repository, err))
-	}
+func (ks Keystore) CosignKeys(repo name.Repository) ([]*CosignKey, error) {
 	dirs := []string{RootDir}
-	reg := repo.RegistryStr()
-	if registryRE().MatchString(reg) {
-		p := DockerPrefix + reg
-		dirs = append(dirs, dockerPrefixDir(p))
-		comps := strings.Split(repo.RepositoryStr(), "/")
-		for i := range comps {
-			if c := comps[i]; c == "" || c == "." || c == ".." {
-				break
-			}
-			p += "/" + comps[i]
-			dirs = append(dirs, dockerPrefixDir(p))
+	var comps []string
+	for _, c := range append([]string{repo.RegistryStr()}, strings.Split(repo.RepositoryStr(), "/")...) {
+		if !plainName(c) {
+			break
 		}
+		comps = append(comps, c)
+		dirs = append(dirs, dockerPrefixDir(comps))
 	}
 	var out []*CosignKey
 	for _, d := range dirs {

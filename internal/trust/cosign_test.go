@@ -16,6 +16,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/google/go-containerregistry/pkg/name"
 )
 
 const (
@@ -132,43 +134,6 @@ func TestParseCosignKey(t *testing.T) {
 	}
 }
 
-func TestNormalizeDockerPrefix(t *testing.T) {
-	for _, c := range []struct{ in, want, err string }{
-		{"docker://127.0.0.1:5000/busybox", "docker://127.0.0.1:5000/busybox", ""},
-		{"docker://127.0.0.1:5000", "docker://127.0.0.1:5000", ""},
-		{"docker://registry.example.com/team/app", "docker://registry.example.com/team/app", ""},
-		{"docker://localhost/app", "docker://localhost/app", ""},
-		{"docker://busybox", "docker://index.docker.io/library/busybox", ""},
-		{"docker://docker.io/library/busybox", "docker://index.docker.io/library/busybox", ""},
-		{"docker://docker.io", "docker://index.docker.io", ""},
-		{"docker://someone/app", "docker://index.docker.io/someone/app", ""},
-		{"docker://[::1]:5000/app", "docker://[::1]:5000/app", ""},
-		{"docker://", "", "nothing after"},
-		{"docker://busybox:latest", "", "not a registry or repository prefix"},
-		{"docker://busybox:1", "", "not a registry or repository prefix"},
-		{"docker://localhost:5000", "docker://localhost:5000", ""},
-		{"docker://example.com:5000", "docker://example.com:5000", ""},
-		{"docker://busybox@sha256:" + strings.Repeat("1", 64), "", "a digest names an image"},
-		{"docker://example.com/../x", "", "invalid repository name"},
-		{"docker://example.com/App", "", "not a registry or repository prefix"},
-		{"docker://example.com/app/", "", "not a registry or repository prefix"},
-		{"docker://Example.com/app", "", "invalid registry name"},
-		{"docker://-x.com/app", "", "invalid registry name"},
-		{"example.com/app", "", "nothing after docker://"},
-	} {
-		got, err := NormalizeDockerPrefix(c.in)
-		if c.err != "" {
-			if err == nil || !strings.Contains(err.Error(), c.err) {
-				t.Errorf("%q: err = %v (got %q), want %q", c.in, err, got, c.err)
-			}
-			continue
-		}
-		if err != nil || got != c.want {
-			t.Errorf("%q = %q, %v; want %q", c.in, got, err, c.want)
-		}
-	}
-}
-
 func TestCosignKeystore(t *testing.T) {
 	base := t.TempDir()
 	ks := Keystore{System: filepath.Join(base, "system"), Local: filepath.Join(base, "local")}
@@ -205,7 +170,11 @@ func TestCosignKeystore(t *testing.T) {
 
 	fps := func(repo string) string {
 		t.Helper()
-		keys, err := ks.CosignKeys(repo)
+		r, err := name.NewRepository(repo)
+		if err != nil {
+			t.Fatal(err)
+		}
+		keys, err := ks.CosignKeys(r)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -236,6 +205,7 @@ func TestCosignKeystore(t *testing.T) {
 		{"127.0.0.1:5000/other", "registry,root"},
 		{"127.0.0.1:5001/busybox", "root"},
 		{"index.docker.io/library/busybox", "root"},
+		{"../busybox", "root"}, // registry "..": no directory of its own
 	} {
 		if got := fps(c.repo); got != c.want {
 			t.Errorf("keys for %s: %s, want %s", c.repo, got, c.want)
@@ -255,11 +225,15 @@ func TestCosignKeystore(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(filepath.Dir(p), "sha256-bad"), []byte("junk"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := ks.CosignKeys("127.0.0.1:5000/busy"); err == nil || !strings.Contains(err.Error(), "sha256-bad") {
+	if _, err := ks.CosignKeys(name.MustParseReference("127.0.0.1:5000/busy").Context()); err == nil || !strings.Contains(err.Error(), "sha256-bad") {
 		t.Errorf("broken key file: %v", err)
 	}
-	if _, err := ks.AddCosignKey(busy.pub, "docker://busybox:1", false); err == nil {
-		t.Error("a prefix with a tag was accepted")
+	// The prefix is parsed by image.NormalizeDockerPrefix; the keystore
+	// refuses what would not be a directory of its own under prefix.d/docker:.
+	for _, bad := range []string{"docker://", "docker://127.0.0.1:5000/../x", "docker://..", "docker://a//b", "docker://a/", "example.com/app", "docker://./a"} {
+		if p, err := ks.AddCosignKey(busy.pub, bad, false); err == nil || !strings.Contains(err.Error(), "not a normalized registry or repository prefix") {
+			t.Errorf("prefix %q: stored at %q, err %v", bad, p, err)
+		}
 	}
 }
 

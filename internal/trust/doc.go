@@ -9,7 +9,9 @@
 // The same layout holds cosign public keys (PEM) for registry images, under
 // prefix.d/docker:/<registry>/<repository>/sha256-<hex> and
 // root.d/sha256-<hex>; cosign.go checks cosign's key-based simple-signing
-// signatures against them (the registry part is internal/image's).
+// signatures against them (the registry part is internal/image's, and so
+// is the parsing of registry and repository names: this package takes
+// them parsed, from image.NormalizeDockerPrefix or a name.Repository).
 //
 // Keys and signatures are hostile input until checked: sizes are bounded,
 // and a signature only counts when it verifies against a key trusted for
