@@ -167,13 +167,10 @@ func plainName(c string) bool {
 	return c != "" && c != "." && c != ".." && !strings.ContainsAny(c, "/\x00")
 }
 
-// dockerPrefixDir is where the keys of a docker:// prefix of components
-// (registry, then repository path) live, relative to a layer
-// ("prefix.d/docker:/127.0.0.1:5000/app"). No appc prefix has a colon, so
-// the two kinds never share a directory.
-func dockerPrefixDir(comps []string) string {
-	return filepath.Join(append([]string{PrefixDir, "docker:"}, comps...)...)
-}
+// dockerDir holds, under prefix.d, the keys of docker:// prefixes, each
+// under its registry and repository path ("prefix.d/docker:/127.0.0.1:5000/app").
+// No appc prefix has a colon, so the two kinds never share a directory.
+const dockerDir = "docker:"
 
 // AddCosignKey stores a PEM public key in the local layer, trusted for a
 // docker:// prefix or, with root, for every registry image. It returns the
@@ -192,7 +189,7 @@ func (ks Keystore) AddCosignKey(k *CosignKey, prefix string, root bool) (string,
 		if !ok || len(prefix) > 512 || slices.ContainsFunc(comps, func(c string) bool { return !plainName(c) }) {
 			return "", errdefs.InvalidArgument(fmt.Errorf("prefix %q is not a normalized registry or repository prefix (docker://REGISTRY[/REPOSITORY])", prefix))
 		}
-		dir = filepath.Join(ks.Local, dockerPrefixDir(comps))
+		dir = filepath.Join(ks.Local, PrefixDir, dockerDir, filepath.Join(comps...))
 	}
 	return writeKeyFile(dir, k.fileName(), k.PEM())
 }
@@ -220,34 +217,16 @@ func writeKeyFile(dir, base string, data []byte) (string, error) {
 // docker://REGISTRY and of every prefix of the repository path, whole path
 // components only.
 func (ks Keystore) CosignKeys(repo name.Repository) ([]*CosignKey, error) {
-	dirs := []string{RootDir}
-	var comps []string
-	for _, c := range append([]string{repo.RegistryStr()}, strings.Split(repo.RepositoryStr(), "/")...) {
-		if !plainName(c) {
-			break
-		}
-		comps = append(comps, c)
-		dirs = append(dirs, dockerPrefixDir(comps))
-	}
-	var out []*CosignKey
-	for _, d := range dirs {
-		files, err := ks.keyFiles(d)
+	comps := append([]string{repo.RegistryStr()}, strings.Split(repo.RepositoryStr(), "/")...)
+	dirs := trustDirs(filepath.Join(PrefixDir, dockerDir), comps, func(p []string) bool { return plainName(p[len(p)-1]) })
+	return readTrusted(ks, dirs, true, func(file string) ([]*CosignKey, error) {
+		k, err := readCosignKeyFile(file)
 		if err != nil {
 			return nil, err
 		}
-		for _, f := range files {
-			if !strings.HasPrefix(filepath.Base(f), CosignKeyFilePrefix) {
-				continue // an OpenPGP root key
-			}
-			k, err := readCosignKeyFile(f)
-			if err != nil {
-				return nil, fmt.Errorf("trusted key %s: %w", f, err)
-			}
-			k.File = f
-			out = append(out, k)
-		}
-	}
-	return out, nil
+		k.File = file
+		return []*CosignKey{k}, nil
+	})
 }
 
 // CosignPayload is the part of a simple-signing payload that rkt checks.

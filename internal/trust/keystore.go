@@ -133,30 +133,54 @@ func (ks Keystore) AddKey(e *openpgp.Entity, prefix string, root bool) (string, 
 // the keys of every prefix of the name, whole path components only
 // ("example.com", "example.com/app", ... for "example.com/app/x").
 func (ks Keystore) Keyring(name string) (openpgp.EntityList, error) {
+	dirs := trustDirs(PrefixDir, strings.Split(name, "/"), func(p []string) bool {
+		return CheckPrefix(strings.Join(p, "/")) == nil
+	})
+	return readTrusted(ks, dirs, false, func(file string) ([]*openpgp.Entity, error) { return readKeyFile(file) })
+}
+
+// trustDirs are the keystore directories, relative to a layer, whose keys
+// are trusted for a name of components comps: root.d, then the directory
+// under base of each prefix of whole components, up to the first prefix
+// that ok refuses.
+func trustDirs(base string, comps []string, ok func(prefix []string) bool) []string {
 	dirs := []string{RootDir}
-	comps := strings.Split(name, "/")
 	for i := range comps {
-		p := strings.Join(comps[:i+1], "/")
-		if CheckPrefix(p) != nil {
+		if !ok(comps[:i+1]) {
 			break
 		}
-		dirs = append(dirs, filepath.Join(PrefixDir, filepath.FromSlash(p)))
+		dirs = append(dirs, filepath.Join(base, filepath.Join(comps[:i+1]...)))
 	}
-	var out openpgp.EntityList
+	return dirs
+}
+
+// isCosignKeyFile tells the two kinds of key file apart by name: cosign
+// keys are sha256-<hex>, OpenPGP keys their bare hex fingerprint. (They
+// share root.d.)
+func isCosignKeyFile(file string) bool {
+	return strings.HasPrefix(filepath.Base(file), CosignKeyFilePrefix)
+}
+
+// readTrusted reads the key files of one kind (cosign or OpenPGP) in dirs
+// across the layers, in order, with read: the one walk of the keystore that
+// Keyring and CosignKeys make. A key file that does not read is an error
+// naming it, not a key less.
+func readTrusted[K any](ks Keystore, dirs []string, cosign bool, read func(file string) ([]K, error)) ([]K, error) {
+	var out []K
 	for _, d := range dirs {
 		files, err := ks.keyFiles(d)
 		if err != nil {
 			return nil, err
 		}
 		for _, f := range files {
-			if strings.HasPrefix(filepath.Base(f), CosignKeyFilePrefix) {
-				continue // a cosign root key
+			if isCosignKeyFile(f) != cosign {
+				continue // the other kind's root key
 			}
-			el, err := readKeyFile(f)
+			keys, err := read(f)
 			if err != nil {
 				return nil, fmt.Errorf("trusted key %s: %w", f, err)
 			}
-			out = append(out, el...)
+			out = append(out, keys...)
 		}
 	}
 	return out, nil
@@ -218,8 +242,19 @@ func (ks Keystore) VerifyDetached(name string, signed io.Reader, signature []byt
 	if err != nil {
 		return nil, err
 	}
+	return CheckDetached(keyring, name, signed, signature)
+}
+
+// CheckDetached is VerifyDetached with the keys trusted for name already
+// read (Keyring): a caller that looks at them first, as
+// --trust-keys-from-https does, walks the keystore once.
+func CheckDetached(keyring openpgp.EntityList, name string, signed io.Reader, signature []byte) (*openpgp.Entity, error) {
+	if len(signature) > MaxSignatureSize {
+		return nil, errors.New("signature larger than 1 MiB")
+	}
 	cfg := &packet.Config{}
 	var signer *openpgp.Entity
+	var err error
 	if bytes.HasPrefix(bytes.TrimSpace(signature), []byte("-----BEGIN")) {
 		signer, err = openpgp.CheckArmoredDetachedSignature(keyring, signed, bytes.NewReader(signature), cfg)
 	} else {

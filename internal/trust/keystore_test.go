@@ -119,6 +119,53 @@ func TestKeystoreVerify(t *testing.T) {
 	}
 }
 
+// TestCheckDetached checks a keyring read once (Keyring) against
+// signatures, and that a broken key file is an error, not a key less.
+func TestCheckDetached(t *testing.T) {
+	ks := Keystore{Local: t.TempDir()}
+	app, other := newKey(t, "app"), newKey(t, "other")
+	if _, err := ks.AddKey(publicOnly(t, app), "example.com/app", false); err != nil {
+		t.Fatal(err)
+	}
+	keyring, err := ks.Keyring("example.com/app/x")
+	if err != nil || len(keyring) != 1 {
+		t.Fatalf("keyring: %d keys, %v", len(keyring), err)
+	}
+	for _, c := range []struct {
+		name    string
+		keyring openpgp.EntityList
+		signer  *openpgp.Entity
+		err     string
+	}{
+		{"trusted", keyring, app, ""},
+		{"other signer", keyring, other, "unknown entity"},
+		{"no key", nil, app, `no key is trusted for "example.com/app/x"`},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			got, err := CheckDetached(c.keyring, "example.com/app/x", strings.NewReader("x"), sign(t, c.signer, "x", false))
+			if c.err != "" {
+				if err == nil || !strings.Contains(err.Error(), c.err) {
+					t.Fatalf("err = %v, want %q", err, c.err)
+				}
+				return
+			}
+			if err != nil || Fingerprint(got) != Fingerprint(c.signer) {
+				t.Fatalf("signer %v, err %v", got, err)
+			}
+		})
+	}
+	if _, err := CheckDetached(keyring, "example.com/app/x", strings.NewReader("x"), make([]byte, MaxSignatureSize+1)); err == nil || !strings.Contains(err.Error(), "larger than 1 MiB") {
+		t.Errorf("huge signature: %v", err)
+	}
+	bad := filepath.Join(ks.Local, "prefix.d", "example.com", "0123")
+	if err := os.WriteFile(bad, []byte("junk"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ks.Keyring("example.com/app"); err == nil || !strings.Contains(err.Error(), bad) {
+		t.Errorf("broken key file: %v", err)
+	}
+}
+
 func TestCheckPrefix(t *testing.T) {
 	for p, ok := range map[string]bool{
 		"example.com": true, "example.com/app": true, "a/b-c/d_e.f~g": true,
