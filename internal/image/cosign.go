@@ -1,12 +1,9 @@
 package image
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"strings"
 
@@ -53,37 +50,29 @@ type cosignLayer struct {
 }
 
 // parseCosignManifest reads the signature layers of a signature manifest
-// (an OCI or Docker schema 2 image manifest). Other layers are skipped.
+// (an OCI or Docker schema 2 image manifest, its media type read as for
+// any manifest). Other layers are skipped.
 func parseCosignManifest(contentType string, raw []byte) ([]cosignLayer, error) {
 	if len(raw) > MaxCosignManifestSize {
 		return nil, errdefs.TooLarge(fmt.Errorf("signature manifest of %d bytes is over the %d byte limit", len(raw), MaxCosignManifestSize))
 	}
+	mt, err := mediaTypeOf(contentType, raw)
+	if err != nil {
+		return nil, fmt.Errorf("signature manifest: %w", err)
+	}
+	if !mt.IsImage() {
+		return nil, fmt.Errorf("signature manifest: media type %q is not an image manifest", mt)
+	}
 	var m struct {
-		SchemaVersion int             `json:"schemaVersion"`
-		MediaType     types.MediaType `json:"mediaType"`
-		Layers        []struct {
+		Layers []struct {
 			MediaType   string            `json:"mediaType"`
 			Digest      string            `json:"digest"`
 			Size        int64             `json:"size"`
 			Annotations map[string]string `json:"annotations"`
 		} `json:"layers"`
 	}
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	if err := dec.Decode(&m); err != nil {
+	if err := json.Unmarshal(raw, &m); err != nil {
 		return nil, fmt.Errorf("parse signature manifest: %w", err)
-	}
-	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		return nil, errors.New("parse signature manifest: data after the JSON value")
-	}
-	if m.SchemaVersion != 2 {
-		return nil, fmt.Errorf("signature manifest: schemaVersion %d, want 2", m.SchemaVersion)
-	}
-	mt := types.MediaType(strings.TrimSpace(strings.Split(contentType, ";")[0]))
-	if mt != types.OCIManifestSchema1 && mt != types.DockerManifestSchema2 {
-		mt = m.MediaType
-	}
-	if mt != "" && mt != types.OCIManifestSchema1 && mt != types.DockerManifestSchema2 {
-		return nil, fmt.Errorf("signature manifest: media type %q is not an image manifest", mt)
 	}
 	var out []cosignLayer
 	for i, l := range m.Layers {
@@ -93,12 +82,9 @@ func parseCosignManifest(contentType string, raw []byte) ([]cosignLayer, error) 
 		if len(out) == MaxCosignSignatures {
 			return nil, errdefs.TooLarge(fmt.Errorf("signature manifest has more than %d signatures", MaxCosignSignatures))
 		}
-		d, err := digest.Parse(l.Digest)
+		d, err := checkDigest(fmt.Sprintf("signature layer %d", i), l.Digest)
 		if err != nil {
-			return nil, fmt.Errorf("signature layer %d: invalid digest %q: %w", i, l.Digest, err)
-		}
-		if d.Algorithm() != digest.SHA256 && d.Algorithm() != digest.SHA512 {
-			return nil, fmt.Errorf("signature layer %d: unsupported digest algorithm %q", i, d.Algorithm())
+			return nil, err
 		}
 		if l.Size <= 0 || l.Size > trust.MaxCosignPayloadSize {
 			return nil, errdefs.TooLarge(fmt.Errorf("signature layer %s: size %d is not within 1 to %d bytes", d, l.Size, trust.MaxCosignPayloadSize))

@@ -103,8 +103,12 @@ func TestParseCosignManifest(t *testing.T) {
 		{"docker media type", "application/vnd.docker.distribution.manifest.v2+json", `{"schemaVersion":2,"layers":[` + good + `]}`, 1, ""},
 		{"other layers skipped", "", doc(layer("application/vnd.oci.image.layer.v1.tar", "sha256:"+hex, 10, ""), good), 1, ""},
 		{"no layers", "", doc(), 0, ""},
-		{"trailing junk", "", doc(good) + "{}", 0, "data after the JSON value"},
-		{"schema 1", "", `{"schemaVersion":1,"layers":[]}`, 0, "schemaVersion 1"},
+		{"trailing junk", "", doc(good) + "{}", 0, "after top-level value"},
+		{"schema 1", "", `{"schemaVersion":1,"layers":[]}`, 0, "schema 1 manifests are not supported"},
+		{"schema 3", "", strings.Replace(doc(good), `"schemaVersion":2`, `"schemaVersion":3`, 1), 0, "unsupported manifest schemaVersion 3"},
+		{"media types differ", "application/vnd.docker.distribution.manifest.v2+json", doc(good), 0, "does not match"},
+		{"no media type", "", `{"schemaVersion":2,"layers":[` + good + `]}`, 0, "unsupported manifest media type"},
+		{"sha512", "", doc(layer(CosignSimpleSigningMediaType, "sha512:"+hex+hex, 10, "c2ln")), 1, ""},
 		{"index", "application/vnd.oci.image.index.v1+json", `{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json"}`, 0, "not an image manifest"},
 		{"bad digest", "", doc(layer(CosignSimpleSigningMediaType, "sha256:../../x", 10, "")), 0, "invalid digest"},
 		{"md5", "", doc(layer(CosignSimpleSigningMediaType, "md5:"+hex[:32], 10, "")), 0, "invalid digest"},
@@ -113,7 +117,8 @@ func TestParseCosignManifest(t *testing.T) {
 		{"huge size", "", doc(layer(CosignSimpleSigningMediaType, "sha256:"+hex, trust.MaxCosignPayloadSize+1, "")), 0, "not within"},
 		{"huge annotation", "", doc(layer(CosignSimpleSigningMediaType, "sha256:"+hex, 10, strings.Repeat("A", trust.MaxCosignSignatureSize+1))), 0, "annotation over"},
 		{"too many", "", doc(strings.TrimSuffix(strings.Repeat(good+",", MaxCosignSignatures+1), ",")), 0, "more than 64 signatures"},
-		{"not JSON", "", "nope", 0, "parse signature manifest"},
+		{"not JSON", "", "nope", 0, "signature manifest: parse manifest"},
+		{"layers not a list", "", `{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","layers":{}}`, 0, "parse signature manifest"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			ls, err := parseCosignManifest(c.ct, []byte(c.in))

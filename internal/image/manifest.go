@@ -104,18 +104,28 @@ func mediaTypeOf(given string, raw []byte) (types.MediaType, error) {
 
 // checkDescriptor validates a descriptor read from hostile JSON.
 func checkDescriptor(what string, d v1.Descriptor) (digest.Digest, error) {
-	dg, err := digest.Parse(d.Digest.String())
+	dg, err := checkDigest(what, d.Digest.String())
 	if err != nil {
-		return "", fmt.Errorf("%s: invalid digest %q: %w", what, d.Digest.String(), err)
-	}
-	if dg.Algorithm() != digest.SHA256 && dg.Algorithm() != digest.SHA512 {
-		return "", fmt.Errorf("%s: unsupported digest algorithm %q", what, dg.Algorithm())
+		return "", err
 	}
 	if d.Size < 0 || d.Size > MaxBlobSize {
 		return "", fmt.Errorf("%s %s: invalid size %d", what, dg, d.Size)
 	}
 	if len(d.URLs) > 0 {
 		return "", fmt.Errorf("%s %s: foreign layers with URLs are not supported", what, dg)
+	}
+	return dg, nil
+}
+
+// checkDigest parses the digest of a descriptor read from hostile JSON:
+// well-formed, and sha256 or sha512.
+func checkDigest(what, s string) (digest.Digest, error) {
+	dg, err := digest.Parse(s)
+	if err != nil {
+		return "", fmt.Errorf("%s: invalid digest %q: %w", what, s, err)
+	}
+	if dg.Algorithm() != digest.SHA256 && dg.Algorithm() != digest.SHA512 {
+		return "", fmt.Errorf("%s: unsupported digest algorithm %q", what, dg.Algorithm())
 	}
 	return dg, nil
 }
