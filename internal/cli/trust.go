@@ -109,7 +109,7 @@ entries and keyless (certificate) signatures are not.`,
 					if err != nil {
 						return errdefs.InvalidArgument(fmt.Errorf("key %s: %w", src, err))
 					}
-					if err := a.addTrustedCosignKey(ks, in, k, src, prefix, root, skipReview); err != nil {
+					if err := a.addTrustedKey(ks, in, cosignKeyToTrust(k), src, prefix, root, skipReview); err != nil {
 						return err
 					}
 					continue
@@ -119,7 +119,7 @@ entries and keyless (certificate) signatures are not.`,
 					return errdefs.InvalidArgument(fmt.Errorf("key %s: %w", src, err))
 				}
 				for _, k := range keys {
-					if err := a.addTrustedKey(ks, in, k, src, prefix, root, skipReview); err != nil {
+					if err := a.addTrustedKey(ks, in, openPGPKeyToTrust(k), src, prefix, root, skipReview); err != nil {
 						return err
 					}
 				}
@@ -175,33 +175,56 @@ func (a *app) readTrustKey(ctx context.Context, src string, allowHTTP bool) ([]b
 	return data, nil
 }
 
-// addTrustedCosignKey shows a PEM public key, asks unless told not to, and
-// stores it.
-func (a *app) addTrustedCosignKey(ks trust.Keystore, in *bufio.Reader, k *trust.CosignKey, src, prefix string, root, skipReview bool) error {
-	shown := []string{fmt.Sprintf("Public key (%s) fingerprint is: %s", k.Algorithm(), k.Fingerprint())}
-	return a.trustKey(in, src, prefix, "Root key (registry images)", root, skipReview, k.Fingerprint(), shown, func() (string, error) {
-		return ks.AddCosignKey(k, prefix, root)
-	})
+// keyToTrust is a key for rkt trust to add: what differs between the
+// kinds of key.
+type keyToTrust struct {
+	// rootLabel is shown, in place of the prefix, for a root key.
+	rootLabel string
+	// shown are the lines that describe the key (fingerprint, identities).
+	shown []string
+	// fingerprint names the key in the question and its refusal.
+	fingerprint string
+	// store adds the key to the keystore and returns its file.
+	store func(ks trust.Keystore, prefix string, root bool) (string, error)
 }
 
-// trustKey shows a key (the prefix, or rootLabel for a root key, its
-// source, then the lines shown), asks whether to trust it unless
-// skipReview, stores it with add and says where it went.
-func (a *app) trustKey(in *bufio.Reader, src, prefix, rootLabel string, root, skipReview bool, fp string, shown []string, add func() (string, error)) error {
+// openPGPKeyToTrust is an OpenPGP key (ACIs), shown with its identities.
+func openPGPKeyToTrust(k *openpgp.Entity) keyToTrust {
+	shown := []string{"GPG key fingerprint is: " + trust.FormatFingerprint(k)}
+	for _, id := range trust.Identities(k) {
+		shown = append(shown, "\t"+id)
+	}
+	return keyToTrust{rootLabel: "Root key", shown: shown, fingerprint: trust.Fingerprint(k), store: func(ks trust.Keystore, prefix string, root bool) (string, error) {
+		return ks.AddKey(k, prefix, root)
+	}}
+}
+
+// cosignKeyToTrust is a PEM public key (registry images).
+func cosignKeyToTrust(k *trust.CosignKey) keyToTrust {
+	shown := []string{fmt.Sprintf("Public key (%s) fingerprint is: %s", k.Algorithm(), k.Fingerprint())}
+	return keyToTrust{rootLabel: "Root key (registry images)", shown: shown, fingerprint: k.Fingerprint(), store: func(ks trust.Keystore, prefix string, root bool) (string, error) {
+		return ks.AddCosignKey(k, prefix, root)
+	}}
+}
+
+// addTrustedKey shows a key (the prefix, or its root label for a root key,
+// its source, then its description), asks whether to trust it unless
+// skipReview, stores it and says where it went.
+func (a *app) addTrustedKey(ks trust.Keystore, in *bufio.Reader, k keyToTrust, src, prefix string, root, skipReview bool) error {
 	if root {
-		fmt.Fprintln(a.stderr, rootLabel)
+		fmt.Fprintln(a.stderr, k.rootLabel)
 	} else {
 		fmt.Fprintf(a.stderr, "Prefix: %q\n", prefix)
 	}
 	fmt.Fprintf(a.stderr, "Key: %q\n", src)
-	for _, l := range shown {
+	for _, l := range k.shown {
 		fmt.Fprintln(a.stderr, l)
 	}
-	review, err := a.review(in, fp, skipReview)
+	review, err := a.review(in, k.fingerprint, skipReview)
 	if err != nil {
 		return err
 	}
-	path, err := add()
+	path, err := k.store(ks, prefix, root)
 	if err != nil {
 		return err
 	}
@@ -234,15 +257,4 @@ func (a *app) reportTrusted(src, prefix, path, review string, root bool) {
 		fmt.Fprintf(a.stderr, "Trusting %q for prefix %q %s.\n", src, prefix, review)
 		fmt.Fprintf(a.stderr, "Added key for prefix %q at %q\n", prefix, path)
 	}
-}
-
-// addTrustedKey shows a key, asks unless told not to, and stores it.
-func (a *app) addTrustedKey(ks trust.Keystore, in *bufio.Reader, k *openpgp.Entity, src, prefix string, root, skipReview bool) error {
-	shown := []string{"GPG key fingerprint is: " + trust.FormatFingerprint(k)}
-	for _, id := range trust.Identities(k) {
-		shown = append(shown, "\t"+id)
-	}
-	return a.trustKey(in, src, prefix, "Root key", root, skipReview, trust.Fingerprint(k), shown, func() (string, error) {
-		return ks.AddKey(k, prefix, root)
-	})
 }
