@@ -40,9 +40,10 @@ trusted for the images whose names are under PREFIX (whole path
 components: a key for example.com/app is not one for example.com/apps), or,
 with --root, for every image. Each key's fingerprint (and identities) are
 shown, and the key is added only when you answer yes, unless
---skip-fingerprint-review. A key is a file, or an https:// URL (http://
-with --insecure-allow-http). A system key (<system-config>/trustedkeys) is
-masked by an empty local file of the same path.
+--skip-fingerprint-review. A key is a file (a path or a file:// URL), or
+an https:// URL (http:// with --insecure-allow-http); a --root key is a
+file. A system key (<system-config>/trustedkeys) is masked by an empty
+local file of the same path.
 
 ACIs (appc names) are signed with OpenPGP keys, armored or binary. With no
 key given, the keys of an appc prefix are found by appc discovery
@@ -91,8 +92,8 @@ entries and keyless (certificate) signatures are not.`,
 			ks := a.keystore()
 			in := bufio.NewReader(a.stdin)
 			for _, src := range args {
-				if root && strings.Contains(src, "://") {
-					return errdefs.InvalidArgument(fmt.Errorf("%s: --root keys come from files only", src))
+				if root && strings.Contains(src, "://") && !strings.HasPrefix(src, "file://") {
+					return errdefs.InvalidArgument(fmt.Errorf("%s: --root keys come from files only (a path or a file:// URL)", src))
 				}
 				data, err := a.readTrustKey(cmd.Context(), src, insecureAllowHTTP)
 				if err != nil {
@@ -129,7 +130,7 @@ entries and keyless (certificate) signatures are not.`,
 	}
 	fs := cmd.Flags()
 	fs.StringVar(&prefix, "prefix", "", "the image name prefix the key is trusted for")
-	fs.BoolVar(&root, "root", false, "trust the key for every image")
+	fs.BoolVar(&root, "root", false, "trust the key, from a file, for every image")
 	fs.BoolVar(&skipReview, "skip-fingerprint-review", false, "add the key without asking")
 	fs.BoolVar(&insecureAllowHTTP, "insecure-allow-http", false, "allow fetching the key over http://")
 	return cmd

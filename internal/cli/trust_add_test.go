@@ -98,6 +98,22 @@ func TestTrustAddsKeys(t *testing.T) {
 			want:   []string{"Root key\nKey: ", "Trusting \"" + pgpFile + "\" as a root key without fingerprint review.", "Added root key at "},
 		},
 		{
+			name:   "root key from a file:// URL",
+			args:   []string{"--root", "--skip-fingerprint-review", "file://" + pgpFile},
+			stored: filepath.Join("root.d", pgpFP),
+			want:   []string{"Trusting \"file://" + pgpFile + "\" as a root key without fingerprint review."},
+		},
+		{
+			name: "root key from https",
+			args: []string{"--root", "--skip-fingerprint-review", "https://127.0.0.1:1/key.asc"},
+			err:  "--root keys come from files only (a path or a file:// URL)",
+		},
+		{
+			name: "root key from http",
+			args: []string{"--root", "--skip-fingerprint-review", "--insecure-allow-http", "http://127.0.0.1:1/key.asc"},
+			err:  "--root keys come from files only",
+		},
+		{
 			name:   "cosign prefix",
 			args:   []string{"--prefix=docker://busybox", "--skip-fingerprint-review", pemFile},
 			stored: filepath.Join("prefix.d", "docker:", "index.docker.io", "library", "busybox", pemName),

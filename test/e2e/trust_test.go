@@ -134,8 +134,9 @@ func TestTrustACISignatures(t *testing.T) {
 	r = rkt(t, e, "fetch", "--signature="+sig, "oci:"+t.TempDir()+":latest").exit(t, 254)
 	mentions(t, "stderr", r.stderr, "--signature is an ACI's OpenPGP signature")
 
-	// A root key is trusted for every name.
-	rkt(t, e, "trust", "--root", "--skip-fingerprint-review", rootKey).ok(t)
+	// A root key is trusted for every name; it comes from a file, named
+	// here by a file:// URL.
+	rkt(t, e, "trust", "--root", "--skip-fingerprint-review", "file://"+rootKey).ok(t)
 	anywhere := writeACI(t, "elsewhere.org/tool", "1.0", `{"exec":["/bin/true"],"user":"0","group":"0"}`)
 	g.sign(t, "root@example.com", anywhere, anywhere+".asc", true)
 	rkt(t, e, "fetch", anywhere).ok(t)
