@@ -14,6 +14,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/rkt/rkt/internal/discovery"
 	"github.com/rkt/rkt/internal/testutil"
 )
 
@@ -106,6 +107,17 @@ func discoveryPage(prefix, host string, keys bool) []byte {
 	return []byte(p + "</head></html>")
 }
 
+// discoveredACI is where discoveryPage's template puts the ACI of name and
+// version for this host: {os} and {arch} filled in from the labels rkt's
+// discovery assumes when none is given.
+func discoveredACI(name, version string) string {
+	app, err := discovery.ParseApp(name + ":" + version)
+	if err != nil {
+		panic(fmt.Sprintf("discoveredACI(%q, %q): %v", name, version, err))
+	}
+	return "/images/" + name + "-" + version + "-" + app.Labels["os"] + "-" + app.Labels["arch"] + ".aci"
+}
+
 func TestDiscoveryFetch(t *testing.T) {
 	e, _ := podEnv(t)
 	g := newGPG(t)
@@ -125,13 +137,12 @@ func TestDiscoveryFetch(t *testing.T) {
 		g.sign(t, "disco@example.com", aci, aci+".asc", true)
 		data := []byte(readFile(t, aci))
 		sig := []byte(readFile(t, aci+".asc"))
-		base := "/images/" + name + "-" + v + "-linux-amd64"
-		srv.put(base+".aci", data)
-		srv.put(base+".aci.asc", sig)
+		srv.put(discoveredACI(name, v), data)
+		srv.put(discoveredACI(name, v)+".asc", sig)
 	}
 	// The latest version is 2.0 (a copy under "latest").
-	srv.put("/images/"+name+"-latest-linux-amd64.aci", srv.files["/images/"+name+"-2.0-linux-amd64.aci"])
-	srv.put("/images/"+name+"-latest-linux-amd64.aci.asc", srv.files["/images/"+name+"-2.0-linux-amd64.aci.asc"])
+	srv.put(discoveredACI(name, "latest"), srv.files[discoveredACI(name, "2.0")])
+	srv.put(discoveredACI(name, "latest")+".asc", srv.files[discoveredACI(name, "2.0")+".asc"])
 
 	// No key trusted yet.
 	r := rkt(t, e, "fetch", name+":1.0").exit(t, 254)
@@ -151,16 +162,16 @@ func TestDiscoveryFetch(t *testing.T) {
 	// The long form, with labels.
 	rkt(t, e, "fetch", name+",version=1.0,os=linux").ok(t)
 	// A requested label the image does not have.
-	srv.put("/images/"+name+"-3.0-linux-amd64.aci", srv.files["/images/"+name+"-2.0-linux-amd64.aci"])
-	srv.put("/images/"+name+"-3.0-linux-amd64.aci.asc", srv.files["/images/"+name+"-2.0-linux-amd64.aci.asc"])
+	srv.put(discoveredACI(name, "3.0"), srv.files[discoveredACI(name, "2.0")])
+	srv.put(discoveredACI(name, "3.0")+".asc", srv.files[discoveredACI(name, "2.0")+".asc"])
 	r = rkt(t, e, "fetch", name+":3.0").exit(t, 254)
 	mentions(t, "stderr", r.stderr, `requested value for label "version": "3.0" differs from fetched aci label value: "2.0"`)
 
 	// --pull-policy=new uses the store: no request for the image.
-	before := srv.count("/images/" + name + "-1.0-linux-amd64.aci")
+	before := srv.count(discoveredACI(name, "1.0"))
 	rkt(t, e, "fetch", "--pull-policy=new", name+":1.0").ok(t)
 	rkt(t, e, "fetch", "--pull-policy=never", name+":1.0").ok(t)
-	if after := srv.count("/images/" + name + "-1.0-linux-amd64.aci"); after != before {
+	if after := srv.count(discoveredACI(name, "1.0")); after != before {
 		t.Errorf("pull policy new/never downloaded the image (%d -> %d requests)", before, after)
 	}
 	r = rkt(t, e, "fetch", "--pull-policy=never", name+":9.9").exit(t, 254)
@@ -175,7 +186,7 @@ func TestDiscoveryFetch(t *testing.T) {
 
 	// A direct https URL, and its signature beside it. Fetched again
 	// (--pull-policy=update, fetch's default): the stored ETag gets 304.
-	path := "/images/" + name + "-1.0-linux-amd64.aci"
+	path := discoveredACI(name, "1.0")
 	url := "https://" + srv.ip + path
 	rkt(t, e, "fetch", url).ok(t)
 	hits, nm := srv.count(path), srv.notModified
@@ -184,7 +195,7 @@ func TestDiscoveryFetch(t *testing.T) {
 		t.Errorf("a second fetch of %s: %d requests, %d not modified (before %d, %d)", url, srv.count(path), srv.notModified, hits, nm)
 	}
 	// With Cache-Control max-age, no request while it lasts.
-	path2 := "/images/" + name + "-2.0-linux-amd64.aci"
+	path2 := discoveredACI(name, "2.0")
 	srv.mu.Lock()
 	srv.cc[path2] = "public, max-age=3600"
 	srv.mu.Unlock()
@@ -195,7 +206,7 @@ func TestDiscoveryFetch(t *testing.T) {
 		t.Errorf("max-age: %s asked again", path2)
 	}
 	// --signature replaces the signature beside the URL.
-	r = rkt(t, e, "fetch", "--signature=/nonexistent.asc", "https://"+srv.ip+"/images/"+name+"-3.0-linux-amd64.aci").exit(t, 254)
+	r = rkt(t, e, "fetch", "--signature=/nonexistent.asc", "https://"+srv.ip+discoveredACI(name, "3.0")).exit(t, 254)
 	mentions(t, "stderr", r.stderr, "error opening signature file", "/nonexistent.asc")
 	r = rkt(t, e, "fetch", "http://"+srv.ip+"/images/x.aci").exit(t, 254)
 	mentions(t, "stderr", r.stderr, "plain HTTP is not allowed")
@@ -230,8 +241,8 @@ func TestDiscoveryTrustKeysFromHTTPS(t *testing.T) {
 	g.sign(t, "tool@example.com", aci, aci+".asc", false)
 	data := []byte(readFile(t, aci))
 	sig := []byte(readFile(t, aci+".asc"))
-	srv.put("/images/"+name+"-latest-linux-amd64.aci", data)
-	srv.put("/images/"+name+"-latest-linux-amd64.aci.asc", sig)
+	srv.put(discoveredACI(name, "latest"), data)
+	srv.put(discoveredACI(name, "latest")+".asc", sig)
 
 	rkt(t, e, "fetch", name).exit(t, 254)
 	r := rkt(t, e, "--trust-keys-from-https", "fetch", name).ok(t)
@@ -251,9 +262,8 @@ func (s *aciServer) serveACI(t *testing.T, g *gpgHome, email, name, version stri
 	}
 	g.sign(t, email, file, file+".asc", true)
 	sig := []byte(readFile(t, file+".asc"))
-	base := "/images/" + name + "-" + version + "-linux-amd64"
-	s.put(base+".aci", data)
-	s.put(base+".aci.asc", sig)
+	s.put(discoveredACI(name, version), data)
+	s.put(discoveredACI(name, version)+".asc", sig)
 }
 
 func TestACIDependencies(t *testing.T) {
