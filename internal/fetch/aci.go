@@ -81,8 +81,12 @@ func (f *Fetcher) readVerified(ctx context.Context, input, path string, sig []by
 		return nil, err
 	}
 	name := m.Name.String()
-	if f.TrustKeysFromHTTPS {
-		if err := f.trustDiscoveredKeys(ctx, name); err != nil {
+	keyring, err := f.Keystore.Keyring(name)
+	if err != nil {
+		return nil, err
+	}
+	if f.TrustKeysFromHTTPS && len(keyring) == 0 {
+		if keyring, err = f.trustDiscoveredKeys(ctx, name); err != nil {
 			return nil, err
 		}
 	}
@@ -98,7 +102,7 @@ func (f *Fetcher) readVerified(ctx context.Context, input, path string, sig []by
 	pr, pw := io.Pipe()
 	done := make(chan verdict, 1)
 	go func() {
-		signer, err := f.Keystore.VerifyDetached(name, pr, sig)
+		signer, err := trust.CheckDetached(keyring, name, pr, sig)
 		// A verifier that stops early (a signature it cannot use) leaves
 		// the rest of the file to the reader.
 		_, _ = io.Copy(io.Discard, pr)
@@ -333,12 +337,11 @@ func (f *Fetcher) fetchDiscovered(ctx context.Context, input, sigFile string) (*
 	return nil, errors.Join(errs...)
 }
 
-// trustDiscoveredKeys adds, when no key is trusted for name, the keys its
-// discovery names, fetched over https only (--trust-keys-from-https).
-func (f *Fetcher) trustDiscoveredKeys(ctx context.Context, name string) error {
-	if kr, err := f.Keystore.Keyring(name); err != nil || len(kr) > 0 {
-		return err
-	}
+// trustDiscoveredKeys adds, for a name no key is trusted for, the keys its
+// discovery names, fetched over https only (--trust-keys-from-https), and
+// returns them: the keys now trusted for name.
+func (f *Fetcher) trustDiscoveredKeys(ctx context.Context, name string) (openpgp.EntityList, error) {
+	var added openpgp.EntityList
 	httpsOnly := func(url string) error {
 		if !strings.HasPrefix(url, "https://") && !f.Insecure.PubKey {
 			return fmt.Errorf("%s: keys are trusted from https only (--insecure-options=pubkey allows http)", url)
@@ -347,29 +350,30 @@ func (f *Fetcher) trustDiscoveredKeys(ctx context.Context, name string) error {
 	}
 	_, res, get, err := f.discover(ctx, name, f.Insecure.PubKey && f.Insecure.HTTP, httpsOnly, func(r discovery.Result) bool { return len(r.PublicKeys) > 0 })
 	if err != nil {
-		return err
+		return nil, err
 	}
 	for _, u := range res.PublicKeys {
 		body, err := get(ctx, u)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		keys, err := trust.ReadKeys(body)
 		body.Close()
 		if err != nil {
-			return fmt.Errorf("key %s: %w", u, err)
+			return nil, fmt.Errorf("key %s: %w", u, err)
 		}
 		for _, k := range keys {
 			path, err := f.Keystore.AddKey(k, name, false)
 			if err != nil {
-				return err
+				return nil, err
 			}
+			added = append(added, k)
 			if f.Notef != nil {
 				f.Notef("image: trusting key %s from %s for prefix %q (--trust-keys-from-https): %s", trust.FormatFingerprint(k), u, name, path)
 			}
 		}
 	}
-	return nil
+	return added, nil
 }
 
 // DiscoverPublicKeys finds the key URLs that appc discovery names for an

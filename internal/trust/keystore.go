@@ -231,23 +231,9 @@ func readKeyFile(file string) (openpgp.EntityList, error) {
 	return ReadKeys(f)
 }
 
-// VerifyDetached checks a detached signature (armored or binary, at most
-// MaxSignatureSize bytes) of signed against the keys trusted for name,
-// and returns the signer.
-func (ks Keystore) VerifyDetached(name string, signed io.Reader, signature []byte) (*openpgp.Entity, error) {
-	if len(signature) > MaxSignatureSize {
-		return nil, errors.New("signature larger than 1 MiB")
-	}
-	keyring, err := ks.Keyring(name)
-	if err != nil {
-		return nil, err
-	}
-	return CheckDetached(keyring, name, signed, signature)
-}
-
-// CheckDetached is VerifyDetached with the keys trusted for name already
-// read (Keyring): a caller that looks at them first, as
-// --trust-keys-from-https does, walks the keystore once.
+// CheckDetached checks a detached signature (armored or binary, at most
+// MaxSignatureSize bytes) of signed against keyring, the keys trusted for
+// name (Keyring), and returns the signer.
 func CheckDetached(keyring openpgp.EntityList, name string, signed io.Reader, signature []byte) (*openpgp.Entity, error) {
 	if len(signature) > MaxSignatureSize {
 		return nil, errors.New("signature larger than 1 MiB")

@@ -2,6 +2,7 @@ package trust
 
 import (
 	"bytes"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -67,7 +68,7 @@ func TestKeystoreVerify(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := ks.VerifyDetached("example.com/app", strings.NewReader("x"), sign(t, masked, "x", true)); err != nil {
+	if _, err := verifyDetached(ks, "example.com/app", strings.NewReader("x"), sign(t, masked, "x", true)); err != nil {
 		t.Fatalf("the system key, not masked yet: %v", err)
 	}
 	rel, _ := filepath.Rel(ks.System, p)
@@ -103,7 +104,7 @@ func TestKeystoreVerify(t *testing.T) {
 		}
 		for _, armored := range []bool{true, false} {
 			sig := sign(t, c.signer, "image bytes", armored)
-			got, err := ks.VerifyDetached(c.name, strings.NewReader("image bytes"), sig)
+			got, err := verifyDetached(ks, c.name, strings.NewReader("image bytes"), sig)
 			if c.ok != (err == nil) {
 				t.Errorf("%s signed by %s (armored %v): %v", c.name, Identities(c.signer), armored, err)
 			}
@@ -111,7 +112,7 @@ func TestKeystoreVerify(t *testing.T) {
 				t.Errorf("signer %s, want %s", Fingerprint(got), Fingerprint(c.signer))
 			}
 			if c.ok {
-				if _, err := ks.VerifyDetached(c.name, strings.NewReader("other bytes"), sig); err == nil {
+				if _, err := verifyDetached(ks, c.name, strings.NewReader("other bytes"), sig); err == nil {
 					t.Errorf("%s: a signature of other bytes verified", c.name)
 				}
 			}
@@ -211,4 +212,14 @@ func FuzzReadKeys(f *testing.F) {
 			t.Fatal("no keys and no error")
 		}
 	})
+}
+
+// verifyDetached checks a signature against the keys ks trusts for name,
+// as a fetch does.
+func verifyDetached(ks Keystore, name string, signed io.Reader, signature []byte) (*openpgp.Entity, error) {
+	keyring, err := ks.Keyring(name)
+	if err != nil {
+		return nil, err
+	}
+	return CheckDetached(keyring, name, signed, signature)
 }
