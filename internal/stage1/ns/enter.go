@@ -105,9 +105,10 @@ func Enter(args []string) int {
 	if err := unix.Chdir("/"); err != nil {
 		return fail("enter: %v", err)
 	}
-	prog := a.Cmd[0]
-	if !strings.Contains(prog, "/") {
-		prog = lookPath(prog, env)
+	prog, err := podinit.LookPath(a.Cmd[0], env)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "Error: Unable to open %q: %v\n", a.Cmd[0], err)
+		return podinit.ExitExecFailed
 	}
 	if spec.UsernsSize > 0 {
 		// The command gets a user namespace with the app's mapping, and
@@ -200,21 +201,4 @@ func credential(spec podinit.EnterSpec) (*syscall.Credential, error) {
 		groups = append(groups, uint32(g))
 	}
 	return &syscall.Credential{Uid: uint32(spec.UID), Gid: uint32(spec.GID), Groups: groups}, nil
-}
-
-func lookPath(name string, env []string) string {
-	pathVar := podinit.DefaultPath
-	for _, e := range env {
-		if v, ok := strings.CutPrefix(e, "PATH="); ok {
-			pathVar = v
-		}
-	}
-	for _, dir := range strings.Split(pathVar, ":") {
-		var st unix.Stat_t
-		cand := dir + "/" + name
-		if unix.Stat(cand, &st) == nil && st.Mode&unix.S_IFMT != unix.S_IFDIR && st.Mode&0o111 != 0 {
-			return cand
-		}
-	}
-	return name
 }

@@ -2,6 +2,7 @@ package ns_test
 
 import (
 	"encoding/json"
+	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -250,14 +251,37 @@ func TestEnterAndStop(t *testing.T) {
 	cmd, o, e := startPod(t, pod)
 	waitReady(t, pod)
 	pid := strings.TrimSpace(readFile(t, filepath.Join(pod, abi.PID)))
-	enter := func(args ...string) string {
-		c := exec.CommandContext(t.Context(), bin, append([]string{"enter", "--pid=" + pid, "--appname=app", "--"}, args...)...)
+	enterApp := func(app string, args ...string) (string, int) {
+		c := exec.CommandContext(t.Context(), bin, append([]string{"enter", "--pid=" + pid, "--appname=" + app, "--"}, args...)...)
 		c.Dir = pod
 		out, err := c.CombinedOutput()
+		var ee *exec.ExitError
+		if errors.As(err, &ee) {
+			return string(out), ee.ExitCode()
+		}
 		if err != nil {
 			t.Fatalf("enter %v: %v: %s", args, err, out)
 		}
-		return string(out)
+		return string(out), 0
+	}
+	enter := func(args ...string) string {
+		out, code := enterApp("app", args...)
+		if code != 0 {
+			t.Fatalf("enter %v: exit %d: %s", args, code, out)
+		}
+		return out
+	}
+	for _, c := range []struct {
+		name, app string
+		cmd       []string
+		code      int
+		stderr    string
+	}{
+		{"command found nowhere in PATH", "app", []string{"no-such-command"}, podinit.ExitExecFailed, `Error: Unable to open "no-such-command": no such file or directory`},
+	} {
+		if out, code := enterApp(c.app, c.cmd...); code != c.code || !strings.Contains(out, c.stderr) {
+			t.Errorf("%s: exit %d, output %q; want %d, %q", c.name, code, out, c.code, c.stderr)
+		}
 	}
 	if got := enter("cat", "/etc/hostname"); got != "rkt-"+testUUID+"\n" {
 		t.Errorf("enter cat /etc/hostname: %q", got)

@@ -89,7 +89,7 @@ func startInThread(spec ExecSpec, sec Security, cg appCgroup, us *userns, stdin 
 		fmt.Fprintf(os.Stderr, "Error: Unable to change to working directory %q: %s\n", spec.WorkingDir, errText(err))
 		return 0, -1, ExitSetupFailed
 	}
-	prog, err := lookPath(spec.Argv[0], spec.Env)
+	prog, err := LookPath(spec.Argv[0], spec.Env)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "Error: Unable to open %q: %s\n", spec.Argv[0], errText(err))
 		return 0, -1, ExitExecFailed
@@ -421,9 +421,15 @@ func elfInterp(r io.ReaderAt) (string, bool) {
 	return "", false
 }
 
-// lookPath resolves a command without a slash through the PATH of env,
-// inside the (already pivoted) root, as docker does.
-func lookPath(name string, env []string) (string, error) {
+// LookPath resolves a command without a slash through the PATH of env
+// (DefaultPath when env has none; the last PATH= wins), inside the
+// (already pivoted) root, as docker does: the first entry holding an
+// executable that is not a directory. An empty entry (a leading, trailing
+// or doubled ':') is the current directory, as POSIX and execvp(3) have
+// it: an app's working directory, "/" for an entered command. A command
+// found nowhere is ENOENT. A command with a slash is returned as it is.
+// It is the one lookup of an app's command and of an entered one.
+func LookPath(name string, env []string) (string, error) {
 	if strings.Contains(name, "/") {
 		return name, nil
 	}
