@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+
+	"github.com/rkt/rkt/internal/stage1/abi"
 )
 
 // Parent is the cgroup, relative to each hierarchy's root, under which pods
@@ -138,8 +140,8 @@ func Load(podDir string) (*Layout, error) {
 		}
 	}
 	for _, a := range l.Apps {
-		if a == "" || strings.ContainsAny(a, "/\x00") || a == "." || a == ".." {
-			return nil, fmt.Errorf("%s: bad app name %q", File, a)
+		if err := abi.CheckACName(a); err != nil {
+			return nil, fmt.Errorf("%s: app name: %w", File, err)
 		}
 	}
 	for a := range l.AppControllers {

@@ -17,6 +17,7 @@ func TestLoadRefusesForeignPaths(t *testing.T) {
 		`{"version":1,"path":"machine.slice/machine-rkt-x.scope","dirs":{"memory":"/sys/fs/cgroup/memory/other"}}`,
 		`{"version":1,"path":"machine.slice/machine-rkt-x.scope","dirs":{"memory":"/sys/fs/cgroup/../../etc/machine.slice/machine-rkt-x.scope"}}`,
 		`{"version":1,"path":"machine.slice/machine-rkt-x.scope","dirs":{},"apps":["../x"]}`,
+		`{"version":1,"path":"machine.slice/machine-rkt-x.scope","dirs":{},"apps":["Web"]}`,
 		`{"version":1,"path":"machine.slice/machine-rkt-x.scope","dirs":{},"apps":["a"],"appControllers":{"b":["memory"]}}`,
 		`not json`,
 	} {

@@ -207,6 +207,9 @@ func ParseEnterArgs(args []string) (EnterArgs, error) {
 	if a.AppName == "" {
 		return EnterArgs{}, errors.New("enter: --appname is required")
 	}
+	if err := CheckACName(a.AppName); err != nil {
+		return EnterArgs{}, fmt.Errorf("enter: invalid app name: %w", err)
+	}
 	a.Cmd = fs.Args()
 	if len(a.Cmd) == 0 {
 		return EnterArgs{}, errors.New("enter: no command given")

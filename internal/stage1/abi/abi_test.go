@@ -40,6 +40,8 @@ func TestParseErrors(t *testing.T) {
 		{"enter no pid", func(a []string) error { _, err := ParseEnterArgs(a); return err }, []string{"--appname=a", "--", "sh"}},
 		{"enter no app", func(a []string) error { _, err := ParseEnterArgs(a); return err }, []string{"--pid=1", "--", "sh"}},
 		{"enter no cmd", func(a []string) error { _, err := ParseEnterArgs(a); return err }, []string{"--pid=1", "--appname=a", "--"}},
+		{"enter path app", func(a []string) error { _, err := ParseEnterArgs(a); return err }, []string{"--pid=1", "--appname=../a", "--", "sh"}},
+		{"enter upper-case app", func(a []string) error { _, err := ParseEnterArgs(a); return err }, []string{"--pid=1", "--appname=Web", "--", "sh"}},
 		{"gc upper case uuid", func(a []string) error { _, err := ParseGCArgs(a); return err }, []string{"0F1E2D3C-4B5A-6978-8796-A5B4C3D2E1F0"}},
 		{"stop no uuid", func(a []string) error { _, err := ParseStopArgs(a); return err }, []string{"--force"}},
 	} {

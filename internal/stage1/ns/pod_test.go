@@ -278,6 +278,8 @@ func TestEnterAndStop(t *testing.T) {
 		stderr    string
 	}{
 		{"command found nowhere in PATH", "app", []string{"no-such-command"}, podinit.ExitExecFailed, `Error: Unable to open "no-such-command": no such file or directory`},
+		{"app name is not an ACName", "App", []string{"true"}, 254, `invalid app name: "App"`},
+		{"app name is a path", "../app", []string{"true"}, 254, `invalid app name: "../app"`},
 	} {
 		if out, code := enterApp(c.app, c.cmd...); code != c.code || !strings.Contains(out, c.stderr) {
 			t.Errorf("%s: exit %d, output %q; want %d, %q", c.name, code, out, c.code, c.stderr)

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"path"
+
+	"github.com/rkt/rkt/internal/stage1/abi"
 )
 
 // The pod manifest as the ns flavor reads it: the part of the appc
@@ -167,7 +169,7 @@ func (pm *PodManifest) validate() error {
 	apps := make(map[string]bool, len(pm.Apps))
 	for i := range pm.Apps {
 		ra := &pm.Apps[i]
-		if err := checkACName(ra.Name); err != nil {
+		if err := abi.CheckACName(ra.Name); err != nil {
 			return fmt.Errorf("app name: %w", err)
 		}
 		if apps[ra.Name] {
@@ -184,7 +186,7 @@ func (pm *PodManifest) validate() error {
 func (ra *RuntimeApp) validate() error {
 	for i := range ra.Mounts {
 		m := &ra.Mounts[i]
-		if err := checkACName(m.Volume); err != nil {
+		if err := abi.CheckACName(m.Volume); err != nil {
 			return fmt.Errorf("mount volume name: %w", err)
 		}
 		if m.AppVolume != nil {
@@ -230,7 +232,7 @@ func (ra *RuntimeApp) validate() error {
 		seen[e.Name] = true
 	}
 	for _, mp := range a.MountPoints {
-		if err := checkACName(mp.Name); err != nil {
+		if err := abi.CheckACName(mp.Name); err != nil {
 			return fmt.Errorf("mount point name: %w", err)
 		}
 	}
@@ -240,7 +242,7 @@ func (ra *RuntimeApp) validate() error {
 // validate checks a volume and sets the defaults of an empty one (mode
 // 0755, uid and gid 0), as the appc schema does.
 func (v *Volume) validate() error {
-	if err := checkACName(v.Name); err != nil {
+	if err := abi.CheckACName(v.Name); err != nil {
 		return fmt.Errorf("volume name: %w", err)
 	}
 	switch v.Kind {
@@ -267,24 +269,6 @@ func (v *Volume) validate() error {
 		}
 	default:
 		return fmt.Errorf("volume %q: unknown kind %q (want %q or %q)", v.Name, v.Kind, VolumeEmpty, VolumeHost)
-	}
-	return nil
-}
-
-// checkACName checks an appc ACName: lower-case letters, digits and '-',
-// neither first nor last.
-func checkACName(s string) error {
-	if s == "" {
-		return errors.New("empty name")
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-') {
-			return fmt.Errorf("%q: only lower-case letters, digits and '-' are allowed", s)
-		}
-	}
-	if s[0] == '-' || s[len(s)-1] == '-' {
-		return fmt.Errorf("%q: must start and end with a lower-case letter or digit", s)
 	}
 	return nil
 }

@@ -75,6 +75,7 @@ func TestParsePodManifestErrors(t *testing.T) {
 		`"../x": only lower-case`:               `{"acVersion":"1","acKind":"PodManifest","apps":[{"name":"../x"}]}`,
 		`"Web": only lower-case`:                `{"acVersion":"1","acKind":"PodManifest","apps":[{"name":"Web"}]}`,
 		`"-a": must start and end`:              `{"acVersion":"1","acKind":"PodManifest","apps":[{"name":"-a"}]}`,
+		`"a--b": '-' must not follow '-'`:       `{"acVersion":"1","acKind":"PodManifest","apps":[{"name":"a--b"}]}`,
 		`duplicate apps of name "a"`:            `{"acVersion":"1","acKind":"PodManifest","apps":[{"name":"a"},{"name":"a"}]}`,
 		`duplicate volume name "v"`:             `{"acVersion":"1","acKind":"PodManifest","volumes":[{"name":"v","kind":"empty"},{"name":"v","kind":"empty"}]}`,
 		`unknown kind "nfs"`:                    `{"acVersion":"1","acKind":"PodManifest","volumes":[{"name":"v","kind":"nfs"}]}`,
