@@ -40,7 +40,7 @@ func Enter(args []string) int {
 	if err != nil {
 		return fail("enter: app %q: %v", a.AppName, err)
 	}
-	env := spec.Env
+	env := spec.Exec.Env
 	// Open every namespace first, so they all belong to the same process.
 	kinds := []struct {
 		name string
@@ -109,11 +109,8 @@ func Enter(args []string) int {
 	if spec.UsernsSize > 0 {
 		// The command gets a user namespace with the app's mapping, and
 		// the app's limits from the helper in it, as the app did.
-		hs := podinit.HelperSpec{Exec: podinit.ExecSpec{
-			App: a.AppName, Argv: append([]string{prog}, a.Cmd[1:]...), Env: env,
-			UID: spec.UID, GID: spec.GID, SupplementaryGIDs: spec.Groups,
-		}, Security: spec.Security}
-		js, err := json.Marshal(podinit.EnterChildSpec{Helper: hs, Shift: spec.UsernsShift, Size: spec.UsernsSize})
+		spec.Exec.Argv = append([]string{prog}, a.Cmd[1:]...)
+		js, err := json.Marshal(spec)
 		if err != nil {
 			return fail("enter: %v", err)
 		}
@@ -186,15 +183,16 @@ func appCgroupFiles(app string) ([]int, error) {
 // pod init wrote) and turns them into the command's credentials.
 func credential(spec podinit.EnterSpec) (*syscall.Credential, error) {
 	const maxID = 1<<31 - 2
-	if spec.UID < 0 || spec.UID > maxID || spec.GID < 0 || spec.GID > maxID {
-		return nil, fmt.Errorf("invalid uid %d or gid %d", spec.UID, spec.GID)
+	e := spec.Exec
+	if e.UID < 0 || e.UID > maxID || e.GID < 0 || e.GID > maxID {
+		return nil, fmt.Errorf("invalid uid %d or gid %d", e.UID, e.GID)
 	}
-	groups := make([]uint32, 0, len(spec.Groups))
-	for _, g := range spec.Groups {
+	groups := make([]uint32, 0, len(e.SupplementaryGIDs))
+	for _, g := range e.SupplementaryGIDs {
 		if g < 0 || g > maxID {
 			return nil, fmt.Errorf("invalid group %d", g)
 		}
 		groups = append(groups, uint32(g))
 	}
-	return &syscall.Credential{Uid: uint32(spec.UID), Gid: uint32(spec.GID), Groups: groups}, nil
+	return &syscall.Credential{Uid: uint32(e.UID), Gid: uint32(e.GID), Groups: groups}, nil
 }

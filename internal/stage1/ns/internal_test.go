@@ -117,12 +117,15 @@ func TestSmallHelpers(t *testing.T) {
 	if err := podinit.WriteAtomic(filepath.Join(dir, "f"), []byte("x")); err != nil {
 		t.Fatal(err)
 	}
-	for _, spec := range []podinit.EnterSpec{{UID: -1}, {GID: 1 << 31}, {Groups: []int{-5}}} {
-		if _, err := credential(spec); err == nil {
-			t.Errorf("credential(%+v) accepted", spec)
+	enterSpec := func(e podinit.ExecSpec) podinit.EnterSpec {
+		return podinit.EnterSpec{HelperSpec: podinit.HelperSpec{Exec: e}}
+	}
+	for _, e := range []podinit.ExecSpec{{UID: -1}, {GID: 1 << 31}, {SupplementaryGIDs: []int{-5}}} {
+		if _, err := credential(enterSpec(e)); err == nil {
+			t.Errorf("credential(%+v) accepted", e)
 		}
 	}
-	c, err := credential(podinit.EnterSpec{UID: 1, GID: 2, Groups: []int{3}})
+	c, err := credential(enterSpec(podinit.ExecSpec{UID: 1, GID: 2, SupplementaryGIDs: []int{3}}))
 	if err != nil || c.Uid != 1 || c.Gid != 2 || len(c.Groups) != 1 {
 		t.Errorf("credential: %+v %v", c, err)
 	}

@@ -74,8 +74,12 @@ func TestRunInsideApp(t *testing.T) {
 	if err := json.Unmarshal([]byte(readFile(t, filepath.Join(pod, podinit.EnterDir, "inspect"))), &spec); err != nil {
 		t.Fatal(err)
 	}
-	if !slices.Contains(spec.Env, "AC_APP_NAME=inspect") || !slices.Contains(spec.Env, "FOO=bar") {
-		t.Errorf("enter spec env %q", spec.Env)
+	if e := spec.Exec; !slices.Contains(e.Env, "AC_APP_NAME=inspect") || !slices.Contains(e.Env, "FOO=bar") || e.App != "inspect" {
+		t.Errorf("enter spec %+v", e)
+	}
+	// Only what an entered command takes from its app.
+	if e := spec.Exec; e.Argv != nil || e.Rootfs != "" || e.WorkingDir != "" || e.Interactive {
+		t.Errorf("enter spec has the app's own command, root or terminal: %+v", e)
 	}
 	if after := readFile(t, "/proc/self/mountinfo"); after != before {
 		t.Errorf("host mounts changed:\nbefore:\n%s\nafter:\n%s", before, after)

@@ -205,26 +205,20 @@ func ForkHelper(hs HelperSpec, shift, size uint32, stdin uintptr) (pid, pidfd in
 
 // RoleEnterChild is the hidden first argument of the process that rkt
 // enter starts inside the pod's PID namespace when the app has a user
-// namespace: it starts the helper there (Go writes the new namespace's ID
+// namespace (its argument: the EnterSpec, Argv set): it starts the helper there (Go writes the new namespace's ID
 // maps through /proc/<pid>, which must be the pod's procfs) and passes on
 // its exit code.
 const RoleEnterChild = "__rkt-stage1-enter-child"
 
-// EnterChildSpec is the enter child's argument.
-type EnterChildSpec struct {
-	Helper      HelperSpec `json:"helper"`
-	Shift, Size uint32
-}
-
 // EnterChildMain is RoleEnterChild.
 func EnterChildMain(args []string) int {
 	_ = unix.Prctl(unix.PR_SET_DUMPABLE, 0, 0, 0, 0)
-	var es EnterChildSpec
+	var es EnterSpec
 	if len(args) != 1 || json.Unmarshal([]byte(args[0]), &es) != nil {
 		fmt.Fprintln(os.Stderr, "stage1: enter: bad arguments")
 		return ExitSetupFailed
 	}
-	pid, pidfd, err := ForkHelper(es.Helper, es.Shift, es.Size, 0)
+	pid, pidfd, err := ForkHelper(es.HelperSpec, es.UsernsShift, es.UsernsSize, 0)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "stage1: enter: starting in the app's user namespace: %v\n", err)
 		return ExitSetupFailed

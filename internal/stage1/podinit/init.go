@@ -32,18 +32,16 @@ const PidsDir = abi.Stage1State + "/pids"
 const EnterDir = abi.Stage1State + "/enter"
 
 // EnterSpec is what an entered command gets from its app besides the
-// namespaces: credentials and the security settings of the app's thread.
+// namespaces (file EnterDir/<app>, which pod init writes): the app's
+// HelperSpec without the app's own command, root, directory and terminal
+// (Exec has App, Env, UID, GID and SupplementaryGIDs; enter sets Argv),
+// and the app's user namespace mapping (--private-users), which the
+// entered command gets too. With a mapping, enter passes it, Argv set, to
+// the enter child (RoleEnterChild).
 type EnterSpec struct {
-	// UsernsShift and UsernsSize: the app's user namespace mapping
-	// (--private-users), which the entered command gets too.
+	HelperSpec
 	UsernsShift uint32 `json:"usernsShift,omitempty"`
 	UsernsSize  uint32 `json:"usernsSize,omitempty"`
-	// Env is the app's environment.
-	Env      []string `json:"env"`
-	UID      int      `json:"uid"`
-	GID      int      `json:"gid"`
-	Groups   []int    `json:"groups"`
-	Security Security `json:"security"`
 }
 
 // EnvStopTimeout overrides the stop timeout (a Go duration, e.g. "2s").
@@ -175,7 +173,9 @@ func (s *initState) setup() (map[int]string, error) {
 				return nil, err
 			}
 		}
-		es, err := json.Marshal(EnterSpec{UsernsShift: s.cfg.UsernsShift, UsernsSize: s.cfg.UsernsSize, Env: p.Exec.Env, UID: p.Exec.UID, GID: p.Exec.GID, Groups: p.Exec.SupplementaryGIDs, Security: p.Security})
+		es, err := json.Marshal(EnterSpec{HelperSpec: HelperSpec{Exec: ExecSpec{
+			App: p.Exec.App, Env: p.Exec.Env, UID: p.Exec.UID, GID: p.Exec.GID, SupplementaryGIDs: p.Exec.SupplementaryGIDs,
+		}, Security: p.Security}, UsernsShift: s.cfg.UsernsShift, UsernsSize: s.cfg.UsernsSize})
 		if err != nil {
 			return nil, err
 		}
