@@ -128,7 +128,7 @@ func Plan(uuid string, apps []App) (*layout.Layout, error) {
 		l.Apps = append(l.Apps, a.Name)
 	}
 	if cgroups.IsCgroup2UnifiedMode() {
-		l.Version, l.InitChild = 2, true
+		l.Version = 2
 		l.Dirs[""] = layout.Mountpoint + "/" + path
 		for _, a := range apps {
 			l.AppControllers[a.Name] = []string{""}
@@ -389,7 +389,7 @@ func Remove(l *layout.Layout) error {
 	for _, a := range l.Apps {
 		dirs = append(dirs, l.AppDirs(a)...)
 	}
-	if l.InitChild {
+	if l.Version == 2 {
 		dirs = append(dirs, l.InitDirs()...)
 	}
 	dirs = append(dirs, l.SortedDirs()...)

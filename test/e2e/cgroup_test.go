@@ -184,7 +184,7 @@ func TestCgroupV2Layout(t *testing.T) {
 	p := startPod(t, e, []string{insecureImage}, "--net=host", img, "--memory=32Mi", "--cpu-shares=1024", "--exec=/bin/sleep", "--", "30")
 	uuid := p.uuid
 	l := podCgroups(t, e, uuid)
-	if l.Version != 2 || !l.InitChild {
+	if l.Version != 2 {
 		t.Fatalf("layout on cgroup v2: %+v", l)
 	}
 	pod := l.Dirs[""]

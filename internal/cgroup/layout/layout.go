@@ -29,7 +29,10 @@ const Mountpoint = "/sys/fs/cgroup"
 
 // Layout is where a pod's cgroups are, as recorded in the pod directory.
 type Layout struct {
-	// Version is 1 (v1 or hybrid hosts) or 2 (pure v2).
+	// Version is 1 (v1 or hybrid hosts) or 2 (pure v2). On v2 rkt's own
+	// processes are in the pod cgroup's child InitName (a cgroup with
+	// children that have controllers cannot hold processes); on v1 in the
+	// pod cgroup itself.
 	Version int `json:"version"`
 	// Path is the pod's cgroup relative to each hierarchy's root.
 	Path string `json:"path"`
@@ -43,10 +46,6 @@ type Layout struct {
 	// one only where it has settings (devices, and memory, cpu or pids
 	// when limited); elsewhere it stays in the pod's cgroup.
 	AppControllers map[string][]string `json:"appControllers"`
-	// InitChild: rkt's own processes are in the child "init" (cgroup v2,
-	// where a cgroup with children that have controllers cannot hold
-	// processes); else in the pod cgroup itself.
-	InitChild bool `json:"initChild,omitempty"`
 }
 
 // AppDirs returns the directories of an app's own cgroups.
@@ -72,7 +71,7 @@ func (l *Layout) ProcessDirs(app string) []string {
 	for c, d := range l.Dirs {
 		if own[c] {
 			out = append(out, d+"/"+app)
-		} else if !l.InitChild {
+		} else if l.Version != 2 {
 			out = append(out, d)
 		}
 	}
@@ -93,7 +92,7 @@ func (l *Layout) ThreadFile() string {
 // InitDirs returns the directories of rkt's own processes in the pod.
 func (l *Layout) InitDirs() []string {
 	out := l.SortedDirs()
-	if l.InitChild {
+	if l.Version == 2 {
 		for i := range out {
 			out[i] += "/" + InitName
 		}

@@ -58,8 +58,24 @@ func TestSaveLoadAppDirs(t *testing.T) {
 	if ds := got.InitDirs(); len(ds) != 2 || ds[0] != Mountpoint+"/cpu/"+PodPath("u") {
 		t.Errorf("InitDirs (v1): %v", ds)
 	}
-	got.InitChild = true
-	if ds := got.InitDirs(); ds[0] != Mountpoint+"/cpu/"+PodPath("u")+"/"+InitName {
-		t.Errorf("InitDirs (init child): %v", ds)
+}
+
+// TestV2Layout: on cgroup v2 rkt's processes are in the init child, each
+// app in its own cgroup, and a process moves whole.
+func TestV2Layout(t *testing.T) {
+	pod := Mountpoint + "/" + PodPath("u")
+	l := &Layout{Version: 2, Path: PodPath("u"), Dirs: map[string]string{"": pod},
+		Apps: []string{"a"}, AppControllers: map[string][]string{"a": {""}}}
+	if ds := l.InitDirs(); len(ds) != 1 || ds[0] != pod+"/"+InitName {
+		t.Errorf("InitDirs: %v", ds)
+	}
+	if ds := l.ProcessDirs("a"); len(ds) != 1 || ds[0] != pod+"/a" {
+		t.Errorf("ProcessDirs: %v", ds)
+	}
+	if ds := l.ProcessDirs("other"); len(ds) != 0 {
+		t.Errorf("ProcessDirs of an app without a cgroup: %v (not the pod cgroup, which holds no process)", ds)
+	}
+	if f := l.ThreadFile(); f != "cgroup.procs" {
+		t.Errorf("ThreadFile: %q", f)
 	}
 }
