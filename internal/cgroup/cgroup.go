@@ -34,10 +34,29 @@ type Limits struct {
 // CPUPeriod is the CFS period the CPU quota is given in.
 const CPUPeriod = 100000
 
-// Device is a host device node an app may use.
+// Device is a host device node an app may use, as DeviceOf found it.
 type Device struct {
-	Path     string
-	ReadOnly bool
+	Block        bool // a block device; else a character device
+	Major, Minor uint32
+	ReadOnly     bool
+}
+
+// DeviceOf stats path once and returns the device node there; ok is false
+// when path is not a character or block device (or cannot be stat'ed).
+func DeviceOf(path string, readOnly bool) (d Device, ok bool) {
+	var st unix.Stat_t
+	if unix.Stat(path, &st) != nil {
+		return Device{}, false
+	}
+	switch st.Mode & unix.S_IFMT {
+	case unix.S_IFCHR:
+	case unix.S_IFBLK:
+		d.Block = true
+	default:
+		return Device{}, false
+	}
+	d.Major, d.Minor, d.ReadOnly = unix.Major(st.Rdev), unix.Minor(st.Rdev), readOnly
+	return d, true
 }
 
 // App is one app's name and limits.
@@ -62,32 +81,24 @@ var basicDevices = []devconfig.Rule{
 
 // deviceRules returns an app's device rules: deny everything, then allow
 // the basic nodes and the app's device volumes.
-func deviceRules(devs []Device) ([]*devconfig.Rule, error) {
+func deviceRules(devs []Device) []*devconfig.Rule {
 	rules := []*devconfig.Rule{{Type: devconfig.WildcardDevice, Major: -1, Minor: -1, Permissions: "rwm", Allow: false}}
 	for i := range basicDevices {
 		r := basicDevices[i]
 		rules = append(rules, &r)
 	}
 	for _, d := range devs {
-		var st unix.Stat_t
-		if err := unix.Stat(d.Path, &st); err != nil {
-			return nil, fmt.Errorf("device %s: %w", d.Path, err)
-		}
 		t := devconfig.CharDevice
-		switch st.Mode & unix.S_IFMT {
-		case unix.S_IFCHR:
-		case unix.S_IFBLK:
+		if d.Block {
 			t = devconfig.BlockDevice
-		default:
-			continue
 		}
 		perm := devconfig.Permissions("rw")
 		if d.ReadOnly {
 			perm = "r"
 		}
-		rules = append(rules, &devconfig.Rule{Type: t, Major: int64(unix.Major(st.Rdev)), Minor: int64(unix.Minor(st.Rdev)), Permissions: perm, Allow: true})
+		rules = append(rules, &devconfig.Rule{Type: t, Major: int64(d.Major), Minor: int64(d.Minor), Permissions: perm, Allow: true})
 	}
-	return rules, nil
+	return rules
 }
 
 func resources(l Limits, rules []*devconfig.Rule, v2 bool) *cgroups.Resources {
@@ -267,11 +278,7 @@ func create(l *layout.Layout, apps []App) ([]string, error) {
 		if len(ctrls) == 0 {
 			continue
 		}
-		rules, err := deviceRules(a.Limits.Devices)
-		if err != nil {
-			return nil, fmt.Errorf("app %q: %w", a.Name, err)
-		}
-		r := resources(a.Limits, rules, l.Version == 2)
+		r := resources(a.Limits, deviceRules(a.Limits.Devices), l.Version == 2)
 		dropMissing(r, has)
 		if d, ok := l.Dirs["memory"]; ok && l.Version == 1 && r.MemorySwap != 0 {
 			// Without swap accounting (no memsw files) there is no swap

@@ -11,29 +11,48 @@ import (
 	"time"
 
 	"github.com/opencontainers/cgroups"
+	devconfig "github.com/opencontainers/cgroups/devices/config"
 
 	"github.com/rkt/rkt/internal/cgroup/layout"
 )
 
-func TestDeviceRules(t *testing.T) {
-	rules, err := deviceRules([]Device{{Path: "/dev/null", ReadOnly: true}, {Path: os.Args[0]}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if rules[0].Allow || rules[0].Permissions != "rwm" {
-		t.Errorf("first rule does not deny everything: %+v", rules[0])
-	}
-	last := rules[len(rules)-1]
-	if last.Major != 1 || last.Minor != 3 || last.Permissions != "r" {
-		t.Errorf("read-only device volume: %+v", last)
-	}
-	for _, r := range rules[1:] {
-		if strings.Contains(string(r.Permissions), "m") {
-			t.Errorf("rule allows mknod: %+v", r)
+func TestDeviceOf(t *testing.T) {
+	for _, tc := range []struct {
+		path string
+		ok   bool
+		want Device
+	}{
+		{"/dev/null", true, Device{Major: 1, Minor: 3, ReadOnly: true}},
+		{"/dev/zero", true, Device{Major: 1, Minor: 5, ReadOnly: true}},
+		{os.Args[0], false, Device{}}, // a regular file
+		{"/dev", false, Device{}},     // a directory
+		{"/nonexistent", false, Device{}},
+	} {
+		if d, ok := DeviceOf(tc.path, true); ok != tc.ok || d != tc.want {
+			t.Errorf("DeviceOf(%q) = %+v, %v; want %+v, %v", tc.path, d, ok, tc.want, tc.ok)
 		}
 	}
-	if _, err := deviceRules([]Device{{Path: "/nonexistent"}}); err == nil {
-		t.Error("missing device accepted")
+}
+
+func TestDeviceRules(t *testing.T) {
+	rules := deviceRules([]Device{{Major: 1, Minor: 3, ReadOnly: true}, {Block: true, Major: 8, Minor: 1}})
+	if rules[0].Allow || rules[0].Permissions != "rwm" || rules[0].Type != devconfig.WildcardDevice {
+		t.Errorf("first rule does not deny everything: %+v", rules[0])
+	}
+	for _, r := range rules[1:] {
+		if strings.Contains(string(r.Permissions), "m") || !r.Allow {
+			t.Errorf("rule allows mknod or denies: %+v", r)
+		}
+	}
+	n := len(rules)
+	if r := rules[n-2]; r.Type != devconfig.CharDevice || r.Major != 1 || r.Minor != 3 || r.Permissions != "r" {
+		t.Errorf("read-only character device volume: %+v", r)
+	}
+	if r := rules[n-1]; r.Type != devconfig.BlockDevice || r.Major != 8 || r.Minor != 1 || r.Permissions != "rw" {
+		t.Errorf("block device volume: %+v", r)
+	}
+	if n != 1+len(basicDevices)+2 {
+		t.Errorf("%d rules, want deny, %d basic and 2 volumes", n, len(basicDevices))
 	}
 }
 

@@ -9,7 +9,6 @@ import (
 
 	"github.com/appc/spec/schema"
 	"github.com/appc/spec/schema/types"
-	"golang.org/x/sys/unix"
 
 	"github.com/rkt/rkt/internal/cgroup"
 	"github.com/rkt/rkt/internal/cgroup/layout"
@@ -76,12 +75,8 @@ func deviceVolumes(pm *schema.PodManifest, ra *schema.RuntimeApp) []cgroup.Devic
 			if v.Name != m.Volume || v.Kind != "host" {
 				continue
 			}
-			var st unix.Stat_t
-			if unix.Stat(v.Source, &st) != nil {
-				continue
-			}
-			if t := st.Mode & unix.S_IFMT; t == unix.S_IFCHR || t == unix.S_IFBLK {
-				out = append(out, cgroup.Device{Path: v.Source, ReadOnly: v.ReadOnly != nil && *v.ReadOnly})
+			if d, ok := cgroup.DeviceOf(v.Source, v.ReadOnly != nil && *v.ReadOnly); ok {
+				out = append(out, d)
 			}
 		}
 	}
@@ -109,8 +104,10 @@ func setupCgroups(p *pod.Pod, pm *schema.PodManifest, allDevices bool, warn func
 		if err != nil {
 			return fmt.Errorf("app %q: %w", ra.Name, err)
 		}
-		l.Devices = deviceVolumes(pm, ra)
 		l.AllDevices = allDevices
+		if !allDevices { // else no device rule, so no device to stat
+			l.Devices = deviceVolumes(pm, ra)
+		}
 		apps = append(apps, cgroup.App{Name: ra.Name.String(), Limits: l})
 	}
 	l, err := cgroup.Plan(p.UUID, apps)
