@@ -271,6 +271,12 @@ func create(l *layout.Layout, apps []App) ([]string, error) {
 		}
 		has = func(c string) bool { return avail[c] }
 	}
+	// Swap accounting on v1 (the memsw files) is the host's, the same for
+	// every app: looked up once per pod.
+	memsw := false
+	if d, ok := l.Dirs["memory"]; ok && l.Version == 1 {
+		memsw = fileExists(d + "/memory.memsw.limit_in_bytes")
+	}
 	var warnings []string
 	for _, a := range apps {
 		warnings = append(warnings, missing(a, has)...)
@@ -280,12 +286,10 @@ func create(l *layout.Layout, apps []App) ([]string, error) {
 		}
 		r := resources(a.Limits, deviceRules(a.Limits.Devices), l.Version == 2)
 		dropMissing(r, has)
-		if d, ok := l.Dirs["memory"]; ok && l.Version == 1 && r.MemorySwap != 0 {
+		if l.Version == 1 && !memsw {
 			// Without swap accounting (no memsw files) there is no swap
 			// limit to set: the library would fail on the missing file.
-			if _, err := os.Stat(d + "/memory.memsw.limit_in_bytes"); err != nil {
-				r.MemorySwap = 0
-			}
+			r.MemorySwap = 0
 		}
 		m, err := newManager(l, a.Name, ctrls, r)
 		if err != nil {
@@ -406,6 +410,11 @@ func Remove(l *layout.Layout) error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+func fileExists(p string) bool {
+	_, err := os.Stat(p)
+	return err == nil
 }
 
 func rmdir(d string) error {
