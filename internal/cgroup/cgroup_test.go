@@ -77,42 +77,42 @@ func TestCreateKillRemove(t *testing.T) {
 	for _, w := range warnings {
 		t.Log(w)
 	}
-	read := func(ctrl, file string) string {
-		d, ok := l.Dirs[ctrl]
+	// What the kernel shows in the app's cgroup, per version. On v1 a
+	// host with swap accounting also gets memsw, equal to the memory
+	// limit (no swap beyond it).
+	appDir := func(ctrl string) string {
 		if l.Version == 2 {
-			d, ok = l.Dirs[""]
+			ctrl = ""
 		}
-		if !ok {
-			return ""
-		}
-		b, _ := os.ReadFile(filepath.Join(d, "app", file))
-		return strings.TrimSpace(string(b))
+		return filepath.Join(l.Dirs[ctrl], "app")
+	}
+	type check struct {
+		ctrl, file, want string
+		contains         bool   // want is a substring (devices.list)
+		absent           string // a substring that must not be there
+	}
+	checks := []check{
+		{"memory", "memory.limit_in_bytes", "67108864", false, ""},
+		{"cpu", "cpu.cfs_quota_us", "50000", false, ""},
+		{"cpu", "cpu.shares", "512", false, ""},
+		{"pids", "pids.max", "20", false, ""},
+		{"devices", "devices.list", "c 1:3 rw", true, "a *:* rwm"},
 	}
 	if l.Version == 2 {
-		if got := read("", "memory.max"); got != "67108864" {
-			t.Errorf("memory.max %q", got)
+		checks = []check{
+			{"", "memory.max", "67108864", false, ""},
+			{"", "cpu.max", "50000 100000", false, ""},
+			{"", "pids.max", "20", false, ""},
 		}
-		if got := read("", "cpu.max"); got != "50000 100000" {
-			t.Errorf("cpu.max %q", got)
-		}
-		if got := read("", "pids.max"); got != "20" {
-			t.Errorf("pids.max %q", got)
-		}
-	} else {
-		if got := read("memory", "memory.limit_in_bytes"); got != "67108864" {
-			t.Errorf("memory limit %q", got)
-		}
-		if got := read("cpu", "cpu.cfs_quota_us"); got != "50000" {
-			t.Errorf("cpu quota %q", got)
-		}
-		if got := read("cpu", "cpu.shares"); got != "512" {
-			t.Errorf("cpu shares %q", got)
-		}
-		if got := read("pids", "pids.max"); got != "20" {
-			t.Errorf("pids.max %q", got)
-		}
-		if got := read("devices", "devices.list"); !strings.Contains(got, "c 1:3 rw") || strings.Contains(got, "a *:* rwm") {
-			t.Errorf("devices.list %q", got)
+	} else if _, err := os.Stat(filepath.Join(l.Dirs["memory"], "memory.memsw.limit_in_bytes")); err == nil {
+		checks = append(checks, check{"memory", "memory.memsw.limit_in_bytes", "67108864", false, ""})
+	}
+	for _, c := range checks {
+		b, err := os.ReadFile(filepath.Join(appDir(c.ctrl), c.file))
+		got := strings.TrimSpace(string(b))
+		bad := err != nil || !c.contains && got != c.want || c.contains && !strings.Contains(got, c.want)
+		if bad || c.absent != "" && strings.Contains(got, c.absent) {
+			t.Errorf("%s: %q, %v; want %q (without %q)", c.file, got, err, c.want, c.absent)
 		}
 	}
 	// A process in the app's cgroup is killed by Kill.
@@ -152,15 +152,19 @@ func TestCreateKillRemove(t *testing.T) {
 }
 
 func TestLimitsHelpers(t *testing.T) {
-	if got := appControllersV1(Limits{}); len(got) != 1 || got[0] != "devices" {
-		t.Errorf("no limits: %v", got)
-	}
-	if got := appControllersV1(Limits{AllDevices: true}); len(got) != 0 {
-		t.Errorf("all devices, no limits: %v", got)
-	}
-	got := appControllersV1(Limits{Memory: 1, CPUShares: 2, PidsLimit: 3})
-	if strings.Join(got, ",") != "devices,memory,cpu,pids" {
-		t.Errorf("all limits: %v", got)
+	for _, tc := range []struct {
+		name   string
+		limits Limits
+		want   string
+	}{
+		{"no limits", Limits{}, "devices"},
+		{"all devices, no limits", Limits{AllDevices: true}, ""},
+		{"all limits", Limits{Memory: 1, CPUShares: 2, PidsLimit: 3}, "devices,memory,cpu,pids"},
+		{"cpu quota", Limits{CPUQuota: 1, AllDevices: true}, "cpu"},
+	} {
+		if got := strings.Join(appControllersV1(tc.limits), ","); got != tc.want {
+			t.Errorf("%s: %q, want %q", tc.name, got, tc.want)
+		}
 	}
 	a := App{Name: "a", Limits: Limits{Memory: 1, CPUQuota: 1, PidsLimit: 1}}
 	none := func(string) bool { return false }
