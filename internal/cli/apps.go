@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
@@ -124,17 +125,21 @@ func (a *appArgs) isolators() ([]types.Isolator, error) {
 	}
 	if a.memory != "" {
 		v, err := types.NewResourceMemoryIsolator(a.memory, a.memory)
+		if err == nil {
+			err = appendDecoded(&out, v.AsIsolator())
+		}
 		if err != nil {
 			return nil, bad("memory", err)
 		}
-		out = append(out, v.AsIsolator())
 	}
 	if a.cpu != "" {
 		v, err := types.NewResourceCPUIsolator(a.cpu, a.cpu)
+		if err == nil {
+			err = appendDecoded(&out, v.AsIsolator())
+		}
 		if err != nil {
 			return nil, bad("cpu", err)
 		}
-		out = append(out, v.AsIsolator())
 	}
 	if a.cpuShares != "" {
 		n, err := strconv.Atoi(a.cpuShares)
@@ -159,6 +164,24 @@ func (a *appArgs) isolators() ([]types.Isolator, error) {
 		out = append(out, v.AsIsolator())
 	}
 	return out, nil
+}
+
+// appendDecoded appends iso as a manifest read from JSON has it: appc's
+// AsIsolator of a resource isolator (memory, cpu) carries the JSON value
+// but leaves Value() an empty limit until the isolator is decoded, so a
+// reader of the in-memory manifest (stage0's cgroup limits) would see no
+// limit.
+func appendDecoded(out *[]types.Isolator, iso types.Isolator) error {
+	b, err := json.Marshal(iso)
+	if err != nil {
+		return err
+	}
+	var dec types.Isolator
+	if err := json.Unmarshal(b, &dec); err != nil {
+		return err
+	}
+	*out = append(*out, dec)
+	return nil
 }
 
 // merge adds the collected per-app values to a.

@@ -3,6 +3,12 @@ package cli
 import (
 	"reflect"
 	"testing"
+
+	"github.com/appc/spec/schema"
+	"github.com/appc/spec/schema/types"
+
+	"github.com/rkt/rkt/internal/cgroup"
+	"github.com/rkt/rkt/internal/stage0"
 )
 
 func TestParseApps(t *testing.T) {
@@ -41,5 +47,47 @@ func TestParseApps(t *testing.T) {
 				t.Fatalf("parseApps(%q) =\n%+v\nwant\n%+v", tc.args, got, tc.want)
 			}
 		})
+	}
+}
+
+// TestIsolatorsHaveValues: every isolator the flags make has its Value()
+// set, as one decoded from a manifest has (appc's AsIsolator leaves a
+// resource isolator's empty), so stage0 reads the limits from the
+// in-memory manifest.
+func TestIsolatorsHaveValues(t *testing.T) {
+	a := &appArgs{image: "img", memory: "64Mi", cpu: "500m", cpuShares: "512", oomScoreAdj: "-17",
+		capsRetain: "CAP_NET_BIND_SERVICE", seccomp: "mode=retain,@rkt/default-whitelist"}
+	isos, err := a.isolators()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(isos) != 6 {
+		t.Fatalf("%d isolators, want 6: %+v", len(isos), isos)
+	}
+	for i := range isos {
+		iso := &isos[i]
+		switch v := iso.Value().(type) {
+		case nil:
+			t.Errorf("%s: no Value()", iso.Name)
+		case *types.ResourceMemory:
+			if q := v.Limit(); q == nil || q.Value() != 64<<20 {
+				t.Errorf("%s: limit %v", iso.Name, q)
+			}
+		case *types.ResourceCPU:
+			if q := v.Limit(); q == nil || q.MilliValue() != 500 {
+				t.Errorf("%s: limit %v", iso.Name, q)
+			}
+		case *types.LinuxCPUShares:
+			if *v != 512 {
+				t.Errorf("%s: %d", iso.Name, *v)
+			}
+		}
+	}
+	l, err := stage0.AppLimits(&schema.RuntimeApp{App: &types.App{Isolators: isos}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := (cgroup.Limits{Memory: 64 << 20, CPUQuota: cgroup.QuotaOfMillicores(500), CPUShares: 512}); !reflect.DeepEqual(l, want) {
+		t.Errorf("stage0.AppLimits of the flags' isolators: %+v, want %+v", l, want)
 	}
 }

@@ -1,7 +1,6 @@
 package stage0
 
 import (
-	"encoding/json"
 	"fmt"
 	"path/filepath"
 	"strconv"
@@ -33,21 +32,11 @@ func AppLimits(ra *schema.RuntimeApp) (cgroup.Limits, error) {
 	if app == nil {
 		return l, nil
 	}
-	for _, iso := range app.Isolators {
-		switch iso.Name {
-		case types.ResourceMemoryName, types.ResourceCPUName, types.LinuxCPUSharesName:
-		default:
-			continue
-		}
-		// Decoded again from its JSON: appc's AsIsolator leaves the value
-		// of resource isolators empty until a JSON round trip.
-		b, err := json.Marshal(iso)
-		if err != nil {
-			return l, err
-		}
-		if err := json.Unmarshal(b, &iso); err != nil {
-			return l, fmt.Errorf("isolator %s: %w", iso.Name, err)
-		}
+	// Every producer of isolators gives a decoded Value(): a manifest
+	// read from JSON (pod or image manifest) and the CLI's flags (which
+	// decode appc's resource isolators where they make them).
+	for i := range app.Isolators {
+		iso := &app.Isolators[i]
 		switch v := iso.Value().(type) {
 		case *types.ResourceMemory:
 			if q := v.Limit(); q != nil {
