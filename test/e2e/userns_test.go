@@ -82,6 +82,15 @@ grep -E '^(CapBnd|Seccomp):' /proc/self/status; id -u`
 	if !strings.Contains(r.stdout, " 0        0 ") || !strings.Contains(r.stdout, "wrote") {
 		t.Errorf("--no-overlay:\n%s", r.stdout)
 	}
+	// The helper that starts the app in its namespace gets the app's
+	// specification on a file: an environment larger than one argument
+	// may be (128 KiB) reaches the app.
+	big := strings.Repeat("a", 70000)
+	r = rkt(t, e, insecureImage, "run", "--net=host", "--private-users", "--set-env=BIG1="+big, "--set-env=BIG2="+big, img,
+		"--exec=/bin/sh", "--", "-c", `echo "${#BIG1} ${#BIG2}"`).ok(t)
+	if strings.TrimSpace(r.stdout) != "70000 70000" {
+		t.Errorf("140 KB of environment: the app saw lengths %q", strings.TrimSpace(r.stdout))
+	}
 	rkt(t, e, "gc", "--grace-period=0s").ok(t)
 	if left, _ := os.ReadDir(filepath.Join(e.dir, "userns")); len(left) != 0 {
 		t.Errorf("ranges left after gc: %v", left)

@@ -117,9 +117,14 @@ func Enter(args []string) int {
 		// A child of ours in the pod's PID namespace starts the helper:
 		// the child's /proc/self is itself there (ours is not), and the
 		// helper's ID maps are written through the pod's procfs.
-		child, err := syscall.ForkExec("/proc/self/fd/3", []string{"stage1-enter", podinit.RoleEnterChild, string(js)}, &syscall.ProcAttr{ //nolint:gosec // G204: ourselves, with our own specification
-			Dir: "/", Env: podinit.HelperEnv(), Files: []uintptr{0, 1, 2, uintptr(exe)},
+		cfg, err := podinit.ConfigFile("rkt-enter-spec", js)
+		if err != nil {
+			return fail("enter: %v", err)
+		}
+		child, err := syscall.ForkExec("/proc/self/fd/3", []string{"stage1-enter", podinit.RoleEnterChild}, &syscall.ProcAttr{ //nolint:gosec // G204: ourselves
+			Dir: "/", Env: podinit.HelperEnv(), Files: []uintptr{0, 1, 2, uintptr(exe), uintptr(cfg)}, // podinit.EnterChildConfigFD: 4
 		})
+		unix.Close(cfg)
 		if err != nil {
 			return fail("enter: starting in the app's user namespace: %v", err)
 		}

@@ -156,7 +156,7 @@ func startInThread(spec ExecSpec, sec Security, cg appCgroup, us *userns, stdin 
 // app (or an entered command) inside a user namespace of its own.
 const RoleAppExec = "__rkt-stage1-app-exec"
 
-// HelperSpec is what the helper gets, as JSON in its argument: the
+// HelperSpec is what the helper gets, as JSON on ConfigFD: the
 // command (Argv[0] already resolved) and its limits.
 type HelperSpec struct {
 	Exec     ExecSpec `json:"exec"`
@@ -183,11 +183,16 @@ func ForkHelper(hs HelperSpec, shift, size uint32, stdin uintptr) (pid, pidfd in
 	if err != nil {
 		return 0, -1, err
 	}
+	cfg, err := ConfigFile("rkt-app-exec-spec", js)
+	if err != nil {
+		return 0, -1, err
+	}
+	defer unix.Close(cfg)
 	maps := idMaps(shift, size)
 	pidfd = -1
-	pid, err = syscall.ForkExec("/proc/self/exe", []string{"stage1-app-exec", RoleAppExec, string(js)}, &syscall.ProcAttr{ //nolint:gosec // G204: ourselves, with our own specification
+	pid, err = syscall.ForkExec("/proc/self/exe", []string{"stage1-app-exec", RoleAppExec}, &syscall.ProcAttr{ //nolint:gosec // G204: ourselves
 		Env:   HelperEnv(),
-		Files: []uintptr{stdin, 1, 2},
+		Files: []uintptr{stdin, 1, 2, uintptr(cfg)}, // ConfigFD: 3
 		Sys: &unix.SysProcAttr{
 			Cloneflags: unix.CLONE_NEWUSER, UidMappings: maps, GidMappings: maps,
 			GidMappingsEnableSetgroups: true,
@@ -205,17 +210,26 @@ func ForkHelper(hs HelperSpec, shift, size uint32, stdin uintptr) (pid, pidfd in
 
 // RoleEnterChild is the hidden first argument of the process that rkt
 // enter starts inside the pod's PID namespace when the app has a user
-// namespace (its argument: the EnterSpec, Argv set): it starts the helper there (Go writes the new namespace's ID
-// maps through /proc/<pid>, which must be the pod's procfs) and passes on
-// its exit code.
+// namespace (the EnterSpec, Argv set, on EnterChildConfigFD): it starts
+// the helper there (Go writes the new namespace's ID maps through
+// /proc/<pid>, which must be the pod's procfs) and passes on its exit
+// code.
 const RoleEnterChild = "__rkt-stage1-enter-child"
+
+// EnterChildConfigFD is where the enter child reads its EnterSpec: fd 3
+// is the stage1 binary it was started from.
+const EnterChildConfigFD = 4
 
 // EnterChildMain is RoleEnterChild.
 func EnterChildMain(args []string) int {
 	_ = unix.Prctl(unix.PR_SET_DUMPABLE, 0, 0, 0, 0)
 	var es EnterSpec
-	if len(args) != 1 || json.Unmarshal([]byte(args[0]), &es) != nil {
-		fmt.Fprintln(os.Stderr, "stage1: enter: bad arguments")
+	if len(args) != 0 {
+		fmt.Fprintln(os.Stderr, "stage1: enter: want no argument (the specification comes on fd 4)")
+		return ExitSetupFailed
+	}
+	if err := ReadConfig(EnterChildConfigFD, &es); err != nil {
+		fmt.Fprintf(os.Stderr, "stage1: enter: %v\n", err)
 		return ExitSetupFailed
 	}
 	pid, pidfd, err := ForkHelper(es.HelperSpec, es.UsernsShift, es.UsernsSize, 0)
@@ -241,12 +255,12 @@ func EnterChildMain(args []string) int {
 func AppExecMain(args []string) int {
 	runtime.LockOSThread()
 	_ = unix.Prctl(unix.PR_SET_DUMPABLE, 0, 0, 0, 0)
-	if len(args) != 1 {
-		fmt.Fprintln(os.Stderr, "stage1: app-exec: want one argument")
+	if len(args) != 0 {
+		fmt.Fprintln(os.Stderr, "stage1: app-exec: want no argument (the specification comes on fd 3)")
 		return ExitSetupFailed
 	}
 	var hs HelperSpec
-	if err := json.Unmarshal([]byte(args[0]), &hs); err != nil {
+	if err := ReadConfig(ConfigFD, &hs); err != nil {
 		fmt.Fprintf(os.Stderr, "stage1: app-exec: %v\n", err)
 		return ExitSetupFailed
 	}

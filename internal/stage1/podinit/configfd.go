@@ -7,17 +7,18 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// ConfigFD is the descriptor pod init reads its configuration from. An
-// argument would do for most pods, but the kernel caps one at 128 KiB
-// (MAX_ARG_STRLEN), and a pod's configuration may be larger: its
-// /etc/hosts entries alone may take 1 MiB.
+// ConfigFD is the descriptor pod init and the app-exec helper read their
+// configuration from. An argument would do for most, but the kernel caps
+// one at 128 KiB (MAX_ARG_STRLEN), and a configuration may be larger: a
+// pod's /etc/hosts entries alone may take 1 MiB, an app's environment
+// more.
 const ConfigFD = 3
 
 // maxConfig bounds the configuration read from ConfigFD.
 const maxConfig = 16 << 20
 
 // ConfigFile returns a memory file (close-on-exec) holding data, to be
-// handed to pod init as ConfigFD.
+// handed to a helper, which reads it with ReadConfig.
 func ConfigFile(name string, data []byte) (int, error) {
 	if len(data) > maxConfig {
 		return -1, fmt.Errorf("%s: the configuration takes %d bytes, more than %d", name, len(data), maxConfig)
@@ -37,11 +38,11 @@ func ConfigFile(name string, data []byte) (int, error) {
 	return fd, nil
 }
 
-// ReadConfig decodes the JSON configuration in ConfigFD into v and closes
-// the descriptor, so that no app inherits it.
-func ReadConfig(v any) error {
-	defer unix.Close(ConfigFD)
-	return readConfig(ConfigFD, v)
+// ReadConfig decodes the JSON configuration in fd into v and closes fd,
+// so that no app inherits it.
+func ReadConfig(fd int, v any) error {
+	defer unix.Close(fd)
+	return readConfig(fd, v)
 }
 
 // readConfig reads fd from its start (whatever its offset, which the

@@ -83,7 +83,7 @@ func PodInitMain(args []string) int {
 		fmt.Fprintln(os.Stderr, "stage1: pod init: want no argument (the configuration comes on fd 3)")
 		return ExitPodInitFailed
 	}
-	if err := ReadConfig(&s.cfg); err != nil {
+	if err := ReadConfig(ConfigFD, &s.cfg); err != nil {
 		fmt.Fprintf(os.Stderr, "stage1: pod init: %v\n", err)
 		return ExitPodInitFailed
 	}
