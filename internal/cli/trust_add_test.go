@@ -14,7 +14,6 @@ import (
 	"time"
 
 	"github.com/ProtonMail/go-crypto/openpgp"
-	"github.com/ProtonMail/go-crypto/openpgp/armor"
 
 	"github.com/rkt/rkt/internal/errdefs"
 	"github.com/rkt/rkt/internal/trust"
@@ -29,19 +28,12 @@ func trustKeyFiles(t *testing.T) (pgpFile, pgpFP, pemFile, pemFP string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var buf bytes.Buffer
-	w, err := armor.Encode(&buf, openpgp.PublicKeyType, nil)
+	armored, err := trust.ArmorPublicKey(e)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := e.Serialize(w); err != nil {
-		t.Fatal(err)
-	}
-	if err := w.Close(); err != nil {
-		t.Fatal(err)
-	}
 	pgpFile = filepath.Join(dir, "key.asc")
-	if err := os.WriteFile(pgpFile, buf.Bytes(), 0o644); err != nil {
+	if err := os.WriteFile(pgpFile, armored, 0o644); err != nil {
 		t.Fatal(err)
 	}
 	priv, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)

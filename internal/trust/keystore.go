@@ -115,18 +115,28 @@ func (ks Keystore) AddKey(e *openpgp.Entity, prefix string, root bool) (string, 
 		}
 		dir = filepath.Join(ks.Local, PrefixDir, filepath.FromSlash(prefix))
 	}
-	var buf bytes.Buffer
-	w, err := armor.Encode(&buf, openpgp.PublicKeyType, nil)
+	data, err := ArmorPublicKey(e)
 	if err != nil {
 		return "", err
 	}
+	return writeKeyFile(dir, Fingerprint(e), data)
+}
+
+// ArmorPublicKey is e's public key, ASCII-armored: the form of the key
+// files of the keystore.
+func ArmorPublicKey(e *openpgp.Entity) ([]byte, error) {
+	var buf bytes.Buffer
+	w, err := armor.Encode(&buf, openpgp.PublicKeyType, nil)
+	if err != nil {
+		return nil, err
+	}
 	if err := e.Serialize(w); err != nil {
-		return "", fmt.Errorf("serializing key %s: %w", Fingerprint(e), err)
+		return nil, fmt.Errorf("serializing key %s: %w", Fingerprint(e), err)
 	}
 	if err := w.Close(); err != nil {
-		return "", err
+		return nil, err
 	}
-	return writeKeyFile(dir, Fingerprint(e), buf.Bytes())
+	return buf.Bytes(), nil
 }
 
 // Keyring returns the keys trusted for an image name: the root keys and

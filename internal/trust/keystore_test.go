@@ -24,16 +24,11 @@ func newKey(t *testing.T, name string) *openpgp.Entity {
 // publicOnly is e's public key as ReadKeys reads it from a file.
 func publicOnly(t *testing.T, e *openpgp.Entity) *openpgp.Entity {
 	t.Helper()
-	var buf bytes.Buffer
-	w, err := armor.Encode(&buf, openpgp.PublicKeyType, nil)
+	data, err := ArmorPublicKey(e)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := e.Serialize(w); err != nil {
-		t.Fatal(err)
-	}
-	w.Close()
-	el, err := ReadKeys(&buf)
+	el, err := ReadKeys(bytes.NewReader(data))
 	if err != nil {
 		t.Fatal(err)
 	}
