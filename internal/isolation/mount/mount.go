@@ -199,6 +199,32 @@ func SymlinkInRoot(root int, p, target string) error {
 	return nil
 }
 
+// MknodInRoot creates the device node p inside root (mode: its type and
+// permission bits, exactly: the umask does not apply) owned by uid:gid.
+// Directories on the way are created as by EnsureDir.
+func MknodInRoot(root int, p string, mode uint32, dev uint64, uid, gid int) error {
+	c := clean(p)
+	dir, err := EnsureDir(root, path.Dir("/"+c), 0o755)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(dir)
+	name := path.Base("/" + c)
+	if err := unix.Mknodat(dir, name, mode, int(dev)); err != nil { //nolint:gosec // a device number fits an int on 64-bit Linux
+		return fmt.Errorf("creating device %q in the rootfs: %w", "/"+c, err)
+	}
+	// Just made in a directory of ours: no link can stand in its place.
+	if err := unix.Fchmodat(dir, name, mode&0o7777, 0); err != nil {
+		return fmt.Errorf("chmod of device %q in the rootfs: %w", "/"+c, err)
+	}
+	if uid != 0 || gid != 0 {
+		if err := unix.Fchownat(dir, name, uid, gid, unix.AT_SYMLINK_NOFOLLOW); err != nil {
+			return fmt.Errorf("chown of device %q in the rootfs: %w", "/"+c, err)
+		}
+	}
+	return nil
+}
+
 // MountFS creates a new file system instance of fstype with opts and attrs
 // (MOUNT_ATTR_*) and attaches it onto the opened target fd.
 func MountFS(fstype string, opts []Option, attrs int, target int) error {

@@ -3,6 +3,7 @@ package mount
 import (
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"golang.org/x/sys/unix"
@@ -60,5 +61,57 @@ func TestEnsureDirStaysInRoot(t *testing.T) {
 	// Host paths do not resolve: /proc here is the root's (missing) /proc.
 	if _, err := OpenInRoot(rfd, "/proc/self/root", unix.O_PATH); err == nil {
 		t.Error("magic link followed")
+	}
+}
+
+func TestMknodInRoot(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root (CAP_MKNOD) to make device nodes")
+	}
+	root := t.TempDir()
+	host := t.TempDir()
+	if err := os.Symlink(host, filepath.Join(root, "dev")); err != nil {
+		t.Fatal(err)
+	}
+	rfd, err := OpenDir(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(rfd)
+	old := unix.Umask(0o077)
+	defer unix.Umask(old)
+	cases := []struct {
+		path     string
+		mode     uint32
+		dev      uint64
+		uid, gid int
+	}{
+		{"/dev/null", unix.S_IFCHR | 0o666, unix.Mkdev(1, 3), 0, 0},
+		{"/dev/tty", unix.S_IFCHR | 0o620, unix.Mkdev(5, 0), 0, 5},
+		{"/d/blk", unix.S_IFBLK | 0o600, unix.Mkdev(7, 0), 1000, 1000},
+	}
+	for _, c := range cases {
+		if err := MknodInRoot(rfd, c.path, c.mode, c.dev, c.uid, c.gid); err != nil {
+			t.Fatalf("%s: %v", c.path, err)
+		}
+		// The link /dev -> host is followed inside the root only.
+		where := filepath.Join(root, c.path)
+		if rest, ok := strings.CutPrefix(c.path, "/dev/"); ok {
+			where = filepath.Join(root, host, rest)
+		}
+		var st unix.Stat_t
+		if err := unix.Lstat(where, &st); err != nil {
+			t.Fatalf("%s not made inside the root: %v", c.path, err)
+		}
+		if st.Mode != c.mode || st.Rdev != c.dev || int(st.Uid) != c.uid || int(st.Gid) != c.gid {
+			t.Errorf("%s: mode %o dev %d:%d owner %d:%d, want %o %d:%d %d:%d (the umask must not apply)", c.path,
+				st.Mode, unix.Major(st.Rdev), unix.Minor(st.Rdev), st.Uid, st.Gid, c.mode, unix.Major(c.dev), unix.Minor(c.dev), c.uid, c.gid)
+		}
+	}
+	if entries, _ := os.ReadDir(host); len(entries) != 0 {
+		t.Fatalf("made outside the root: %v", entries)
+	}
+	if err := MknodInRoot(rfd, "/dev/null", unix.S_IFCHR|0o666, unix.Mkdev(1, 3), 0, 0); err == nil {
+		t.Error("a node made over an existing one")
 	}
 }

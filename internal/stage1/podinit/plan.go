@@ -72,6 +72,10 @@ const (
 	StepMask StepKind = "mask"
 	// StepReadOnly binds a path that exists over itself, read-only.
 	StepReadOnly StepKind = "readonly"
+	// StepDevice makes a copy of the host's device node Source (type,
+	// numbers, mode, owner) at Target, or binds it where device nodes
+	// cannot be made (a user namespace, no right to mknod).
+	StepDevice StepKind = "device"
 )
 
 // MaskedPaths are hidden from every app (podman's default set), unless
@@ -98,7 +102,7 @@ type Step struct {
 	Options []mount.Option // StepFS
 	Attrs   int            // MOUNT_ATTR_* for StepFS and StepBind
 	// Source is a trusted host path, or a path relative to the pod dir.
-	Source    string // StepBind
+	Source    string // StepBind, StepDevice
 	Recursive bool   // StepBind
 	// IfMissing skips a bind when the rootfs already has the target.
 	IfMissing bool // StepBind
@@ -352,7 +356,7 @@ func PlanApp(pm *PodManifest, ra *RuntimeApp, layers []string, cfg Config) (AppP
 		fs("/dev", "tmpfs", mount.NoSuid|mount.NoExec, append([]mount.Option{{Key: "mode", Value: "755"}, {Key: "size", Value: "65536k"}}, owner...)...),
 	}
 	for _, d := range []string{"null", "zero", "full", "random", "urandom", "tty"} {
-		m = append(m, Step{Kind: StepBind, Target: "/dev/" + d, Source: "/dev/" + d})
+		m = append(m, Step{Kind: StepDevice, Target: "/dev/" + d, Source: "/dev/" + d})
 	}
 	m = append(m,
 		fs("/dev/pts", "devpts", mount.NoSuid|mount.NoExec,
