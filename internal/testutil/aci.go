@@ -12,7 +12,7 @@ import (
 // none) and version label.
 func ACIManifest(name, version, appJSON string) string {
 	m := `{"acKind":"ImageManifest","acVersion":"0.8.11","name":"` + name + `","labels":[` +
-		`{"name":"version","value":"` + version + `"},{"name":"os","value":"linux"},{"name":"arch","value":"` + appcArch() + `"}]`
+		`{"name":"version","value":"` + version + `"},{"name":"os","value":"linux"},{"name":"arch","value":"` + AppcArch() + `"}]`
 	if appJSON != "" {
 		m += `,"app":` + appJSON
 	}
@@ -40,8 +40,10 @@ func ACI(t testing.TB, manifest string, rootfs ...TarEntry) []byte {
 	return TarBytes(t, entries)
 }
 
-// appcArch is the appc name of this machine's architecture.
-func appcArch() string {
+// AppcArch is the appc name of this machine's architecture, as
+// image.AppcArch gives it (which this package cannot call: image's tests
+// import it).
+func AppcArch() string {
 	if runtime.GOARCH == "arm64" {
 		return "aarch64"
 	}

@@ -81,7 +81,7 @@ func TestRunACIBadImages(t *testing.T) {
 		{"no app", writeACI(t, "example.com/noapp", "1", ""), "the image has no command to run: give one with --exec"},
 		{"other arch", func() string {
 			f := filepath.Join(t.TempDir(), "arch.aci")
-			m := strings.Replace(testutil.ACIManifest("example.com/arch", "1", ""), `"value":"amd64"`, `"value":"s390x"`, 1)
+			m := strings.Replace(testutil.ACIManifest("example.com/arch", "1", ""), `"value":"`+testutil.AppcArch()+`"`, `"value":"s390x"`, 1)
 			if err := os.WriteFile(f, testutil.BusyboxACI(t, m), 0o644); err != nil {
 				t.Fatal(err)
 			}
