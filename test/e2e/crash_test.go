@@ -12,6 +12,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/rkt/rkt/internal/cgroup/layout"
 )
 
 // listedPod is one entry of rkt list --format=json.
@@ -100,6 +102,26 @@ func pidOf(e *env, uuid string) int {
 }
 
 // podDirEntries lists what is left in every pods/<state> directory.
+// cgroupsOfUUID lists the cgroups of pod uuid that exist, in every hierarchy
+// (cgroup v1) or in the unified one.
+func cgroupsOfUUID(t *testing.T, uuid string) []string {
+	t.Helper()
+	var out []string
+	dirs := []string{layout.Mountpoint}
+	if ents, err := os.ReadDir(layout.Mountpoint); err == nil {
+		for _, d := range ents {
+			dirs = append(dirs, filepath.Join(layout.Mountpoint, d.Name()))
+		}
+	}
+	for _, d := range dirs {
+		p := filepath.Join(d, layout.PodPath(uuid))
+		if _, err := os.Stat(p); err == nil {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
 func podDirEntries(t *testing.T, e *env) map[string][]string {
 	t.Helper()
 	out := map[string][]string{}
@@ -177,6 +199,11 @@ func TestCrashKill9(t *testing.T) {
 	e, img := podEnv(t)
 	t.Parallel()
 	id := rkt(t, e, insecureImage, "fetch", img).ok(t).singleID(t)
+	// The first pod imports the stage1 image into the store, which takes
+	// longer than any delay below: without this run, every kill would
+	// land in that import, before any pod exists.
+	rkt(t, e, "run", "--net=host", id, "--exec=/bin/true").ok(t)
+	rkt(t, e, "gc", "--grace-period=0s").ok(t)
 	beforeMounts := podMounts(t, e)
 
 	seed := time.Now().UnixNano()
@@ -230,9 +257,31 @@ func TestCrashKill9(t *testing.T) {
 	for _, st := range checkConsistent(t, e, "after all kills") {
 		final[st]++
 	}
-	t.Logf("pods before gc by state: %v; directories: %v", final, podDirEntries(t, e))
+	before := podDirEntries(t, e)
+	t.Logf("pods before gc by state: %v; directories: %v", final, before)
+	withCgroups := 0
+	for _, names := range before {
+		for _, uuid := range names {
+			if len(cgroupsOfUUID(t, uuid)) > 0 {
+				withCgroups++
+			}
+		}
+	}
+	if final["exited"] > 0 && withCgroups == 0 {
+		t.Errorf("%d exited pods and none has cgroups before gc: the check below would see nothing", final["exited"])
+	}
 
 	gc := rkt(t, e, "gc", "--grace-period=0s", "--expire-prepared=0s").ok(t)
+	// Nor may their cgroups stay: rkt run makes them while it writes the
+	// pod's files, recorded in the pod directory first, so a kill at any
+	// moment leaves them to gc.
+	for _, names := range before {
+		for _, uuid := range names {
+			if left := cgroupsOfUUID(t, uuid); len(left) > 0 {
+				t.Errorf("pod %s: cgroups left after gc: %v", uuid, left)
+			}
+		}
+	}
 	left := podDirEntries(t, e)
 	// An embryo is left when rkt is killed between creating a pod
 	// directory and locking it. gc --expire-prepared=0s expires unlocked
