@@ -139,8 +139,9 @@ func requireRoot() error {
 	return nil
 }
 
-// prepare runs the shared part of run and prepare.
-func (a *app) prepare(cmd *cobra.Command, pf *podFlags, args []string) (*stage0.Prepared, error) {
+// prepare runs the shared part of run and prepare; run is set for rkt
+// run (PrepareOptions.Run).
+func (a *app) prepare(cmd *cobra.Command, pf *podFlags, args []string, run *stage0.RunCgroups) (*stage0.Prepared, error) {
 	if err := requireRoot(); err != nil {
 		return nil, err
 	}
@@ -149,14 +150,14 @@ func (a *app) prepare(cmd *cobra.Command, pf *podFlags, args []string) (*stage0.
 	if pf.podManifest != "" {
 		p, err = a.prepareManifest(cmd, pf, args)
 	} else {
-		p, err = a.prepareImages(cmd, pf, args)
+		p, err = a.prepareImages(cmd, pf, args, run)
 	}
 	if err != nil {
 		return nil, err
 	}
 	if pf.uuidFile != "" {
 		if err := writeUUIDFile(pf.uuidFile, p.Pod.UUID); err != nil {
-			_ = p.Pod.Close()
+			p.Abort()
 			return nil, err
 		}
 	}
@@ -164,7 +165,7 @@ func (a *app) prepare(cmd *cobra.Command, pf *podFlags, args []string) (*stage0.
 }
 
 // prepareImages prepares a pod from image arguments.
-func (a *app) prepareImages(cmd *cobra.Command, pf *podFlags, args []string) (*stage0.Prepared, error) {
+func (a *app) prepareImages(cmd *cobra.Command, pf *podFlags, args []string, run *stage0.RunCgroups) (*stage0.Prepared, error) {
 	if len(args) == 0 {
 		return nil, errdefs.InvalidArgument(errors.New("give at least one image, or --pod-manifest"))
 	}
@@ -172,6 +173,7 @@ func (a *app) prepareImages(cmd *cobra.Command, pf *podFlags, args []string) (*s
 	if err != nil {
 		return nil, err
 	}
+	opts.Run = run
 	policy, err := pf.pull.policy(cmd)
 	if err != nil {
 		return nil, err
@@ -425,13 +427,14 @@ must be running) and its apps find it at $AC_METADATA_URL.`,
   rkt run --mds-register --volume=database,kind=empty example.com/app`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			// Check the run flags first: a bad one makes no pod.
-			if _, err := a.runArgs(&rf, "", 1, len(pf.ports)); err != nil {
+			checked, err := a.runArgs(&rf, "", 1, len(pf.ports))
+			if err != nil {
 				return err
 			}
 			if err := rf.checkMDS(cmd.Context()); err != nil {
 				return err
 			}
-			p, err := a.prepare(cmd, &pf, args)
+			p, err := a.prepare(cmd, &pf, args, &stage0.RunCgroups{AllDevices: checked.DisablePaths})
 			if err != nil {
 				return err
 			}
@@ -440,10 +443,10 @@ must be running) and its apps find it at $AC_METADATA_URL.`,
 				err = rf.userns(p.Pod, &ra)
 			}
 			if err != nil {
-				_ = p.Pod.Close()
+				p.Abort()
 				return err
 			}
-			return stage0.Exec(p.Pod, p.Manifest, p.Stage1, ra, rf.beforeExec(cmd.Context(), a.sharedStore), a.warner("run"))
+			return p.Exec(ra, rf.beforeExec(cmd.Context(), a.sharedStore), a.warner("run"))
 		},
 	}
 	pf.register(cmd)
@@ -463,7 +466,7 @@ func (a *app) prepareCommand() *cobra.Command {
 Run it later with 'rkt run-prepared UUID'.`,
 		Example: "  uuid=$(rkt --insecure-options=image prepare --quiet docker://127.0.0.1:5000/busybox)\n  rkt run-prepared --net=host $uuid",
 		RunE: func(cmd *cobra.Command, args []string) error {
-			p, err := a.prepare(cmd, &pf, args)
+			p, err := a.prepare(cmd, &pf, args, nil)
 			if err != nil {
 				return err
 			}

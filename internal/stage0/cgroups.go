@@ -80,10 +80,23 @@ func deviceVolumes(pm *schema.PodManifest, ra *schema.RuntimeApp) []cgroup.Devic
 //
 // pm is the pod's manifest (the pod directory's, read when nil).
 func setupCgroups(p *pod.Pod, pm *schema.PodManifest, allDevices bool, warn func(string)) error {
+	l, warnings, err := createCgroups(p, pm, allDevices)
+	if err != nil {
+		return err
+	}
+	for _, w := range warnings {
+		warn(w)
+	}
+	return cgroup.JoinThread(l)
+}
+
+// createCgroups is setupCgroups without the join: the layout it recorded,
+// and what the cgroups cannot enforce.
+func createCgroups(p *pod.Pod, pm *schema.PodManifest, allDevices bool) (*layout.Layout, []string, error) {
 	if pm == nil {
 		var err error
 		if pm, err = ReadPodManifest(filepath.Join(p.Dir, abi.PodManifest)); err != nil {
-			return err
+			return nil, nil, err
 		}
 	}
 	apps := make([]cgroup.App, 0, len(pm.Apps))
@@ -91,7 +104,7 @@ func setupCgroups(p *pod.Pod, pm *schema.PodManifest, allDevices bool, warn func
 		ra := &pm.Apps[i]
 		l, err := AppLimits(ra)
 		if err != nil {
-			return fmt.Errorf("app %q: %w", ra.Name, err)
+			return nil, nil, fmt.Errorf("app %q: %w", ra.Name, err)
 		}
 		l.AllDevices = allDevices
 		if !allDevices { // else no device rule, so no device to stat
@@ -101,20 +114,55 @@ func setupCgroups(p *pod.Pod, pm *schema.PodManifest, allDevices bool, warn func
 	}
 	l, err := cgroup.Plan(p.UUID, apps)
 	if err != nil {
-		return fmt.Errorf("cgroups: %w", err)
+		return nil, nil, fmt.Errorf("cgroups: %w", err)
 	}
 	// Recorded first: a crash halfway leaves nothing gc cannot find.
 	if err := l.Save(p.Dir); err != nil {
-		return err
+		return nil, nil, err
 	}
 	warnings, err := cgroup.Create(l, apps)
 	if err != nil {
-		return fmt.Errorf("cgroups: %w", err)
+		return nil, nil, fmt.Errorf("cgroups: %w", err)
 	}
-	for _, w := range warnings {
-		warn(w)
+	return l, warnings, nil
+}
+
+// cgroupsStart is the creation of a pod's cgroups that Prepare starts, for
+// a pod that runs at once (rkt run), while it writes the pod's files: on a
+// cgroup v1 host their dozen directories and writes take about a
+// millisecond, which would otherwise come after.
+type cgroupsStart struct {
+	done     chan struct{}
+	layout   *layout.Layout
+	warnings []string
+	err      error
+}
+
+// startCgroups starts createCgroups. Until wait returns, neither p nor pm
+// may change.
+func startCgroups(p *pod.Pod, pm *schema.PodManifest, allDevices bool) *cgroupsStart {
+	cs := &cgroupsStart{done: make(chan struct{})}
+	go func() {
+		defer close(cs.done)
+		cs.layout, cs.warnings, cs.err = createCgroups(p, pm, allDevices)
+	}()
+	return cs
+}
+
+// wait returns what createCgroups made.
+func (cs *cgroupsStart) wait() (*layout.Layout, []string, error) {
+	<-cs.done
+	return cs.layout, cs.warnings, cs.err
+}
+
+// remove waits for the creation and removes what it made: the pod did
+// not run.
+func (cs *cgroupsStart) remove() error {
+	l, _, err := cs.wait()
+	if err != nil || l == nil {
+		return nil // Create removed what it made
 	}
-	return cgroup.JoinThread(l)
+	return cgroup.Remove(l)
 }
 
 // RemoveCgroups kills whatever is left in an exited pod's cgroups and

@@ -57,6 +57,17 @@ type PrepareOptions struct {
 	NoOverlay bool
 	// Ports are --port values: forwards of app ports by name.
 	Ports []string
+	// Run is set when the pod runs at once (rkt run): its cgroups are
+	// made while its files are written, for Prepared.Exec to join.
+	Run *RunCgroups
+}
+
+// RunCgroups is what the cgroups of a pod made by Prepare for rkt run
+// need to know from the run flags.
+type RunCgroups struct {
+	// AllDevices (--insecure-options=paths) leaves the device
+	// controller open.
+	AllDevices bool
 }
 
 // Prepared is a pod whose directory is written, still locked in the
@@ -66,6 +77,18 @@ type Prepared struct {
 	Stage1   *Stage1
 	Manifest *schema.PodManifest
 	Images   []*store.Image
+	// cgroups are being made (PrepareOptions.Run).
+	cgroups *cgroupsStart
+}
+
+// Abort gives up on a pod Prepare made: its cgroups (with Run) are
+// removed, and the pod is unlocked for gc.
+func (r *Prepared) Abort() {
+	if r.cgroups != nil {
+		_ = r.cgroups.remove()
+		r.cgroups = nil
+	}
+	_ = r.Pod.Close()
 }
 
 // Prepare creates a pod: it fetches the images (with f's pull policy),
@@ -105,6 +128,18 @@ func Prepare(ctx context.Context, f *fetch.Fetcher, dataDir string, opts Prepare
 	pm.Volumes = volumes
 	pm.Ports = ports
 	res := &Prepared{Pod: p, Stage1: st1, Manifest: pm}
+	defer func() {
+		// Before discardOnError removes the pod: its cgroups go first.
+		if err != nil && res.cgroups != nil {
+			_ = res.cgroups.remove()
+		}
+	}()
+	type appRootfsToWrite struct {
+		name string
+		img  *store.Image
+		root appRootfs
+	}
+	var rootfses []appRootfsToWrite
 	names := map[string]bool{}
 	for _, spec := range opts.Apps {
 		f.Signature = spec.Signature
@@ -135,12 +170,19 @@ func Prepare(ctx context.Context, f *fetch.Fetcher, dataDir string, opts Prepare
 		}
 		pm.Apps = append(pm.Apps, *ra)
 		res.Images = append(res.Images, img)
-		if err := writeAppRootfs(ctx, f, p.Dir, name, img, root, opts.NoOverlay); err != nil {
-			return nil, fmt.Errorf("app %s: %w", name, err)
-		}
+		rootfses = append(rootfses, appRootfsToWrite{name, img, root})
 	}
 	if err := checkPorts(pm); err != nil {
 		return nil, err
+	}
+	// pm is complete: from here on it is only read.
+	if opts.Run != nil {
+		res.cgroups = startCgroups(p, pm, opts.Run.AllDevices)
+	}
+	for _, r := range rootfses {
+		if err := writeAppRootfs(ctx, f, p.Dir, r.name, r.img, r.root, opts.NoOverlay); err != nil {
+			return nil, fmt.Errorf("app %s: %w", r.name, err)
+		}
 	}
 	if err := writePodFiles(p.Dir, pm, st1); err != nil {
 		return nil, err

@@ -2,15 +2,17 @@ package stage0
 
 import (
 	"fmt"
-	"github.com/appc/spec/schema"
 	"os"
 	"path/filepath"
 	"runtime"
 	"strconv"
 	"strings"
 
+	"github.com/appc/spec/schema"
 	"golang.org/x/sys/unix"
 
+	"github.com/rkt/rkt/internal/cgroup"
+	"github.com/rkt/rkt/internal/cgroup/layout"
 	"github.com/rkt/rkt/internal/covflush"
 	"github.com/rkt/rkt/internal/pod"
 	"github.com/rkt/rkt/internal/stage1/abi"
@@ -27,16 +29,50 @@ import (
 // failure.
 //
 // Before the exec it creates the pod's cgroups (warn gets what they cannot
-// enforce) and moves this process into them.
+// enforce), or with Prepared.Exec waits for those Prepare made, and moves
+// this process into them.
 func Exec(p *pod.Pod, pm *schema.PodManifest, st1 *Stage1, args abi.RunArgs, before func(podDir string, pm *schema.PodManifest, args *abi.RunArgs) ([]string, error), warn func(string)) error {
+	return execPod(p, pm, st1, nil, args, before, warn)
+}
+
+// Exec is Exec of a pod Prepare made with Run: the cgroups it started are
+// joined. args.DisablePaths must be what PrepareOptions.Run said.
+func (r *Prepared) Exec(args abi.RunArgs, before func(podDir string, pm *schema.PodManifest, args *abi.RunArgs) ([]string, error), warn func(string)) error {
+	cs := r.cgroups
+	r.cgroups = nil
+	return execPod(r.Pod, r.Manifest, r.Stage1, cs, args, before, warn)
+}
+
+func execPod(p *pod.Pod, pm *schema.PodManifest, st1 *Stage1, cs *cgroupsStart, args abi.RunArgs, before func(podDir string, pm *schema.PodManifest, args *abi.RunArgs) ([]string, error), warn func(string)) error {
+	var l *layout.Layout
+	if cs != nil {
+		// Waited for before the pod moves to run: the creation records
+		// the cgroups in its directory.
+		var warnings []string
+		var err error
+		if l, warnings, err = cs.wait(); err != nil {
+			return fmt.Errorf("pod %s: %w", p.UUID, err)
+		}
+		for _, w := range warnings {
+			warn(w)
+		}
+	}
 	lock, err := p.ToRun()
 	if err != nil {
+		if cs != nil {
+			_ = cs.remove()
+		}
 		return err
 	}
 	// The cgroups are joined by this thread, and this thread execs stage1
 	// (see cgroup.JoinThread): it must stay the same OS thread.
 	runtime.LockOSThread()
-	if err := setupCgroups(p, pm, args.DisablePaths, warn); err != nil {
+	if l != nil {
+		err = cgroup.JoinThread(l)
+	} else {
+		err = setupCgroups(p, pm, args.DisablePaths, warn)
+	}
+	if err != nil {
 		return fmt.Errorf("pod %s: %w", p.UUID, err)
 	}
 	var extraEnv []string
