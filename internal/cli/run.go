@@ -217,7 +217,24 @@ func (a *app) prepareManifest(cmd *cobra.Command, pf *podFlags, args []string) (
 }
 
 func writeUUIDFile(file, uuid string) error {
-	if err := os.WriteFile(file, []byte(uuid), 0o644); err != nil { //nolint:gosec // G306: a UUID is not a secret
+	// Through a rename: whoever waits for the file to appear (a script, a
+	// unit's ExecStartPost) reads the whole UUID, never an empty file.
+	f, err := os.CreateTemp(filepath.Dir(file), "."+filepath.Base(file)+".tmp-*")
+	if err != nil {
+		return fmt.Errorf("--uuid-file-save: %w", err)
+	}
+	_, err = f.WriteString(uuid)
+	if err == nil {
+		err = f.Chmod(0o644) // a UUID is not a secret
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(f.Name(), file)
+	}
+	if err != nil {
+		_ = os.Remove(f.Name())
 		return fmt.Errorf("--uuid-file-save: %w", err)
 	}
 	return nil
