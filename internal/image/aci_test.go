@@ -15,7 +15,7 @@ import (
 	"github.com/opencontainers/go-digest"
 )
 
-func aciBytes(t *testing.T, manifest string, gz bool) []byte {
+func aciBytes(t testing.TB, manifest string, gz bool) []byte {
 	t.Helper()
 	var buf bytes.Buffer
 	tw := tar.NewWriter(&buf)
