@@ -46,7 +46,7 @@ lint:
 
 # Unit tests: no root needed, race detector on, random order.
 unit:
-	$(GO) test -race -shuffle=on ./internal/... ./cmd/...
+	$(GO) test -race -shuffle=on ./internal/... ./cmd/... ./tools/...
 
 # Tools only the tests use: appc's actool, pinned in tools/appc.
 test-tools:

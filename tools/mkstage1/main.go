@@ -10,6 +10,7 @@ package main
 
 import (
 	"archive/tar"
+	"debug/elf"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -21,6 +22,7 @@ import (
 	"runtime"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/rkt/rkt/internal/stage1/abi"
@@ -69,6 +71,9 @@ func run(args []string) error {
 	if *binary == "" || *out == "" {
 		return errors.New("-binary and -o are required")
 	}
+	if err := checkStatic(*binary); err != nil {
+		return err
+	}
 	m := manifest{
 		ACKind:    "ImageManifest",
 		ACVersion: "0.8.11",
@@ -101,6 +106,25 @@ func run(args []string) error {
 		return err
 	}
 	return os.Rename(tmp, *out)
+}
+
+// checkStatic refuses a flavor binary that needs a dynamic loader: its
+// helpers are executed again from inside apps' roots (the app-exec helper
+// of --private-users), where the host's loader is not, and fail there
+// with a bare "no such file or directory". Build it with CGO_ENABLED=0.
+func checkStatic(binary string) error {
+	f, err := elf.Open(binary)
+	if err != nil {
+		return fmt.Errorf("-binary %s: %w", binary, err)
+	}
+	defer f.Close()
+	for _, p := range f.Progs {
+		if p.Type == elf.PT_INTERP {
+			interp, _ := io.ReadAll(io.LimitReader(p.Open(), 4096))
+			return fmt.Errorf("-binary %s is dynamically linked (interpreter %s): a stage1 binary must be static (CGO_ENABLED=0), as its helpers run inside apps' roots", binary, strings.TrimRight(string(interp), "\x00"))
+		}
+	}
+	return nil
 }
 
 // writeACI writes the image with fixed times and owners, so the same

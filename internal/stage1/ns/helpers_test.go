@@ -43,7 +43,11 @@ func stage1Binary(t testing.TB) string {
 			return
 		}
 		binPath = filepath.Join(binDir, "stage1-ns")
-		out, err := exec.CommandContext(context.Background(), "go", "build", "-o", binPath, "github.com/rkt/rkt/cmd/stage1-ns").CombinedOutput()
+		// Static, as make builds it: a helper exec'd inside an app's
+		// root (--private-users) finds no dynamic loader there.
+		cmd := exec.CommandContext(context.Background(), "go", "build", "-trimpath", "-o", binPath, "github.com/rkt/rkt/cmd/stage1-ns")
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+		out, err := cmd.CombinedOutput()
 		if err != nil {
 			buildErr = errors.New(string(out))
 		}

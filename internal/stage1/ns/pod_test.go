@@ -122,6 +122,20 @@ func TestRunBadOptions(t *testing.T) {
 	}
 }
 
+// TestRunPrivateUsers: with a user namespace the app is started by the
+// helper re-executed from the stage1 binary inside the app's root.
+func TestRunPrivateUsers(t *testing.T) {
+	pod := makePod(t, []testApp{shApp("app", "echo uid=$(id -u); echo map=$(cat /proc/self/uid_map | tr -s ' ' | tr ' ' :)")}, nil)
+	r := runPod(t, pod, "--net=host", "--private-users=131072:65536")
+	if r.code != 0 {
+		t.Fatalf("exit %d; stderr %q", r.code, r.stderr)
+	}
+	f := facts(r.stdout)
+	if f["uid"] != "0" || f["map"] != ":0:131072:65536" {
+		t.Errorf("facts %v, want uid 0 mapped from 131072 (65536 IDs)", f)
+	}
+}
+
 func TestRunExecFailure(t *testing.T) {
 	pod := makePod(t, []testApp{{name: "app", exec: []string{"/bin/nope"}}}, nil)
 	r := runPod(t, pod)
