@@ -13,6 +13,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/rkt/rkt/internal/errdefs"
+	"github.com/rkt/rkt/internal/rootfs"
 	"github.com/rkt/rkt/internal/stage1/abi"
 )
 
@@ -56,6 +57,11 @@ func initDirs(dataDir string) error {
 			return fmt.Errorf("create pods directory: %w", err)
 		}
 	}
+	// Pod directories are made in embryo/ (and keep their place through
+	// the renames that follow): each in a block group of its own, so
+	// that a pod's forty inodes do not land among the last pods' freed
+	// ones. A hint: nothing to do where the file system has no such flag.
+	_ = rootfs.SpreadNewTrees(phaseDir(dataDir, phaseEmbryo))
 	return nil
 }
 

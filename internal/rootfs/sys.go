@@ -245,3 +245,33 @@ func processUmask() uint32 {
 	}
 	return 0o777
 }
+
+// fsTopdirFL is FS_TOPDIR_FL of include/uapi/linux/fs.h (chattr +T), which
+// golang.org/x/sys/unix does not define.
+const fsTopdirFL = 0x00020000
+
+// SpreadNewTrees marks dir so that ext4 places each directory made in it
+// in a block group of its own (FS_TOPDIR_FL: the Orlov allocator spreads
+// its subdirectories as it spreads top-level ones) instead of in dir's
+// group. Trees made and removed over and over in one place (pods,
+// rendered layers) would otherwise share a few block groups, and ext4
+// without a journal skips, on every inode it allocates there, the inodes
+// freed in the last minute or more: on such a host, after a few hundred
+// pods, making an inode took 0.4-0.5 ms instead of 35 µs, and a pod makes
+// about forty. Other file systems do not know the flag (the error says
+// so); callers treat it as a hint.
+func SpreadNewTrees(dir string) error {
+	fd, err := unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(fd)
+	flags, err := unix.IoctlGetUint32(fd, unix.FS_IOC_GETFLAGS)
+	if err != nil {
+		return err
+	}
+	if flags&fsTopdirFL != 0 {
+		return nil
+	}
+	return unix.IoctlSetPointerInt(fd, unix.FS_IOC_SETFLAGS, int(flags|fsTopdirFL))
+}

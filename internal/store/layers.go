@@ -106,6 +106,9 @@ func (s *Store) renderLayer(ctx context.Context, l LayerRecord, opts RenderOptio
 		return err
 	}
 	defer blob.Close()
+	// Each rendered tree in a block group of its own (a hint; see
+	// rootfs.SpreadNewTrees): image gc frees whole trees.
+	_ = rootfs.SpreadNewTrees(s.path("tmp"))
 	tmp, err := os.MkdirTemp(s.path("tmp"), "layer-*")
 	if err != nil {
 		return err

@@ -486,3 +486,26 @@ echo x > /dev/null && head -c 3 /dev/zero | od -An -tx1 && head -c 5 /dev/urando
 		t.Errorf("the nodes are mounts, or do not work:\n%s", out)
 	}
 }
+
+// TestTreesSpreadOverBlockGroups: where the data dir's file system has
+// inode flags (ext4), the directories pods and rendered layers are made in
+// carry FS_TOPDIR_FL, so that each tree gets a block group of its own.
+func TestTreesSpreadOverBlockGroups(t *testing.T) {
+	e, img := podEnv(t)
+	t.Parallel()
+	rkt(t, e, insecureImage, "run", "--net=host", img, "--exec=/bin/true").ok(t)
+	for _, dir := range []string{filepath.Join(e.dir, "pods", "embryo"), filepath.Join(e.store(), "tmp")} {
+		fd, err := unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		flags, err := unix.IoctlGetUint32(fd, unix.FS_IOC_GETFLAGS)
+		unix.Close(fd)
+		if err != nil {
+			t.Skipf("%s: no inode flags on this file system (%v)", dir, err)
+		}
+		if flags&0x00020000 == 0 { // FS_TOPDIR_FL
+			t.Errorf("%s lacks FS_TOPDIR_FL (flags %#x)", dir, flags)
+		}
+	}
+}
