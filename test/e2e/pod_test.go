@@ -365,8 +365,11 @@ func TestListStatusGolden(t *testing.T) {
 	e, img := podEnv(t)
 	t.Parallel()
 	uuidFile := filepath.Join(e.home, "uuid")
+	// second fails a second after it starts: a failing app stops the
+	// others (SIGTERM), and first, /bin/true, must have exited 0 by then
+	// for its status to be stable.
 	rkt(t, e, insecureImage, "run", "--net=host", "--uuid-file-save="+uuidFile, img, "--name=first", "--exec=/bin/true",
-		"---", img, "--name=second", "--exec=/bin/sh", "--", "-c", "exit 3").exit(t, 3)
+		"---", img, "--name=second", "--exec=/bin/sh", "--", "-c", "sleep 1; exit 3").exit(t, 3)
 	uuid := readUUID(t, uuidFile)
 	for _, tc := range []struct {
 		name string
