@@ -288,6 +288,16 @@ network_rows() {
 	done
 }
 
+# drop W T WHY GROUP...: leave tool T out of workload W for the rest of
+# the run (WHY said), its times in the rows GROUP... discarded.
+drop() {
+	local w=$1 t=$2 why=$3 g
+	shift 3
+	say "$w: $t left out of $w: $why"
+	dead[$w/$t]=1
+	for g in "$@"; do times[$g/$t]=; done
+}
+
 # ---------------------------------------------------------------- 1
 w1() {
 	local tools t i t0 t1
@@ -327,9 +337,7 @@ w2() {
 				t1=$EPOCHREALTIME
 				times[2/$t]+="$(s_between "$t0" "$t1") "
 			else
-				say "2: $t left out of 2: a container of round $r failed ($(tail -1 "$work/err"))"
-				times[2/$t]=
-				dead[2/$t]=1
+				drop 2 "$t" "a container of round $r failed ($(tail -1 "$work/err"))" 2
 			fi
 			[ "$t" != rkt ] || rkt_gc
 		done
@@ -388,9 +396,7 @@ w3() {
 				if v=$(fetch_one "$t" "$ref" "$layout"); then
 					times[$g/$t]+="$v "
 				else
-					say "3: $t failed ($(tail -1 "$work/err")); left out of 3"
-					dead[3/$t]=1
-					times[3a/$t]='' times[3b/$t]=
+					drop 3 "$t" "it failed ($(tail -1 "$work/err"))" 3a 3b
 				fi
 			done
 		done
@@ -506,9 +512,7 @@ w4() {
 				times[4a/$t]+="$(pss_delta "$s.0" "$s.1") "
 				times[4b/$t]+="$(($(pss_delta "$s.1" "$s.20") / 19)) "
 			else
-				say "4: $t: $(tail -1 "$work/err"); left out of 4"
-				dead[4/$t]=1
-				times[4a/$t]='' times[4b/$t]=
+				drop 4 "$t" "$(tail -1 "$work/err")" 4a 4b
 			fi
 			stop_sleepers
 		done
