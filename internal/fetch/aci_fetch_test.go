@@ -1,7 +1,6 @@
 package fetch
 
 import (
-	"archive/tar"
 	"bytes"
 	"context"
 	"crypto/sha512"
@@ -214,19 +213,7 @@ func TestReadVerified(t *testing.T) {
 		testutil.File("manifest", 0o644, testutil.ACIManifest("example.com/evil", "1", "")),
 	})
 	// A manifest, then what is not a tar header.
-	var corrupt bytes.Buffer
-	tw := tar.NewWriter(&corrupt)
-	m := testutil.ACIManifest("example.com/app", "1", "")
-	if err := tw.WriteHeader(&tar.Header{Name: "manifest", Mode: 0o644, Size: int64(len(m)), Typeflag: tar.TypeReg}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := tw.Write([]byte(m)); err != nil {
-		t.Fatal(err)
-	}
-	if err := tw.Flush(); err != nil {
-		t.Fatal(err)
-	}
-	corrupt.Write(bytes.Repeat([]byte{0xff}, 1024))
+	corrupt := testutil.ACIBrokenAfterManifest(t, testutil.ACIManifest("example.com/app", "1", ""), 1024)
 	tests := []struct {
 		name    string
 		data    []byte
@@ -237,7 +224,7 @@ func TestReadVerified(t *testing.T) {
 		{name: "signature of other bytes", data: aci, sig: detachSign(t, key, append(aci, 0)), wantErr: "signature verification failed"},
 		{name: "garbage signature", data: aci, sig: []byte("not a signature"), wantErr: "signature verification failed"},
 		{name: "two manifests", data: twoManifests, sig: detachSign(t, key, twoManifests), wantErr: "changed while it was read"},
-		{name: "corrupt after the manifest", data: corrupt.Bytes(), sig: []byte("not a signature"), wantErr: "read tar"},
+		{name: "corrupt after the manifest", data: corrupt, sig: []byte("not a signature"), wantErr: "read tar"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -13,6 +13,8 @@ import (
 
 	"github.com/klauspost/compress/gzip"
 	"github.com/opencontainers/go-digest"
+
+	"github.com/rkt/rkt/internal/testutil"
 )
 
 func aciBytes(t testing.TB, manifest string, gz bool) []byte {
@@ -108,21 +110,9 @@ func TestReadACIFile(t *testing.T) {
 // PeekACIManifest stops at the manifest: what follows it is read by the
 // whole pass only, which ReadACIFile and ReadACI make.
 func TestPeekACIManifestStops(t *testing.T) {
-	good := aciManifest("linux", AppcArch(runtime.GOARCH))
-	var buf bytes.Buffer
-	tw := tar.NewWriter(&buf)
-	if err := tw.WriteHeader(&tar.Header{Name: "manifest", Mode: 0o644, Size: int64(len(good)), Typeflag: tar.TypeReg}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := tw.Write([]byte(good)); err != nil {
-		t.Fatal(err)
-	}
-	if err := tw.Flush(); err != nil {
-		t.Fatal(err)
-	}
-	buf.Write(bytes.Repeat([]byte{0xff}, 512)) // not a tar header
+	data := testutil.ACIBrokenAfterManifest(t, aciManifest("linux", AppcArch(runtime.GOARCH)), 512)
 	file := filepath.Join(t.TempDir(), "x.aci")
-	if err := os.WriteFile(file, buf.Bytes(), 0o600); err != nil {
+	if err := os.WriteFile(file, data, 0o600); err != nil {
 		t.Fatal(err)
 	}
 	m, err := PeekACIManifest(file)
@@ -132,7 +122,7 @@ func TestPeekACIManifestStops(t *testing.T) {
 	if _, err := ReadACIFile(file); err == nil || !strings.Contains(err.Error(), "read tar") {
 		t.Fatalf("ReadACIFile = %v, want the tar error after the manifest", err)
 	}
-	if _, err := ReadACI(bytes.NewReader(buf.Bytes())); err == nil || !strings.Contains(err.Error(), "read tar") {
+	if _, err := ReadACI(bytes.NewReader(data)); err == nil || !strings.Contains(err.Error(), "read tar") {
 		t.Fatalf("ReadACI = %v, want the tar error after the manifest", err)
 	}
 }

@@ -2,6 +2,7 @@ package testutil
 
 import (
 	"archive/tar"
+	"bytes"
 	"runtime"
 	"strings"
 	"testing"
@@ -48,4 +49,24 @@ func AppcArch() string {
 		return "aarch64"
 	}
 	return runtime.GOARCH
+}
+
+// ACIBrokenAfterManifest is an ACI whose manifest entry is whole and is
+// followed by garbage bytes where the next tar header should be: what a
+// reader that stops at the manifest accepts and a whole read refuses.
+func ACIBrokenAfterManifest(t testing.TB, manifest string, garbage int) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	if err := tw.WriteHeader(&tar.Header{Name: "manifest", Mode: 0o644, Size: int64(len(manifest)), Typeflag: tar.TypeReg}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tw.Write([]byte(manifest)); err != nil {
+		t.Fatal(err)
+	}
+	if err := tw.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	buf.Write(bytes.Repeat([]byte{0xff}, garbage))
+	return buf.Bytes()
 }
