@@ -90,6 +90,13 @@ func (f *Fetcher) readVerified(ctx context.Context, input, path string, sig []by
 			return nil, err
 		}
 	}
+	if len(keyring) == 0 {
+		// No key can verify it: the verdict (the signature's own error,
+		// or no trusted key) needs no byte of the image, which may be
+		// gigabytes.
+		_, err := trust.CheckDetached(nil, name, strings.NewReader(""), sig)
+		return nil, verificationFailed(input, name, err)
+	}
 	file, err := os.Open(path)
 	if err != nil {
 		return nil, errdefs.NotFound(fmt.Errorf("image %s: %w", path, err))
@@ -115,7 +122,7 @@ func (f *Fetcher) readVerified(ctx context.Context, input, path string, sig []by
 		return nil, fmt.Errorf("image %s: %w", path, err)
 	}
 	if v.err != nil {
-		return nil, errdefs.WithKind(errdefs.KindPermission, fmt.Errorf("image %q (%s): signature verification failed: %w", input, name, v.err))
+		return nil, verificationFailed(input, name, v.err)
 	}
 	if got := a.Manifest.Name.String(); got != name {
 		return nil, fmt.Errorf("image %q changed while it was read (its manifest named %s, then %s)", input, name, got)
@@ -127,6 +134,15 @@ func (f *Fetcher) readVerified(ctx context.Context, input, path string, sig []by
 		}
 	}
 	return a, nil
+}
+
+// verificationFailed is the error of an image whose signature did not
+// verify (err says why) against the keys trusted for name.
+func verificationFailed(input, name string, err error) error {
+	if err == nil {
+		err = errors.New("no key verified it")
+	}
+	return errdefs.WithKind(errdefs.KindPermission, fmt.Errorf("image %q (%s): signature verification failed: %w", input, name, err))
 }
 
 // readSignature reads a signature file of at most trust.MaxSignatureSize

@@ -3,7 +3,6 @@ package fetch
 import (
 	"bytes"
 	"context"
-	"crypto/sha512"
 	"fmt"
 	"net"
 	"net/http"
@@ -73,10 +72,6 @@ func detachSign(t *testing.T, e *openpgp.Entity, data []byte) []byte {
 		t.Fatal(err)
 	}
 	return buf.Bytes()
-}
-
-func sha512Of(data []byte) digest.Digest {
-	return digest.NewDigestFromEncoded(digest.SHA512, fmt.Sprintf("%x", sha512.Sum512(data)))
 }
 
 // aciServer serves an ACI at /app.aci and its signature at /app.aci.asc
@@ -174,7 +169,7 @@ func TestFetchACIURL(t *testing.T) {
 				if tc.sign == "" && srv.bodySent.Load() {
 					t.Errorf("the ACI's body was sent though its signature is missing")
 				}
-				if f.Store.HasBlob(sha512Of(aci)) {
+				if f.Store.HasBlob(digest.SHA512.FromBytes(aci)) {
 					t.Errorf("the refused ACI is in the store")
 				}
 				return
@@ -182,7 +177,7 @@ func TestFetchACIURL(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if res.Image.ID != sha512Of(aci) {
+			if res.Image.ID != digest.SHA512.FromBytes(aci) {
 				t.Errorf("image ID %s, want the sha512 of the file", res.Image.ID)
 			}
 			if len(res.ACI) != 1 || res.ACI[0].Image.ID != res.Image.ID || res.ACI[0].Parent != -1 {
@@ -214,6 +209,7 @@ func TestReadVerified(t *testing.T) {
 	})
 	// A manifest, then what is not a tar header.
 	corrupt := testutil.ACIBrokenAfterManifest(t, testutil.ACIManifest("example.com/app", "1", ""), 1024)
+	untrusted := testutil.ACIBrokenAfterManifest(t, testutil.ACIManifest("example.com/other", "1", ""), 1024)
 	tests := []struct {
 		name    string
 		data    []byte
@@ -225,6 +221,9 @@ func TestReadVerified(t *testing.T) {
 		{name: "garbage signature", data: aci, sig: []byte("not a signature"), wantErr: "signature verification failed"},
 		{name: "two manifests", data: twoManifests, sig: detachSign(t, key, twoManifests), wantErr: "changed while it was read"},
 		{name: "corrupt after the manifest", data: corrupt, sig: []byte("not a signature"), wantErr: "read tar"},
+		// No key is trusted for its name: refused before the image is
+		// read at all (the tar error after its manifest is never met).
+		{name: "untrusted name", data: untrusted, sig: detachSign(t, key, untrusted), wantErr: "no key is trusted"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -253,7 +252,7 @@ func TestReadVerified(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if a.Digest != sha512Of(tc.data) || a.Size != int64(len(tc.data)) {
+			if a.Digest != digest.SHA512.FromBytes(tc.data) || a.Size != int64(len(tc.data)) {
 				t.Errorf("read %s (%d bytes), want the file's sha512", a.Digest, a.Size)
 			}
 		})
