@@ -187,7 +187,6 @@ func Run(args []string) int {
 	if err != nil {
 		return fail("%v", err)
 	}
-	defer unix.Close(cfgFD)
 
 	sigc := make(chan os.Signal, 8)
 	signal.Notify(sigc, unix.SIGTERM, unix.SIGINT, unix.SIGHUP)
@@ -210,6 +209,9 @@ func Run(args []string) int {
 		Files: []uintptr{0, 1, 2, uintptr(cfgFD)}, // podinit.ConfigFD: 3
 		Sys:   &unix.SysProcAttr{Cloneflags: cloneflags, Pdeathsig: unix.SIGKILL},
 	})
+	// Pod init has its own copy (or never started): this process, which
+	// lives as long as the pod, keeps no memory of it.
+	unix.Close(cfgFD)
 	if lerr := leaveNetNS(); lerr != nil {
 		// This thread would run the plugins of the teardown in the pod's
 		// namespace: give up on it, and on the pod.
@@ -298,8 +300,8 @@ func setupNetworks(a abi.RunArgs, plan RunPlan, cfg *podinit.Config, debugf func
 	}
 	// The port forwards are in the pod manifest, which pod init reads
 	// again for itself: it is another process, and handing it the
-	// manifest in its configuration (an argv string, at most 128 KiB)
-	// would save a small file's read, not the decoding.
+	// manifest in its configuration would save a small file's read, not
+	// the decoding.
 	data, err := os.ReadFile(abi.PodManifest)
 	if err != nil {
 		return nil, "", fmt.Errorf("reading the pod manifest: %w", err)

@@ -210,25 +210,20 @@ func ForkHelper(hs HelperSpec, shift, size uint32, stdin uintptr) (pid, pidfd in
 
 // RoleEnterChild is the hidden first argument of the process that rkt
 // enter starts inside the pod's PID namespace when the app has a user
-// namespace (the EnterSpec, Argv set, on EnterChildConfigFD): it starts
-// the helper there (Go writes the new namespace's ID maps through
-// /proc/<pid>, which must be the pod's procfs) and passes on its exit
-// code.
+// namespace (the EnterSpec, Argv set, on ConfigFD): it starts the helper
+// there (Go writes the new namespace's ID maps through /proc/<pid>, which
+// must be the pod's procfs) and passes on its exit code.
 const RoleEnterChild = "__rkt-stage1-enter-child"
-
-// EnterChildConfigFD is where the enter child reads its EnterSpec: fd 3
-// is the stage1 binary it was started from.
-const EnterChildConfigFD = 4
 
 // EnterChildMain is RoleEnterChild.
 func EnterChildMain(args []string) int {
 	_ = unix.Prctl(unix.PR_SET_DUMPABLE, 0, 0, 0, 0)
 	var es EnterSpec
 	if len(args) != 0 {
-		fmt.Fprintln(os.Stderr, "stage1: enter: want no argument (the specification comes on fd 4)")
+		fmt.Fprintln(os.Stderr, "stage1: enter: want no argument (the specification comes on fd 3)")
 		return ExitSetupFailed
 	}
-	if err := ReadConfig(EnterChildConfigFD, &es); err != nil {
+	if err := ReadConfig(ConfigFD, &es); err != nil {
 		fmt.Fprintf(os.Stderr, "stage1: enter: %v\n", err)
 		return ExitSetupFailed
 	}
