@@ -272,11 +272,8 @@ func create(l *layout.Layout, apps []App) ([]string, error) {
 		has = func(c string) bool { return avail[c] }
 	}
 	// Swap accounting on v1 (the memsw files) is the host's, the same for
-	// every app: looked up once per pod.
-	memsw := false
-	if d, ok := l.Dirs["memory"]; ok && l.Version == 1 {
-		memsw = fileExists(d + "/memory.memsw.limit_in_bytes")
-	}
+	// every app: looked up at the first app with a swap limit, once.
+	var memsw *bool
 	var warnings []string
 	for _, a := range apps {
 		warnings = append(warnings, missing(a, has)...)
@@ -286,10 +283,17 @@ func create(l *layout.Layout, apps []App) ([]string, error) {
 		}
 		r := resources(a.Limits, deviceRules(a.Limits.Devices), l.Version == 2)
 		dropMissing(r, has)
-		if l.Version == 1 && !memsw {
-			// Without swap accounting (no memsw files) there is no swap
-			// limit to set: the library would fail on the missing file.
-			r.MemorySwap = 0
+		if d, ok := l.Dirs["memory"]; ok && l.Version == 1 && r.MemorySwap != 0 {
+			if memsw == nil {
+				has := fileExists(d + "/memory.memsw.limit_in_bytes")
+				memsw = &has
+			}
+			if !*memsw {
+				// Without swap accounting (no memsw files) there is no
+				// swap limit to set: the library would fail on the
+				// missing file.
+				r.MemorySwap = 0
+			}
 		}
 		m, err := newManager(l, a.Name, ctrls, r)
 		if err != nil {
