@@ -140,7 +140,8 @@ func requireRoot() error {
 }
 
 // prepare runs the shared part of run and prepare; run is set for rkt
-// run (PrepareOptions.Run).
+// run (PrepareOptions.Run; a --pod-manifest pod makes its cgroups at the
+// exec instead).
 func (a *app) prepare(cmd *cobra.Command, pf *podFlags, args []string, run *stage0.RunCgroups) (*stage0.Prepared, error) {
 	if err := requireRoot(); err != nil {
 		return nil, err
@@ -219,22 +220,11 @@ func (a *app) prepareManifest(cmd *cobra.Command, pf *podFlags, args []string) (
 func writeUUIDFile(file, uuid string) error {
 	// Through a rename: whoever waits for the file to appear (a script, a
 	// unit's ExecStartPost) reads the whole UUID, never an empty file.
-	f, err := os.CreateTemp(filepath.Dir(file), "."+filepath.Base(file)+".tmp-*")
+	err := writeOutputFile(file, true, func(f *os.File) error {
+		_, err := f.WriteString(uuid)
+		return err
+	})
 	if err != nil {
-		return fmt.Errorf("--uuid-file-save: %w", err)
-	}
-	_, err = f.WriteString(uuid)
-	if err == nil {
-		err = f.Chmod(0o644) // a UUID is not a secret
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(f.Name(), file)
-	}
-	if err != nil {
-		_ = os.Remove(f.Name())
 		return fmt.Errorf("--uuid-file-save: %w", err)
 	}
 	return nil
