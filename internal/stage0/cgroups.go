@@ -132,16 +132,17 @@ func createCgroups(p *pod.Pod, pm *schema.PodManifest, allDevices bool) (*layout
 // cgroup v1 host their dozen directories and writes take about a
 // millisecond, which would otherwise come after.
 type cgroupsStart struct {
-	done     chan struct{}
-	layout   *layout.Layout
-	warnings []string
-	err      error
+	done       chan struct{}
+	allDevices bool // what they were made for
+	layout     *layout.Layout
+	warnings   []string
+	err        error
 }
 
 // startCgroups starts createCgroups. Until wait returns, neither p nor pm
 // may change.
 func startCgroups(p *pod.Pod, pm *schema.PodManifest, allDevices bool) *cgroupsStart {
-	cs := &cgroupsStart{done: make(chan struct{})}
+	cs := &cgroupsStart{done: make(chan struct{}), allDevices: allDevices}
 	go func() {
 		defer close(cs.done)
 		cs.layout, cs.warnings, cs.err = createCgroups(p, pm, allDevices)

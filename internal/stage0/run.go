@@ -35,11 +35,18 @@ func Exec(p *pod.Pod, pm *schema.PodManifest, st1 *Stage1, args abi.RunArgs, bef
 	return execPod(p, pm, st1, nil, args, before, warn)
 }
 
-// Exec is Exec of a pod Prepare made with Run: the cgroups it started are
-// joined. args.DisablePaths must be what PrepareOptions.Run said.
+// Exec is Exec of a pod Prepare made: the cgroups it started (with Run)
+// are joined, unless args asks for other device rules than Run said, in
+// which case they are made again.
 func (r *Prepared) Exec(args abi.RunArgs, before func(podDir string, pm *schema.PodManifest, args *abi.RunArgs) ([]string, error), warn func(string)) error {
 	cs := r.cgroups
 	r.cgroups = nil
+	if cs != nil && cs.allDevices != args.DisablePaths {
+		if err := cs.remove(); err != nil {
+			return fmt.Errorf("pod %s: %w", r.Pod.UUID, err)
+		}
+		cs = nil
+	}
 	return execPod(r.Pod, r.Manifest, r.Stage1, cs, args, before, warn)
 }
 
