@@ -199,6 +199,7 @@ func GC(dataDir string, opts GCOptions) (*GCResult, error) {
 	if now == nil {
 		now = time.Now
 	}
+	spreadPods(dataDir)
 	c := &collector{res: &GCResult{}, opts: opts.DeleteOptions}
 	var fatal []error
 	list := func(in Include) []*Pod {

@@ -53,16 +53,31 @@ func (p *Pod) Close() error {
 // initDirs creates the state directories.
 func initDirs(dataDir string) error {
 	for ph := range numPhases {
+		if ph == phaseEmbryo {
+			continue
+		}
 		if err := os.MkdirAll(phaseDir(dataDir, ph), 0o750); err != nil {
 			return fmt.Errorf("create pods directory: %w", err)
 		}
 	}
-	// Pod directories are made in embryo/ (and keep their place through
-	// the renames that follow): each in a block group of its own, so
-	// that a pod's forty inodes do not land among the last pods' freed
-	// ones. A hint: nothing to do where the file system has no such flag.
-	_ = rootfs.SpreadNewTrees(phaseDir(dataDir, phaseEmbryo))
+	embryo := phaseDir(dataDir, phaseEmbryo)
+	err := os.Mkdir(embryo, 0o750)
+	switch {
+	case err == nil:
+		spreadPods(dataDir)
+	case !errors.Is(err, fs.ErrExist):
+		return fmt.Errorf("create pods directory: %w", err)
+	}
 	return nil
+}
+
+// spreadPods has pod directories, made in embryo/ (they keep their place
+// through the renames that follow), each put in a block group of its own,
+// so that a pod's forty inodes do not land among the last pods' freed
+// ones. A hint: nothing to do where the file system has no such flag. It
+// is set when embryo/ is made, and by gc for data directories made before.
+func spreadPods(dataDir string) {
+	_ = rootfs.SpreadNewTrees(phaseDir(dataDir, phaseEmbryo))
 }
 
 // NewEmbryo creates a pod directory with a fresh UUID in pods/embryo/,
