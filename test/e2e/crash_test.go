@@ -101,7 +101,6 @@ func pidOf(e *env, uuid string) int {
 	return n
 }
 
-// podDirEntries lists what is left in every pods/<state> directory.
 // cgroupsOfUUID lists the cgroups of pod uuid that exist, in every hierarchy
 // (cgroup v1) or in the unified one.
 func cgroupsOfUUID(t *testing.T, uuid string) []string {
@@ -122,6 +121,7 @@ func cgroupsOfUUID(t *testing.T, uuid string) []string {
 	return out
 }
 
+// podDirEntries lists what is left in every pods/<state> directory.
 func podDirEntries(t *testing.T, e *env) map[string][]string {
 	t.Helper()
 	out := map[string][]string{}
@@ -272,9 +272,9 @@ func TestCrashKill9(t *testing.T) {
 	}
 
 	gc := rkt(t, e, "gc", "--grace-period=0s", "--expire-prepared=0s").ok(t)
-	// Nor may their cgroups stay: rkt run makes them while it writes the
-	// pod's files, recorded in the pod directory first, so a kill at any
-	// moment leaves them to gc.
+	// Nor may their cgroups stay: rkt run of an image makes them while
+	// it writes the pod's files, recorded in the pod directory first, so
+	// a kill at any moment leaves them to gc.
 	for _, names := range before {
 		for _, uuid := range names {
 			if left := cgroupsOfUUID(t, uuid); len(left) > 0 {

@@ -353,7 +353,7 @@ func TestRunOverlayVolatile(t *testing.T) {
 	out := rkt(t, e, insecureImage, "run", "--net=none", "--uuid-file-save="+uuidFile, img, "--exec=/bin/sh", "--", "-c",
 		`echo written > /root/f && awk '$2 == "/" {print $3, $4}' /proc/self/mounts`).ok(t).stdout
 	// Newer kernels show the option as fsync=volatile.
-	opts := strings.Split(strings.Fields(out + " -")[1], ",")
+	opts := strings.Split(strings.Fields(out + " - -")[1], ",")
 	if !strings.HasPrefix(out, "overlay ") || !slices.Contains(opts, "volatile") && !slices.Contains(opts, "fsync=volatile") {
 		t.Errorf("the rootfs is not a volatile overlay: %q", out)
 	}
@@ -482,18 +482,26 @@ echo x > /dev/null && head -c 3 /dev/zero | od -An -tx1 && head -c 5 /dev/urando
 			t.Errorf("want %q in:\n%s", want, out)
 		}
 	}
-	if !strings.HasSuffix(out, "0\n 00 00 00\n5\n") {
+	if !strings.HasSuffix(out, "\n0\n 00 00 00\n5\n") {
 		t.Errorf("the nodes are mounts, or do not work:\n%s", out)
 	}
 }
 
-// TestTreesSpreadOverBlockGroups: where the data dir's file system has
-// inode flags (ext4), the directories pods and rendered layers are made in
-// carry FS_TOPDIR_FL, so that each tree gets a block group of its own.
+// TestTreesSpreadOverBlockGroups: on ext4, the directories pods and
+// rendered layers are made in carry FS_TOPDIR_FL, so that each tree gets a
+// block group of its own.
 func TestTreesSpreadOverBlockGroups(t *testing.T) {
 	e, img := podEnv(t)
 	t.Parallel()
 	rkt(t, e, insecureImage, "run", "--net=host", img, "--exec=/bin/true").ok(t)
+	var sfs unix.Statfs_t
+	if err := unix.Statfs(e.dir, &sfs); err != nil {
+		t.Fatal(err)
+	}
+	if sfs.Type != unix.EXT4_SUPER_MAGIC {
+		t.Skipf("%s is not on ext4 (file system type %#x): the flag is ext4's", e.dir, sfs.Type)
+	}
+	const fsTopdirFL = 0x00020000 // FS_TOPDIR_FL, include/uapi/linux/fs.h
 	for _, dir := range []string{filepath.Join(e.dir, "pods", "embryo"), filepath.Join(e.store(), "tmp")} {
 		fd, err := unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 		if err != nil {
@@ -502,9 +510,9 @@ func TestTreesSpreadOverBlockGroups(t *testing.T) {
 		flags, err := unix.IoctlGetUint32(fd, unix.FS_IOC_GETFLAGS)
 		unix.Close(fd)
 		if err != nil {
-			t.Skipf("%s: no inode flags on this file system (%v)", dir, err)
+			t.Fatalf("%s: inode flags: %v", dir, err)
 		}
-		if flags&0x00020000 == 0 { // FS_TOPDIR_FL
+		if flags&fsTopdirFL == 0 {
 			t.Errorf("%s lacks FS_TOPDIR_FL (flags %#x)", dir, flags)
 		}
 	}
