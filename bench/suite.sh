@@ -57,6 +57,19 @@ leave_out() {
 	ok[$1]=
 }
 
+# The apps: busybox's sleep 3600, whatever tool started it.
+app_pids() {
+	local p c
+	for p in /proc/[0-9]*; do
+		{ read -r c <"$p/comm"; } 2>/dev/null || continue
+		[ "$c" = sleep ] || continue
+		[[ $(readlink "$p/exe" 2>/dev/null) == */busybox ]] || continue
+		[ "$(tr '\0' ' ' <"$p/cmdline" 2>/dev/null)" = "/bin/sleep 3600 " ] || continue
+		echo "${p#/proc/}"
+	done
+}
+# bg: the background jobs (workload 4's sleepers) that cleanup waits for.
+bg=()
 cleanup() {
 	# Not to be cut short: an interrupted revert leaves hugetlb off cgroup2.
 	trap '' INT TERM
@@ -418,17 +431,6 @@ w3() {
 }
 
 # ---------------------------------------------------------------- 4
-# The apps: busybox's sleep 3600, whatever tool started it.
-app_pids() {
-	local p c
-	for p in /proc/[0-9]*; do
-		{ read -r c <"$p/comm"; } 2>/dev/null || continue
-		[ "$c" = sleep ] || continue
-		[[ $(readlink "$p/exe" 2>/dev/null) == */busybox ]] || continue
-		[ "$(tr '\0' ' ' <"$p/cmdline" 2>/dev/null)" = "/bin/sleep 3600 " ] || continue
-		echo "${p#/proc/}"
-	done
-}
 # pss_snap FILE: "PID Pss-KiB" of every process on the host but the apps.
 pss_snap() {
 	local -A app=()
@@ -458,7 +460,6 @@ pss_delta() {
 }
 # sleepers TOOL FROM TO: starts containers FROM..TO sleeping and waits until
 # TO apps run (a minute at most).
-bg=()
 sleepers() {
 	local t=$1 n i
 	for i in $(seq "$2" "$3"); do
@@ -539,7 +540,12 @@ hyperfine_row() {
 w5() {
 	local d=$work/pods pimg n uuid t0 t1 left
 	say "5: $PODS exited pods"
-	pimg=$("$rkt" --dir="$d" --insecure-options=image,http fetch "docker://$ref_bb" 2>/dev/null)
+	# A failure here leaves 5 out, not the whole report (written at the
+	# end): the other workloads' rows are kept.
+	if ! pimg=$("$rkt" --dir="$d" --insecure-options=image,http fetch "docker://$ref_bb" 2>"$work/err"); then
+		say "5: left out: fetch failed ($(tail -1 "$work/err"))"
+		return 0
+	fi
 	t0=$EPOCHREALTIME
 	seq "$PODS" | xargs -P4 -I{} "$rkt" --dir="$d" run --net=host "$pimg" --exec=/bin/true >/dev/null 2>"$work/err" ||
 		say "5: some of the $PODS pods failed: $(tail -1 "$work/err")"
@@ -547,12 +553,21 @@ w5() {
 	n=$(find "$d/pods/run" -mindepth 1 -maxdepth 1 | wc -l)
 	say "5: created $n exited pods in $(fmt "$(s_between "$t0" "$t1")") s (4 at a time)"
 	uuid=$(find "$d/pods/run" -mindepth 1 -maxdepth 1 -printf '%f\n' | sort | sed -n "$((n / 2 + 1))p")
-	hyperfine -N --warmup 1 --runs 10 --export-json "$work/list.json" "$rkt --dir=$d list" >/dev/null 2>&1
-	hyperfine_row 5a "rkt list ($n pods; hyperfine, 10 runs)" "$work/list.json"
-	hyperfine -N --warmup 1 --runs 10 --export-json "$work/status.json" "$rkt --dir=$d status $uuid" >/dev/null 2>&1
-	hyperfine_row 5b "rkt status UUID (hyperfine, 10 runs)" "$work/status.json"
+	if hyperfine -N --warmup 1 --runs 10 --export-json "$work/list.json" "$rkt --dir=$d list" >/dev/null 2>"$work/err"; then
+		hyperfine_row 5a "rkt list ($n pods; hyperfine, 10 runs)" "$work/list.json"
+	else
+		say "5: rkt list failed: $(tail -1 "$work/err")"
+	fi
+	if hyperfine -N --warmup 1 --runs 10 --export-json "$work/status.json" "$rkt --dir=$d status $uuid" >/dev/null 2>"$work/err"; then
+		hyperfine_row 5b "rkt status UUID (hyperfine, 10 runs)" "$work/status.json"
+	else
+		say "5: rkt status failed: $(tail -1 "$work/err")"
+	fi
 	t0=$EPOCHREALTIME
-	"$rkt" --dir="$d" gc --grace-period=0s >/dev/null 2>&1
+	if ! "$rkt" --dir="$d" gc --grace-period=0s >/dev/null 2>"$work/err"; then
+		say "5: rkt gc failed: $(tail -1 "$work/err")"
+		return 0
+	fi
 	t1=$EPOCHREALTIME
 	left=$(find "$d/pods" -mindepth 2 -maxdepth 2 | wc -l)
 	[ "$left" = 0 ] || say "5: gc left $left pod directories"
