@@ -76,6 +76,7 @@ entries and keyless (certificate) signatures are not.`,
 					return err
 				}
 			}
+			kf := a.keyFetcher(insecureAllowHTTP) // one client for discovery and every key
 			if len(args) == 0 {
 				if root {
 					return errdefs.InvalidArgument(errors.New("--root needs a key file"))
@@ -83,7 +84,7 @@ entries and keyless (certificate) signatures are not.`,
 				if docker {
 					return errdefs.InvalidArgument(fmt.Errorf("prefix %s: give the PEM public key file (cosign.pub): registry images have no key discovery", prefix))
 				}
-				urls, err := a.keyFetcher(insecureAllowHTTP).DiscoverPublicKeys(cmd.Context(), prefix)
+				urls, err := kf.DiscoverPublicKeys(cmd.Context(), prefix)
 				if err != nil {
 					return err
 				}
@@ -95,7 +96,7 @@ entries and keyless (certificate) signatures are not.`,
 				if root && strings.Contains(src, "://") && !strings.HasPrefix(src, "file://") {
 					return errdefs.InvalidArgument(fmt.Errorf("%s: --root keys come from files only (a path or a file:// URL)", src))
 				}
-				data, err := a.readTrustKey(cmd.Context(), src, insecureAllowHTTP)
+				data, err := readTrustKey(cmd.Context(), kf, src, insecureAllowHTTP)
 				if err != nil {
 					return err
 				}
@@ -143,8 +144,9 @@ func (a *app) keyFetcher(allowHTTP bool) *fetch.Fetcher {
 	return &fetch.Fetcher{Config: a.cfg, Insecure: fetch.Insecure{HTTP: allowHTTP, TLS: a.insecure.has("tls")}, UserAgent: "rkt/" + version}
 }
 
-// readTrustKey reads a key file or URL, at most trust.MaxKeySize bytes.
-func (a *app) readTrustKey(ctx context.Context, src string, allowHTTP bool) ([]byte, error) {
+// readTrustKey reads a key file or URL (downloaded by kf), at most
+// trust.MaxKeySize bytes.
+func readTrustKey(ctx context.Context, kf *fetch.Fetcher, src string, allowHTTP bool) ([]byte, error) {
 	var r io.ReadCloser
 	switch {
 	case strings.HasPrefix(src, "https://"), strings.HasPrefix(src, "http://"):
@@ -153,7 +155,7 @@ func (a *app) readTrustKey(ctx context.Context, src string, allowHTTP bool) ([]b
 		}
 		ctx, cancel := context.WithTimeout(ctx, time.Minute)
 		defer cancel()
-		body, err := a.keyFetcher(allowHTTP).Get(ctx, src)
+		body, err := kf.Get(ctx, src)
 		if err != nil {
 			return nil, fmt.Errorf("key %s: %w", src, err)
 		}

@@ -71,7 +71,7 @@ func TestReadTrustKeyDownload(t *testing.T) {
 			if err := a.insecure.Set("tls"); err != nil {
 				t.Fatal(err)
 			}
-			got, err := a.readTrustKey(context.Background(), tc.src, tc.allowHTTP)
+			got, err := readTrustKey(context.Background(), a.keyFetcher(tc.allowHTTP), tc.src, tc.allowHTTP)
 			if tc.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
 					t.Fatalf("readTrustKey = %q, %v; want an error with %q", got, err, tc.wantErr)
