@@ -2,11 +2,6 @@ package cli
 
 import (
 	"bytes"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/x509"
-	"encoding/pem"
 	"os"
 	"path/filepath"
 	"strings"
@@ -16,6 +11,7 @@ import (
 	"github.com/ProtonMail/go-crypto/openpgp"
 
 	"github.com/rkt/rkt/internal/errdefs"
+	"github.com/rkt/rkt/internal/testutil"
 	"github.com/rkt/rkt/internal/trust"
 )
 
@@ -36,24 +32,12 @@ func trustKeyFiles(t *testing.T) (pgpFile, pgpFP, pemFile, pemFP string) {
 	if err := os.WriteFile(pgpFile, armored, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	priv, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	der, err := x509.MarshalPKIXPublicKey(&priv.PublicKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pemData := pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der})
+	cosign := testutil.NewCosignSigner(t)
 	pemFile = filepath.Join(dir, "cosign.pub")
-	if err := os.WriteFile(pemFile, pemData, 0o644); err != nil {
+	if err := os.WriteFile(pemFile, cosign.PublicPEM(t), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	k, err := trust.ParseCosignKey(pemData)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return pgpFile, trust.Fingerprint(e), pemFile, k.Fingerprint()
+	return pgpFile, trust.Fingerprint(e), pemFile, cosign.Fingerprint(t)
 }
 
 // TestTrustAddsKeys runs rkt trust for both kinds of key, as prefix and
