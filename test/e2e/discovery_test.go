@@ -14,7 +14,6 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/rkt/rkt/internal/discovery"
 	"github.com/rkt/rkt/internal/testutil"
 )
 
@@ -108,14 +107,10 @@ func discoveryPage(prefix, host string, keys bool) []byte {
 }
 
 // discoveredACI is where discoveryPage's template puts the ACI of name and
-// version for this host: {os} and {arch} filled in from the labels rkt's
-// discovery assumes when none is given.
+// version for this host: {os} and {arch} are linux and this machine's appc
+// arch, the labels rkt's discovery must assume when none is given.
 func discoveredACI(name, version string) string {
-	app, err := discovery.ParseApp(name + ":" + version)
-	if err != nil {
-		panic(fmt.Sprintf("discoveredACI(%q, %q): %v", name, version, err))
-	}
-	return "/images/" + name + "-" + version + "-" + app.Labels["os"] + "-" + app.Labels["arch"] + ".aci"
+	return "/images/" + name + "-" + version + "-linux-" + testutil.AppcArch() + ".aci"
 }
 
 func TestDiscoveryFetch(t *testing.T) {
