@@ -43,7 +43,7 @@ func (f *Fetcher) verifyCosign(ctx context.Context, ref *image.Reference, src im
 	if err != nil {
 		return refuse(err)
 	}
-	repo := ref.Docker.Context().Name()
+	repo := ref.Docker.Context()
 	k, err := trust.VerifyCosign(keys, sigs, repo, top.String())
 	if err != nil {
 		return refuse(err)
@@ -51,7 +51,7 @@ func (f *Fetcher) verifyCosign(ctx context.Context, ref *image.Reference, src im
 	f.debugf("image: %s: cosign signature of %s verified with %s", ref.Input, top, k.File)
 	if f.Notef != nil {
 		f.Notef("image: signature verified:")
-		f.Notef("  cosign key %s (%s) for docker://%s@%s", k.Fingerprint(), k.Algorithm(), repo, top)
+		f.Notef("  cosign key %s (%s) for docker://%s@%s", k.Fingerprint(), k.Algorithm(), repo.Name(), top)
 	}
 	return nil
 }

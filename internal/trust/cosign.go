@@ -358,16 +358,12 @@ type CosignSignature struct {
 // VerifyCosign checks an image's signatures against keys: it returns the
 // key of the first signature that verifies and whose payload has the
 // cosign type, names manifestDigest (the digest the image reference
-// resolves to: an index's for a multi-platform image) and names repository
-// (compared as image references resolve it). Otherwise the error says why
-// each signature was refused.
-func VerifyCosign(keys []*CosignKey, sigs []CosignSignature, repository, manifestDigest string) (*CosignKey, error) {
-	want, err := name.NewRepository(repository)
-	if err != nil {
-		return nil, fmt.Errorf("repository %q: %w", repository, err)
-	}
+// resolves to: an index's for a multi-platform image) and names want, the
+// image's repository (compared as image references resolve it). Otherwise
+// the error says why each signature was refused.
+func VerifyCosign(keys []*CosignKey, sigs []CosignSignature, want name.Repository, manifestDigest string) (*CosignKey, error) {
 	if len(keys) == 0 {
-		return nil, fmt.Errorf("no key is trusted for %s", repository)
+		return nil, fmt.Errorf("no key is trusted for %s", want.Name())
 	}
 	if len(sigs) == 0 {
 		return nil, errors.New("no signature")

@@ -285,7 +285,7 @@ func TestVerifyCosign(t *testing.T) {
 	good := payloadFor(testRepo, testDigest)
 	for kind, s := range signers {
 		t.Run("good "+kind, func(t *testing.T) {
-			k, err := VerifyCosign([]*CosignKey{other.pub, s.pub}, []CosignSignature{{Payload: good, Signature: s.sign(t, good)}}, testRepo, testDigest)
+			k, err := VerifyCosign([]*CosignKey{other.pub, s.pub}, []CosignSignature{{Payload: good, Signature: s.sign(t, good)}}, name.MustParseReference(testRepo).Context(), testDigest)
 			if err != nil || k != s.pub {
 				t.Fatalf("verify: %v (key %v)", err, k)
 			}
@@ -319,7 +319,11 @@ func TestVerifyCosign(t *testing.T) {
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			want := testDigest
-			_, err := VerifyCosign(c.keys, c.sigs, c.repo, want)
+			repo, err := name.NewRepository(c.repo)
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = VerifyCosign(c.keys, c.sigs, repo, want)
 			if c.err == "" {
 				if err != nil {
 					t.Fatal(err)
