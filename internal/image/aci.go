@@ -30,8 +30,7 @@ const maxACIManifest = 1 << 20
 
 // ACIFile is a local ACI, hashed and its manifest read.
 type ACIFile struct {
-	Manifest    *schema.ImageManifest
-	RawManifest []byte
+	Manifest *schema.ImageManifest
 	// Digest is the sha512 of the file: rkt's ACI image ID.
 	Digest digest.Digest
 	Size   int64
@@ -142,14 +141,13 @@ func scanACI(r io.Reader, whole bool) (*ACIFile, error) {
 		return nil, err
 	}
 	if !whole {
-		return &ACIFile{Manifest: &m, RawManifest: raw}, nil
+		return &ACIFile{Manifest: &m}, nil
 	}
 	return &ACIFile{
-		Manifest:    &m,
-		RawManifest: raw,
-		Digest:      digest.NewDigestFromEncoded(digest.SHA512, fmt.Sprintf("%x", fileHash.Sum(nil))),
-		Size:        counted.n,
-		DiffID:      diff.Digest(),
+		Manifest: &m,
+		Digest:   digest.NewDigestFromEncoded(digest.SHA512, fmt.Sprintf("%x", fileHash.Sum(nil))),
+		Size:     counted.n,
+		DiffID:   diff.Digest(),
 	}, nil
 }
 

@@ -55,10 +55,10 @@ func authConfig(a config.Auth) (authn.AuthConfig, error) {
 	return authn.AuthConfig{}, errdefs.InvalidArgument(fmt.Errorf("auth.d entry for %s: unknown auth type %q (want basic or oauth)", a.Domain, a.Type))
 }
 
-// AuthHeaders are the HTTP headers that carry the auth.d credentials of
+// authHeaders are the HTTP headers that carry the auth.d credentials of
 // host (a domain without a port) for the ACI, discovery and key downloads:
 // none when no entry names host.
-func AuthHeaders(cfg *config.Config, host string) (http.Header, error) {
+func authHeaders(cfg *config.Config, host string) (http.Header, error) {
 	if cfg == nil {
 		return nil, nil
 	}

@@ -198,7 +198,7 @@ func TestAuthHeaders(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			h, err := AuthHeaders(tc.cfg, tc.host)
+			h, err := authHeaders(tc.cfg, tc.host)
 			if tc.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tc.wantErr) || !errdefs.Is(err, errdefs.KindInvalidArgument) {
 					t.Fatalf("err = %v, want an invalid-argument error with %q", err, tc.wantErr)

@@ -135,7 +135,7 @@ func redirectPolicy(opts RemoteOptions) func(*http.Request, []*http.Request) err
 // HTTPClient is a client for plain HTTP(S) image downloads (ACIs,
 // discovery, keys) under the same rules as registry access. With auth set
 // (rkt's configuration), each https request carries the auth.d
-// credentials of its host (AuthHeaders), which go only to the host they
+// credentials of its host (authHeaders), which go only to the host they
 // were asked for; an entry that cannot be used fails the request.
 func HTTPClient(opts RemoteOptions, auth *config.Config) *http.Client {
 	rt := baseTransport(opts)
@@ -154,7 +154,7 @@ func (h *headerTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if req.URL.Scheme != "https" {
 		return h.inner.RoundTrip(req)
 	}
-	extra, err := AuthHeaders(h.cfg, req.URL.Hostname())
+	extra, err := authHeaders(h.cfg, req.URL.Hostname())
 	if err != nil {
 		if req.Body != nil {
 			req.Body.Close()
