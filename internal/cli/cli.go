@@ -1,12 +1,10 @@
 package cli
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
 	"path/filepath"
 	"runtime"
 	"runtime/pprof"
@@ -64,8 +62,8 @@ func Main(args []string) int {
 func (a *app) run(args []string) int {
 	root := a.rootCommand()
 	root.SetArgs(args)
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, unix.SIGTERM)
-	defer stop()
+	ctx := newSignalContext(defaultSignals...)
+	defer ctx.Stop()
 	cmd, err := root.ExecuteContextC(ctx)
 	if a.memProfile != "" {
 		a.writeMemProfile()
