@@ -244,8 +244,9 @@ func Run(args []string) int {
 			forward.Unlock()
 		}
 	}()
-	// From here on this process only waits, as long as the pod lives.
-	podinit.DropCodePages()
+	// From here on this process only waits, as long as the pod lives:
+	// once the pod has run a while, it trims.
+	trim := time.AfterFunc(podinit.TrimDelay, podinit.DropCodePages)
 	// Wait without reaping, so the PID stays pod init's until no signal
 	// can go to it any more.
 	for {
@@ -254,6 +255,7 @@ func Run(args []string) int {
 			break
 		}
 	}
+	trim.Stop()
 	forward.Lock()
 	exited = true
 	forward.Unlock()

@@ -98,7 +98,7 @@ func PodInitMain(args []string) int {
 	if s.failedApp != "" {
 		s.recordStatus(s.failedApp, s.failedCode)
 	}
-	code := supervise(apps, s.failedCode, s.cfg.StopTimeout, sigc, s.afterApp, s.debugf)
+	code := supervise(apps, s.failedCode, s.cfg.StopTimeout, sigc, s.afterApp, DropCodePages, s.debugf)
 	s.debugf("pod exits with %d", code)
 	return code
 }
@@ -205,9 +205,6 @@ func (s *initState) setup() (map[int]string, error) {
 	if err := os.Symlink("ready", abi.SupervisorStatus); err != nil && !errors.Is(err, os.ErrExist) {
 		return nil, err
 	}
-	// The setup is done: pod init now only reaps (procfs is still
-	// reachable here, not after the pivot).
-	DropCodePages()
 	// A post-stop handler starts like an app, from the pod dir: pod init
 	// keeps its root then (it is non-dumpable, and the apps have no
 	// CAP_SYS_PTRACE, so /proc/1/root stays closed to them anyway).
@@ -489,8 +486,9 @@ func (s *initState) recordStatus(app string, code int) {
 // app killed by the stop signals the pod sent does not count), else 0.
 //
 // A non-zero first is the code of an app that failed before supervise
-// began: the pod stops at once.
-func supervise(apps map[int]string, first int, timeout time.Duration, sigc <-chan os.Signal, record func(string, int), debugf func(string, ...any)) int {
+// began: the pod stops at once. trim, when not nil, is called once the
+// pod has run for TrimDelay.
+func supervise(apps map[int]string, first int, timeout time.Duration, sigc <-chan os.Signal, record func(string, int), trim func(), debugf func(string, ...any)) int {
 	if timeout <= 0 {
 		timeout = DefaultStopTimeout
 	}
@@ -533,8 +531,15 @@ func supervise(apps map[int]string, first int, timeout time.Duration, sigc <-cha
 		stop(fmt.Sprintf("an app could not start (%d)", first))
 	}
 	reap()
+	// Once the pod has run for TrimDelay, pod init only waits: trim.
+	trimTimer := time.NewTimer(TrimDelay)
+	defer trimTimer.Stop()
 	for len(apps) > 0 {
 		select {
+		case <-trimTimer.C:
+			if trim != nil {
+				trim()
+			}
 		case sig := <-sigc:
 			if sig == unix.SIGCHLD {
 				reap()

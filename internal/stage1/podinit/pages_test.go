@@ -1,7 +1,9 @@
 package podinit
 
 import (
+	"fmt"
 	"os"
+	"reflect"
 	"strconv"
 	"strings"
 	"testing"
@@ -50,4 +52,48 @@ func TestDropCodePages(t *testing.T) {
 	if _, err := planSecurity(nil, 0, Config{}); err != nil {
 		t.Fatal(err)
 	}
+}
+
+func TestReadOnlyLoads(t *testing.T) {
+	const page = 0x1000
+	static := []prog64{
+		{Type: ptPHDR, Vaddr: 0x400040},
+		{Type: 4 /* PT_NOTE */, Vaddr: 0x400f78, Memsz: 0x64},
+		{Type: ptLoad, Flags: 5, Vaddr: 0x400000, Memsz: 0x195ed1},
+		{Type: ptLoad, Flags: 4, Vaddr: 0x596000, Memsz: 0x1bd7d8},
+		{Type: ptLoad, Flags: 6, Vaddr: 0x754000, Memsz: 0x61840},
+	}
+	pie := []prog64{
+		{Type: ptPHDR, Vaddr: 0x40},
+		{Type: ptLoad, Flags: 5, Vaddr: 0x0, Memsz: 0x2000},
+		{Type: ptLoad, Flags: 6, Vaddr: 0x3000, Memsz: 0x1000},
+	}
+	for _, tc := range []struct {
+		name  string
+		progs []prog64
+		phdr  uintptr
+		want  [][2]uintptr
+	}{
+		{"static", static, 0x400040, [][2]uintptr{{0x400000, 0x596000}, {0x596000, 0x754000}}},
+		{"pie, relocated", pie, 0x7f0000000040, [][2]uintptr{{0x7f0000000000, 0x7f0000002000}}},
+		{"no PT_PHDR", static[1:], 0x400040, nil},
+		{"nothing read-only", static[4:], 0x400040, nil},
+	} {
+		got := readOnlyLoads(tc.progs, tc.phdr, page)
+		if fmt.Sprint(got) != fmt.Sprint(tc.want) {
+			t.Errorf("%s: %x, want %x", tc.name, got, tc.want)
+		}
+	}
+}
+
+// TestCodeRangesHoldCode: the ranges found through the auxiliary vector
+// hold this test's own code.
+func TestCodeRangesHoldCode(t *testing.T) {
+	pc := reflect.ValueOf(TestCodeRangesHoldCode).Pointer()
+	for _, r := range codeRanges() {
+		if r[0] <= pc && pc < r[1] {
+			return
+		}
+	}
+	t.Fatalf("no range of %x holds %#x", codeRanges(), pc)
 }

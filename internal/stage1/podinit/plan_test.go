@@ -2,10 +2,15 @@ package podinit
 
 import (
 	"os"
+	"os/exec"
+	"os/signal"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/rkt/rkt/internal/isolation/mount"
 )
@@ -171,8 +176,30 @@ func TestPlanAppErrors(t *testing.T) {
 func TestSupervise(t *testing.T) {
 	// No children at all: returns at once with 0.
 	sigc := make(chan os.Signal)
-	if got := supervise(map[int]string{}, 0, time.Second, sigc, func(string, int) {}, func(string, ...any) {}); got != 0 {
+	if got := supervise(map[int]string{}, 0, time.Second, sigc, func(string, int) {}, nil, func(string, ...any) {}); got != 0 {
 		t.Fatal(got)
+	}
+}
+
+// TestSuperviseTrims: a pod that runs longer than TrimDelay is trimmed
+// once; one that is done sooner is not.
+func TestSuperviseTrims(t *testing.T) {
+	sigc := make(chan os.Signal, 8)
+	signal.Notify(sigc, unix.SIGCHLD)
+	defer signal.Stop(sigc)
+	for _, tc := range []struct {
+		sleep string
+		want  int
+	}{{"0", 0}, {strconv.FormatFloat((TrimDelay + 300*time.Millisecond).Seconds(), 'f', 3, 64), 1}} {
+		cmd := exec.CommandContext(t.Context(), "sleep", tc.sleep)
+		if err := cmd.Start(); err != nil {
+			t.Skip(err)
+		}
+		trims := 0
+		code := supervise(map[int]string{cmd.Process.Pid: "a"}, 0, time.Second, sigc, func(string, int) {}, func() { trims++ }, func(string, ...any) {})
+		if code != 0 || trims != tc.want {
+			t.Errorf("sleep %s: exit %d, %d trims, want 0 and %d", tc.sleep, code, trims, tc.want)
+		}
 	}
 }
 
