@@ -259,15 +259,21 @@ func (s *Store) LookupID(prefix string) (*Image, error) {
 	if !ok || len(hexp) < 2 {
 		return nil, errdefs.InvalidArgument(fmt.Errorf("image ID %q is too short", prefix))
 	}
-	entries, err := os.ReadDir(s.path("images"))
+	// Names only: neither sorted (os.ReadDir) nor stat'ed.
+	d, err := os.Open(s.path("images"))
+	if err != nil {
+		return nil, err
+	}
+	names, err := d.Readdirnames(-1)
+	d.Close()
 	if err != nil {
 		return nil, err
 	}
 	want := alg + "-" + hexp
 	var found []string
-	for _, e := range entries {
-		if strings.HasPrefix(e.Name(), want) && strings.HasSuffix(e.Name(), ".json") {
-			found = append(found, strings.TrimSuffix(e.Name(), ".json"))
+	for _, n := range names {
+		if strings.HasPrefix(n, want) && strings.HasSuffix(n, ".json") {
+			found = append(found, strings.TrimSuffix(n, ".json"))
 		}
 	}
 	switch len(found) {
