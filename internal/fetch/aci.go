@@ -44,7 +44,7 @@ func (f *Fetcher) fetchACI(ctx context.Context, ref *image.Reference, sigFile st
 	if err != nil {
 		return nil, errdefs.WithKind(errdefs.KindPermission, fmt.Errorf("image %q: error opening signature file: %w", ref.Input, err))
 	}
-	img, _, err := f.verifyAndImport(ctx, ref.Input, ref.Path, sig)
+	img, _, err := f.verifyAndImport(ctx, ref.Input, ref.Path, ref.Path, sig)
 	return img, err
 }
 
@@ -52,18 +52,26 @@ func (f *Fetcher) fetchACI(ctx context.Context, ref *image.Reference, sigFile st
 // for the name in its manifest (sig nil: not checked), then imports it:
 // the bytes stored are the bytes checked. (The file-identity shortcut of
 // ImportACIFile is not taken: a signature is checked on every fetch.)
-func (f *Fetcher) verifyAndImport(ctx context.Context, input, path string, sig []byte) (*store.Image, *schema.ImageManifest, error) {
+// source is where the ACI came from, for errors and the image's record:
+// its URL for a download, whose file is a temporary one.
+func (f *Fetcher) verifyAndImport(ctx context.Context, input, path, source string, sig []byte) (*store.Image, *schema.ImageManifest, error) {
+	file, err := os.Open(path)
+	if err != nil {
+		return nil, nil, errdefs.NotFound(fmt.Errorf("image %s: %w", source, err))
+	}
+	defer file.Close()
 	var a *image.ACIFile
-	var err error
 	if sig == nil {
-		a, err = image.ReadACIFile(path)
+		if a, err = image.ReadACI(file); err != nil {
+			err = fmt.Errorf("image %s: %w", source, err)
+		}
 	} else {
-		a, err = f.readVerified(ctx, input, path, sig)
+		a, err = f.readVerified(ctx, input, file, source, sig)
 	}
 	if err != nil {
 		return nil, nil, err
 	}
-	img, err := f.importACI(ctx, path, a)
+	img, err := f.importACI(ctx, path, source, a)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -74,11 +82,12 @@ func (f *Fetcher) verifyAndImport(ctx context.Context, input, path string, sig [
 // detached signature in the same pass, against the keys trusted for the
 // name in its manifest: the bytes hashed into its ID, which the store
 // checks again as it copies them, are the bytes verified. Only the
-// manifest is read before, to know whose keys verify it.
-func (f *Fetcher) readVerified(ctx context.Context, input, path string, sig []byte) (*image.ACIFile, error) {
-	m, err := image.PeekACIManifest(path)
+// manifest is read before, to know whose keys verify it; then the file is
+// read again from its start. source names the ACI in errors.
+func (f *Fetcher) readVerified(ctx context.Context, input string, file *os.File, source string, sig []byte) (*image.ACIFile, error) {
+	m, err := image.PeekACI(file)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("image %s: %w", source, err)
 	}
 	name := m.Name.String()
 	keyring, err := f.Keystore.Keyring(name)
@@ -97,11 +106,9 @@ func (f *Fetcher) readVerified(ctx context.Context, input, path string, sig []by
 		_, err := trust.CheckDetached(nil, name, strings.NewReader(""), sig)
 		return nil, verificationFailed(input, name, err)
 	}
-	file, err := os.Open(path)
-	if err != nil {
-		return nil, errdefs.NotFound(fmt.Errorf("image %s: %w", path, err))
+	if _, err := file.Seek(0, io.SeekStart); err != nil {
+		return nil, fmt.Errorf("image %s: %w", source, err)
 	}
-	defer file.Close()
 	type verdict struct {
 		signer *openpgp.Entity
 		err    error
@@ -119,7 +126,7 @@ func (f *Fetcher) readVerified(ctx context.Context, input, path string, sig []by
 	pw.CloseWithError(err) // nil: the end of the file, for the verifier
 	v := <-done
 	if err != nil {
-		return nil, fmt.Errorf("image %s: %w", path, err)
+		return nil, fmt.Errorf("image %s: %w", source, err)
 	}
 	if v.err != nil {
 		return nil, verificationFailed(input, name, v.err)
@@ -247,7 +254,7 @@ func (f *Fetcher) fetchACIURL(ctx context.Context, input, aciURL, ascURL, sigFil
 	if n > MaxACISize {
 		return nil, fmt.Errorf("image %q: %s is larger than %d bytes", input, aciURL, int64(MaxACISize))
 	}
-	img, m, err := f.verifyAndImport(ctx, input, tmp.Name(), sig)
+	img, m, err := f.verifyAndImport(ctx, input, tmp.Name(), aciURL, sig)
 	if err != nil {
 		return nil, err
 	}

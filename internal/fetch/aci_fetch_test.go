@@ -180,6 +180,9 @@ func TestFetchACIURL(t *testing.T) {
 			if res.Image.ID != digest.SHA512.FromBytes(aci) {
 				t.Errorf("image ID %s, want the sha512 of the file", res.Image.ID)
 			}
+			if res.Image.Source != srv.URL+"/app.aci" {
+				t.Errorf("image source %q, want its URL", res.Image.Source)
+			}
 			if len(res.ACI) != 1 || res.ACI[0].Image.ID != res.Image.ID || res.ACI[0].Parent != -1 {
 				t.Errorf("ACI tree %+v, want the image alone", res.ACI)
 			}
@@ -190,6 +193,22 @@ func TestFetchACIURL(t *testing.T) {
 				t.Errorf("notes %q do not name the signer", notes)
 			}
 		})
+	}
+}
+
+// TestFetchACIURLErrorsNameURL: an ACI that cannot be read is named by its
+// URL, not by the temporary file it was downloaded to, with or without a
+// signature to check.
+func TestFetchACIURLErrorsNameURL(t *testing.T) {
+	notACI := []byte("this is not a tar")
+	for _, insecure := range []bool{true, false} {
+		f := testFetcher(t)
+		f.Insecure.Image = insecure
+		srv := newACIServer(t, notACI, detachSign(t, signer(t, f, "example.com/app"), notACI))
+		_, err := f.Fetch(context.Background(), srv.URL+"/app.aci")
+		if err == nil || !strings.Contains(err.Error(), "image "+srv.URL+"/app.aci: ") || strings.Contains(err.Error(), "aci-") {
+			t.Errorf("insecure %v: Fetch = %v, want an error naming %s/app.aci", insecure, err, srv.URL)
+		}
 	}
 }
 
@@ -236,7 +255,13 @@ func TestReadVerified(t *testing.T) {
 			var err error
 			go func() {
 				defer close(done)
-				a, err = f.readVerified(context.Background(), file, file, tc.sig)
+				fh, oerr := os.Open(file)
+				if oerr != nil {
+					err = oerr
+					return
+				}
+				defer fh.Close()
+				a, err = f.readVerified(context.Background(), file, fh, file, tc.sig)
 			}()
 			select {
 			case <-done:

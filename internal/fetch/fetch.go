@@ -553,7 +553,7 @@ func (f *Fetcher) ImportACIFile(ctx context.Context, file string) (*store.Image,
 	if err != nil {
 		return nil, err
 	}
-	img, err := f.importACI(ctx, file, a)
+	img, err := f.importACI(ctx, file, file, a)
 	if err == nil && identErr == nil {
 		if err := f.Store.SetFileImage(ident, a.Digest); err != nil {
 			f.debugf("image: remember %s: %v", file, err)
@@ -563,8 +563,10 @@ func (f *Fetcher) ImportACIFile(ctx context.Context, file string) (*store.Image,
 }
 
 // importACI stores an ACI file that ReadACIFile read as a: the blob (the
-// store checks it is still a.Digest), its rendering, and the record.
-func (f *Fetcher) importACI(ctx context.Context, file string, a *image.ACIFile) (*store.Image, error) {
+// store checks it is still a.Digest), its rendering, and the record, whose
+// source (and errors) name source: the file, or the URL it was downloaded
+// from.
+func (f *Fetcher) importACI(ctx context.Context, file, source string, a *image.ACIFile) (*store.Image, error) {
 	if img, err := f.Store.Image(a.Digest); err == nil {
 		if err := f.ensureRendered(ctx, &added{}, img); err != nil {
 			return nil, err
@@ -584,16 +586,16 @@ func (f *Fetcher) importACI(ctx context.Context, file string, a *image.ACIFile) 
 	now := time.Now()
 	img := &store.Image{
 		ID: a.Digest, Name: image.ACIName(a.Manifest), MediaType: image.MediaTypeACI,
-		Layers: []store.LayerRecord{layer}, Source: file, ImportTime: now, LastUsed: now,
+		Layers: []store.LayerRecord{layer}, Source: source, ImportTime: now, LastUsed: now,
 	}
 	if err == nil {
 		err = f.Store.PutImage(img)
 	}
 	if err != nil {
 		if _, derr := f.Store.Discard(tx.blobs, tx.layers); derr != nil {
-			f.debugf("image: discard leftovers of %s: %v", file, derr)
+			f.debugf("image: discard leftovers of %s: %v", source, derr)
 		}
-		return nil, fmt.Errorf("import %s: %w", file, err)
+		return nil, fmt.Errorf("import %s: %w", source, err)
 	}
 	f.debugf("image: imported %s as %s", file, store.FormatID(img.ID))
 	return img, nil

@@ -69,9 +69,18 @@ func PeekACIManifest(file string) (*schema.ImageManifest, error) {
 		return nil, errdefs.NotFound(fmt.Errorf("image %s: %w", file, err))
 	}
 	defer f.Close()
-	a, err := scanACI(f, false)
+	m, err := PeekACI(f)
 	if err != nil {
 		return nil, fmt.Errorf("image %s: %w", file, err)
+	}
+	return m, nil
+}
+
+// PeekACI is PeekACIManifest of an ACI read from r.
+func PeekACI(r io.Reader) (*schema.ImageManifest, error) {
+	a, err := scanACI(r, false)
+	if err != nil {
+		return nil, err
 	}
 	return a.Manifest, nil
 }
