@@ -72,26 +72,11 @@ func deviceVolumes(pm *schema.PodManifest, ra *schema.RuntimeApp) []cgroup.Devic
 	return out
 }
 
-// setupCgroups creates the pod's cgroups from its manifest, records them
-// in the pod directory and moves the calling thread (the pod's root
-// process once it execs stage1 from that thread) into the pod's init
-// cgroup. The caller's OS thread must be locked. allDevices
-// (--insecure-options=paths) leaves the device controller open.
-//
-// pm is the pod's manifest (the pod directory's, read when nil).
-func setupCgroups(p *pod.Pod, pm *schema.PodManifest, allDevices bool, warn func(string)) error {
-	l, warnings, err := createCgroups(p, pm, allDevices)
-	if err != nil {
-		return err
-	}
-	for _, w := range warnings {
-		warn(w)
-	}
-	return cgroup.JoinThread(l)
-}
-
-// createCgroups is setupCgroups without the join: the layout it recorded,
-// and what the cgroups cannot enforce.
+// createCgroups creates the pod's cgroups from its manifest and records
+// them in the pod directory; it returns their layout, for the thread that
+// execs stage1 to join (cgroup.JoinThread), and what they cannot enforce.
+// allDevices (--insecure-options=paths) leaves the device controller
+// open. pm is the pod's manifest (the pod directory's, read when nil).
 func createCgroups(p *pod.Pod, pm *schema.PodManifest, allDevices bool) (*layout.Layout, []string, error) {
 	if pm == nil {
 		var err error

@@ -52,16 +52,13 @@ func (r *Prepared) Exec(args abi.RunArgs, before func(podDir string, pm *schema.
 
 func execPod(p *pod.Pod, pm *schema.PodManifest, st1 *Stage1, cs *cgroupsStart, args abi.RunArgs, before func(podDir string, pm *schema.PodManifest, args *abi.RunArgs) ([]string, error), warn func(string)) error {
 	var l *layout.Layout
+	var warnings []string
 	if cs != nil {
 		// Waited for before the pod moves to run: the creation records
 		// the cgroups in its directory.
-		var warnings []string
 		var err error
 		if l, warnings, err = cs.wait(); err != nil {
 			return fmt.Errorf("pod %s: %w", p.UUID, err)
-		}
-		for _, w := range warnings {
-			warn(w)
 		}
 	}
 	lock, err := p.ToRun()
@@ -74,12 +71,15 @@ func execPod(p *pod.Pod, pm *schema.PodManifest, st1 *Stage1, cs *cgroupsStart, 
 	// The cgroups are joined by this thread, and this thread execs stage1
 	// (see cgroup.JoinThread): it must stay the same OS thread.
 	runtime.LockOSThread()
-	if l != nil {
-		err = cgroup.JoinThread(l)
-	} else {
-		err = setupCgroups(p, pm, args.DisablePaths, warn)
+	if cs == nil {
+		if l, warnings, err = createCgroups(p, pm, args.DisablePaths); err != nil {
+			return fmt.Errorf("pod %s: %w", p.UUID, err)
+		}
 	}
-	if err != nil {
+	for _, w := range warnings {
+		warn(w)
+	}
+	if err := cgroup.JoinThread(l); err != nil {
 		return fmt.Errorf("pod %s: %w", p.UUID, err)
 	}
 	var extraEnv []string
