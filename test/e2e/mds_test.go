@@ -176,7 +176,13 @@ func TestMetadataService(t *testing.T) {
 			t.Errorf("%s: mds-registered %q, %v", net, reg, err)
 		}
 		rkt(t, e, "gc", "--grace-period=0s").ok(t)
-		if log := m.log(); !strings.Contains(log, "pod "+uuid+" registered") || !strings.Contains(log, "pod "+uuid+" unregistered") {
+		// The service logs before it answers, but its log reaches the
+		// test through a pipe and a goroutine: give the line a moment.
+		log := m.log()
+		for end := time.Now().Add(5 * time.Second); !strings.Contains(log, "pod "+uuid+" unregistered") && time.Now().Before(end); log = m.log() {
+			time.Sleep(20 * time.Millisecond)
+		}
+		if !strings.Contains(log, "pod "+uuid+" registered") || !strings.Contains(log, "pod "+uuid+" unregistered") {
 			t.Errorf("%s: the service did not see the pod registered, then unregistered by gc:\n%s", net, log)
 		}
 	}
