@@ -18,7 +18,7 @@ type pullPolicyFlag struct {
 	storeOnl bool
 }
 
-func (p *pullPolicyFlag) register(cmd *cobra.Command, def fetch.PullPolicy) {
+func (p *pullPolicyFlag) register(cmd *cobra.Command, def store.PullPolicy) {
 	cmd.Flags().StringVar(&p.value, "pull-policy", string(def), "when to fetch an image: new (only if missing from the store), update (ask the remote for a newer one), never (store only)")
 	cmd.Flags().BoolVar(&p.noStore, "no-store", false, "fetch images, ignoring the local store (deprecated: --pull-policy=update)")
 	cmd.Flags().BoolVar(&p.storeOnl, "store-only", false, "use only the local store (deprecated: --pull-policy=never)")
@@ -26,7 +26,7 @@ func (p *pullPolicyFlag) register(cmd *cobra.Command, def fetch.PullPolicy) {
 	_ = cmd.Flags().MarkDeprecated("store-only", "use --pull-policy=never")
 }
 
-func (p *pullPolicyFlag) policy(cmd *cobra.Command) (fetch.PullPolicy, error) {
+func (p *pullPolicyFlag) policy(cmd *cobra.Command) (store.PullPolicy, error) {
 	if p.noStore && p.storeOnl {
 		return "", errdefs.InvalidArgument(errors.New("--no-store and --store-only cannot be used together"))
 	}
@@ -35,15 +35,15 @@ func (p *pullPolicyFlag) policy(cmd *cobra.Command) (fetch.PullPolicy, error) {
 	}
 	switch {
 	case p.noStore:
-		return fetch.PullUpdate, nil
+		return store.PullUpdate, nil
 	case p.storeOnl:
-		return fetch.PullNever, nil
+		return store.PullNever, nil
 	}
-	return fetch.ParsePullPolicy(p.value)
+	return store.ParsePullPolicy(p.value)
 }
 
 // fetcher builds a Fetcher on an open store with the global options.
-func (a *app) fetcher(s *store.Store, policy fetch.PullPolicy) *fetch.Fetcher {
+func (a *app) fetcher(s *store.Store, policy store.PullPolicy) *fetch.Fetcher {
 	f := &fetch.Fetcher{
 		Store:              s,
 		Config:             a.cfg,
@@ -131,7 +131,7 @@ transports need it.`,
 			return nil
 		},
 	}
-	pull.register(cmd, fetch.PullUpdate)
+	pull.register(cmd, store.PullUpdate)
 	cmd.Flags().BoolVar(&full, "full", false, "print the image's full ID")
 	cmd.Flags().StringVar(&signature, "signature", "", "the signature file of the ACI image (default: its path with .asc appended)")
 	return cmd

@@ -16,9 +16,9 @@ import (
 	"github.com/opencontainers/go-digest"
 	"github.com/spf13/cobra"
 
+	"github.com/rkt/rkt/internal/aci"
 	"github.com/rkt/rkt/internal/errdefs"
 	"github.com/rkt/rkt/internal/fetch"
-	"github.com/rkt/rkt/internal/image"
 	"github.com/rkt/rkt/internal/podspec"
 	"github.com/rkt/rkt/internal/rootfs"
 	"github.com/rkt/rkt/internal/stage0"
@@ -365,7 +365,7 @@ func aciManifestJSON(s *store.Store, img *store.Image, pretty bool) ([]byte, err
 	if err != nil {
 		return nil, err
 	}
-	a, err := image.ReadACIManifestFile(filepath.Join(dir, "rootfs", "manifest"))
+	a, err := aci.ReadManifestFile(filepath.Join(dir, "rootfs", "manifest"))
 	if err != nil {
 		return nil, fmt.Errorf("image %s: %w", store.FormatID(img.ID), err)
 	}
@@ -377,7 +377,7 @@ func aciManifestJSON(s *store.Store, img *store.Image, pretty bool) ([]byte, err
 
 // imageManifestJSON is the appc ImageManifest view of a stored image.
 func imageManifestJSON(s *store.Store, img *store.Image, pretty bool) ([]byte, error) {
-	if img.MediaType == image.MediaTypeACI {
+	if img.MediaType == aci.MediaType {
 		return aciManifestJSON(s, img, pretty)
 	}
 	f, err := s.OpenBlob(img.Config)
@@ -458,7 +458,7 @@ written as stored, so the export has the same manifest digest (image ID).`,
 			}
 			return writeOutputFile(args[1], overwrite, func(f *os.File) error {
 				var err error
-				if img.MediaType == image.MediaTypeACI {
+				if img.MediaType == aci.MediaType {
 					// An ACI is exported as the very bytes it was imported from.
 					err = s.CopyBlob(img.ID, f)
 				} else {
@@ -533,7 +533,7 @@ func (a *app) extractImage(cmd *cobra.Command, s *store.Store, img *store.Image,
 		return err
 	}
 	root := tmp
-	if img.MediaType == image.MediaTypeACI {
+	if img.MediaType == aci.MediaType {
 		// An ACI's tree is already manifest + rootfs/.
 		if err := s.RenderImage(cmd.Context(), img.ID, tmp, store.RenderOptions{}); err != nil {
 			return err

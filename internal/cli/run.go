@@ -13,7 +13,6 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/rkt/rkt/internal/errdefs"
-	"github.com/rkt/rkt/internal/fetch"
 	"github.com/rkt/rkt/internal/mds"
 	"github.com/rkt/rkt/internal/pod"
 	"github.com/rkt/rkt/internal/podspec"
@@ -46,7 +45,7 @@ var podManifestConflicts = []string{"volume", "mount", "no-overlay", "port", "se
 func (pf *podFlags) register(cmd *cobra.Command) {
 	fs := cmd.Flags()
 	fs.SetInterspersed(false)
-	pf.pull.register(cmd, fetch.PullNew)
+	pf.pull.register(cmd, store.PullNew)
 	pf.defaultVals = perAppFlags(fs, &pf.defaults)
 	stringsVar(fs, &pf.volumes, "volume", "volumes to make available in the pod: NAME,kind=host,source=PATH[,readOnly=true][,recursive=true] or NAME,kind=empty[,mode=0755,uid=0,gid=0]")
 	stringsVar(fs, &pf.setEnv, "set-env", "an environment variable for every app: NAME=VALUE")
@@ -214,7 +213,7 @@ func (a *app) prepareManifest(cmd *cobra.Command, pf *podFlags, args []string) (
 		return nil, err
 	}
 	defer s.Close()
-	return stage0.PrepareManifest(cmd.Context(), a.fetcher(s, fetch.PullNever), a.dir, pm, pf.stage1, a.stage1Dirs())
+	return stage0.PrepareManifest(cmd.Context(), a.fetcher(s, store.PullNever), a.dir, pm, pf.stage1, a.stage1Dirs())
 }
 
 func writeUUIDFile(file, uuid string) error {

@@ -8,7 +8,6 @@ import (
 	"maps"
 	"net/http"
 	"os"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -19,6 +18,7 @@ import (
 	"github.com/appc/spec/schema/types"
 	"github.com/opencontainers/go-digest"
 
+	"github.com/rkt/rkt/internal/aci"
 	"github.com/rkt/rkt/internal/discovery"
 	"github.com/rkt/rkt/internal/errdefs"
 	"github.com/rkt/rkt/internal/image"
@@ -203,11 +203,11 @@ func (f *Fetcher) get(ctx context.Context, client *http.Client, url string) (io.
 func (f *Fetcher) fetchACIURL(ctx context.Context, input, aciURL, ascURL, sigFile string, want *discovery.App) (*store.Image, error) {
 	client := f.httpClient()
 	rec, stored, cached := f.Store.RemoteImage(aciURL)
-	if cached && (f.PullPolicy != PullUpdate || time.Since(rec.Downloaded) < rec.MaxAge) {
+	if cached && (f.PullPolicy != store.PullUpdate || time.Since(rec.Downloaded) < rec.MaxAge) {
 		f.debugf("image: using image from local store for URL %q", aciURL)
 		return stored, nil
 	}
-	if f.PullPolicy == PullNever {
+	if f.PullPolicy == store.PullNever {
 		return nil, errdefs.NotFound(fmt.Errorf("image %q is not in the store (--pull-policy=never)", input))
 	}
 	f.debugf("image: remote fetching from URL %q", aciURL)
@@ -434,30 +434,6 @@ func (f *Fetcher) discover(ctx context.Context, input string, allowHTTP bool, ch
 	return app, res, get, err
 }
 
-// MaxDependencyDepth bounds an ACI's dependency tree.
-const MaxDependencyDepth = 16
-
-// DependencyInput is how a dependency is asked for: its name and labels in
-// the form discovery reads ("name,version=1.0,os=linux").
-func DependencyInput(d types.Dependency) string {
-	in := d.ImageName.String()
-	for _, l := range d.Labels {
-		in += "," + l.Name.String() + "=" + l.Value
-	}
-	return in
-}
-
-// ACINode is one image of an ACI's dependency tree.
-type ACINode struct {
-	Image    *store.Image
-	Manifest *schema.ImageManifest
-	// Dir is the rendered ACI: its manifest and rootfs/.
-	Dir string
-	// Parent is the index of the image that depends on it; -1 for the
-	// ACI whose tree it is.
-	Parent int
-}
-
 // fetchDependencies makes an ACI's dependencies present, depth first:
 // each by its image ID when stored, else by name and labels (the store,
 // then discovery, as the pull policy says), with its own signature
@@ -465,10 +441,10 @@ type ACINode struct {
 // It returns the tree of images they resolved to, img first (nil for an
 // image that is not an ACI). A dependency asked for twice in the tree is
 // resolved once.
-func (f *Fetcher) fetchDependencies(ctx context.Context, img *store.Image) ([]ACINode, error) {
+func (f *Fetcher) fetchDependencies(ctx context.Context, img *store.Image) ([]aci.Node, error) {
 	resolved := map[string]*store.Image{}
-	return aciTree(f.Store, img, func(d types.Dependency) (*store.Image, error) {
-		key := DependencyInput(d)
+	return aci.Tree(f.Store, img, func(d types.Dependency) (*store.Image, error) {
+		key := aci.DependencyInput(d)
 		if d.ImageID != nil {
 			key += "@" + d.ImageID.String()
 		}
@@ -488,51 +464,10 @@ func (f *Fetcher) fetchDependencies(ctx context.Context, img *store.Image) ([]AC
 // stored ACI of its name with the labels it asks for; nil for an image
 // that is not an ACI. It is for images whose fetch did not resolve them
 // (a pod manifest's): Fetch returns the tree it resolved.
-func StoredACITree(s *store.Store, img *store.Image) ([]ACINode, error) {
-	return aciTree(s, img, func(d types.Dependency) (*store.Image, error) {
+func StoredACITree(s *store.Store, img *store.Image) ([]aci.Node, error) {
+	return aci.Tree(s, img, func(d types.Dependency) (*store.Image, error) {
 		return lookupStoredDependency(s, d)
 	})
-}
-
-// aciTree lists an ACI and its dependencies depth first, the image first,
-// each dependency the image resolve finds for it.
-func aciTree(s *store.Store, img *store.Image, resolve func(types.Dependency) (*store.Image, error)) ([]ACINode, error) {
-	if img.MediaType != image.MediaTypeACI {
-		return nil, nil
-	}
-	var out []ACINode
-	if err := addACINode(s, img, nil, -1, resolve, &out); err != nil {
-		return nil, err
-	}
-	return out, nil
-}
-
-// addACINode appends img, the dependency of (*out)[parent] (chain are the
-// images above it), and its own dependencies to *out.
-func addACINode(s *store.Store, img *store.Image, chain []digest.Digest, parent int, resolve func(types.Dependency) (*store.Image, error), out *[]ACINode) error {
-	if len(chain) > MaxDependencyDepth {
-		return fmt.Errorf("image %s: dependencies deeper than %d", store.FormatID(img.ID), MaxDependencyDepth)
-	}
-	if slices.Contains(chain, img.ID) {
-		return fmt.Errorf("image %s: dependency cycle", store.FormatID(img.ID))
-	}
-	m, dir, err := ACIManifest(s, img)
-	if err != nil {
-		return err
-	}
-	self := len(*out)
-	*out = append(*out, ACINode{Image: img, Manifest: m, Dir: dir, Parent: parent})
-	next := append(slices.Clip(chain), img.ID)
-	for _, d := range m.Dependencies {
-		dep, err := resolve(d)
-		if err != nil {
-			return fmt.Errorf("image %s: dependency %s: %w", m.Name, DependencyInput(d), err)
-		}
-		if err := addACINode(s, dep, next, self, resolve, out); err != nil {
-			return err
-		}
-	}
-	return nil
 }
 
 // dependency finds or fetches one dependency of an ACI; its own
@@ -550,14 +485,14 @@ func (f *Fetcher) dependency(ctx context.Context, d types.Dependency) (*store.Im
 	}
 	// A stored image of the name with the labels asked for (any version
 	// when none is asked) will do, unless the pull policy asks the origin.
-	if want == "" && f.PullPolicy != PullUpdate {
+	if want == "" && f.PullPolicy != store.PullUpdate {
 		if img, err := LookupACI(f.Store, dependencyApp(d)); err == nil {
-			f.debugf("image: using image from local store for dependency %s", DependencyInput(d))
+			f.debugf("image: using image from local store for dependency %s", aci.DependencyInput(d))
 			return img, f.ensureRendered(ctx, &added{}, img)
 		}
 	}
 	// A dependency's signature is its own ASC (never --signature).
-	img, err := f.fetchOne(ctx, DependencyInput(d), "")
+	img, err := f.fetchOne(ctx, aci.DependencyInput(d), "")
 	if err != nil {
 		return nil, err
 	}
@@ -595,7 +530,7 @@ func LookupACI(s *store.Store, app discovery.App) (*store.Image, error) {
 	}
 	var best *store.Image
 	for _, img := range imgs {
-		if img.MediaType != image.MediaTypeACI {
+		if img.MediaType != aci.MediaType {
 			continue
 		}
 		if n, _, _ := strings.Cut(img.Name, ":"); n != app.Name {
@@ -604,7 +539,7 @@ func LookupACI(s *store.Store, app discovery.App) (*store.Image, error) {
 		if best != nil && !img.ImportTime.After(best.ImportTime) {
 			continue
 		}
-		m, _, err := ACIManifest(s, img)
+		m, _, err := aci.Manifest(s, img)
 		if err != nil || checkLabels(m, &app) != nil {
 			continue
 		}
@@ -614,22 +549,4 @@ func LookupACI(s *store.Store, app discovery.App) (*store.Image, error) {
 		return nil, errdefs.NotFound(fmt.Errorf("no image %q in the store", app.Name))
 	}
 	return best, nil
-}
-
-// ACIManifest reads a stored ACI's manifest from its rendered tree, and
-// returns the tree (the ACI's manifest and rootfs/).
-func ACIManifest(s *store.Store, img *store.Image) (*schema.ImageManifest, string, error) {
-	if img.MediaType != image.MediaTypeACI || len(img.Layers) != 1 {
-		return nil, "", errdefs.InvalidArgument(fmt.Errorf("image %s is not an ACI", store.FormatID(img.ID)))
-	}
-	dir, err := s.LayerDir(img.Layers[0].DiffID)
-	if err != nil {
-		return nil, "", err
-	}
-	tree := filepath.Join(dir, "rootfs")
-	m, err := image.ReadACIManifestFile(filepath.Join(tree, "manifest"))
-	if err != nil {
-		return nil, "", fmt.Errorf("image %s: %w", store.FormatID(img.ID), err)
-	}
-	return m, tree, nil
 }

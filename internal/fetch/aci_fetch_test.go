@@ -18,6 +18,7 @@ import (
 	"github.com/ProtonMail/go-crypto/openpgp"
 	"github.com/opencontainers/go-digest"
 
+	"github.com/rkt/rkt/internal/aci"
 	"github.com/rkt/rkt/internal/errdefs"
 	"github.com/rkt/rkt/internal/image"
 	"github.com/rkt/rkt/internal/store"
@@ -44,7 +45,7 @@ func testFetcher(t *testing.T) *Fetcher {
 	base := t.TempDir()
 	return &Fetcher{
 		Store:      s,
-		PullPolicy: PullNew,
+		PullPolicy: store.PullNew,
 		Insecure:   Insecure{HTTP: true},
 		Keystore:   trust.Keystore{System: filepath.Join(base, "system"), Local: filepath.Join(base, "local")},
 	}
@@ -317,7 +318,7 @@ func TestFetchDependencyTree(t *testing.T) {
 	f := testFetcher(t)
 	f.Insecure.Image = true
 	dir := t.TempDir()
-	store := func(name, deps string) digest.Digest {
+	put := func(name, deps string) digest.Digest {
 		t.Helper()
 		file := filepath.Join(dir, strings.ReplaceAll(name, "/", "_")+".aci")
 		data := testutil.ACI(t, aciDeps(name, deps), testutil.File("who/"+strings.TrimPrefix(name, "example.com/"), 0o644, name))
@@ -330,14 +331,14 @@ func TestFetchDependencyTree(t *testing.T) {
 		}
 		return img.ID
 	}
-	base := store("example.com/base", "")
-	libID := store("example.com/lib", `[{"imageName":"example.com/base"}]`)
-	tool := store("example.com/tool", `[{"imageName":"example.com/base","labels":[{"name":"version","value":"1"}]}]`)
-	app := store("example.com/app", `[{"imageName":"example.com/lib","imageID":"sha512-`+libID.Encoded()+`"},{"imageName":"example.com/tool"}]`)
-	cycle := store("example.com/cyc", `[{"imageName":"example.com/cyc"}]`)
-	pinned := store("example.com/pinned", `[{"imageName":"example.com/lib","imageID":"sha512-`+strings.Repeat("0", 128)+`"}]`)
-	missing := store("example.com/missing", `[{"imageName":"example.com/nowhere"}]`)
-	f.PullPolicy = PullNever
+	base := put("example.com/base", "")
+	libID := put("example.com/lib", `[{"imageName":"example.com/base"}]`)
+	tool := put("example.com/tool", `[{"imageName":"example.com/base","labels":[{"name":"version","value":"1"}]}]`)
+	app := put("example.com/app", `[{"imageName":"example.com/lib","imageID":"sha512-`+libID.Encoded()+`"},{"imageName":"example.com/tool"}]`)
+	cycle := put("example.com/cyc", `[{"imageName":"example.com/cyc"}]`)
+	pinned := put("example.com/pinned", `[{"imageName":"example.com/lib","imageID":"sha512-`+strings.Repeat("0", 128)+`"}]`)
+	missing := put("example.com/missing", `[{"imageName":"example.com/nowhere"}]`)
+	f.PullPolicy = store.PullNever
 
 	type node struct {
 		id     digest.Digest
@@ -374,7 +375,7 @@ func TestFetchDependencyTree(t *testing.T) {
 			if serr != nil {
 				t.Fatal(serr)
 			}
-			for _, tree := range [][]ACINode{res.ACI, stored} {
+			for _, tree := range [][]aci.Node{res.ACI, stored} {
 				var got []node
 				for _, n := range tree {
 					got = append(got, node{n.Image.ID, n.Parent})

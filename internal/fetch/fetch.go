@@ -6,14 +6,13 @@ import (
 	"io"
 	"net/http"
 	"os"
-	"path/filepath"
 	"sync"
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/opencontainers/go-digest"
-	"golang.org/x/sys/unix"
 
+	"github.com/rkt/rkt/internal/aci"
 	"github.com/rkt/rkt/internal/config"
 	"github.com/rkt/rkt/internal/discovery"
 	"github.com/rkt/rkt/internal/errdefs"
@@ -22,28 +21,6 @@ import (
 	"github.com/rkt/rkt/internal/store"
 	"github.com/rkt/rkt/internal/trust"
 )
-
-// PullPolicy says when to reach the image's origin.
-type PullPolicy string
-
-// The pull policies of rkt 1.x.
-const (
-	// PullNew uses the stored image and fetches only when it is missing.
-	PullNew PullPolicy = "new"
-	// PullUpdate asks the origin and fetches what changed.
-	PullUpdate PullPolicy = "update"
-	// PullNever uses the store only.
-	PullNever PullPolicy = "never"
-)
-
-// ParsePullPolicy validates a --pull-policy value.
-func ParsePullPolicy(s string) (PullPolicy, error) {
-	switch p := PullPolicy(s); p {
-	case PullNew, PullUpdate, PullNever:
-		return p, nil
-	}
-	return "", errdefs.InvalidArgument(fmt.Errorf("invalid pull policy %q (want new, update or never)", s))
-}
 
 // Insecure are the fetch-side --insecure-options.
 type Insecure struct {
@@ -76,7 +53,7 @@ type Fetcher struct {
 	Store      *store.Store
 	Config     *config.Config
 	Insecure   Insecure
-	PullPolicy PullPolicy
+	PullPolicy store.PullPolicy
 	// Progress may be nil.
 	Progress Progress
 	// Debugf receives diagnostic lines (rkt --debug); may be nil.
@@ -118,18 +95,14 @@ type Fetched struct {
 	// ACI, for an ACI, is its dependency tree as Fetch resolved it: the
 	// image first, then its dependencies depth first, each the image it
 	// was fetched or found as. It is nil for other images.
-	ACI []ACINode
+	ACI []aci.Node
 }
 
 // Fetch makes the image named by input present and rendered in the store,
 // with its dependencies (an ACI's), and returns its record and, for an
 // ACI, the images its dependencies resolved to.
 func (f *Fetcher) Fetch(ctx context.Context, input string) (*Fetched, error) {
-	img, err := f.fetchOne(ctx, input, f.Signature)
-	if err != nil {
-		return nil, err
-	}
-	tree, err := f.fetchDependencies(ctx, img)
+	img, tree, err := f.FetchImage(ctx, input, f.Signature)
 	if err != nil {
 		return nil, err
 	}
@@ -183,12 +156,12 @@ func (f *Fetcher) fetchOne(ctx context.Context, input, sigFile string) (*store.I
 // (an OCI or Docker image: its origin is not found by discovery), and
 // never with never. sigFile is --signature.
 func (f *Fetcher) byName(ctx context.Context, ref *image.Reference, sigFile string) (*store.Image, error) {
-	if ref.ID != "" || f.PullPolicy == PullNever {
+	if ref.ID != "" || f.PullPolicy == store.PullNever {
 		return f.fromStore(ref)
 	}
 	img, err := lookup(f.Store, ref)
 	switch {
-	case err == nil && (f.PullPolicy == PullNew || img.MediaType != image.MediaTypeACI):
+	case err == nil && (f.PullPolicy == store.PullNew || img.MediaType != aci.MediaType):
 		f.debugf("image: using image from local store for image name %s", ref.Input)
 		return img, nil
 	case err != nil && !errdefs.Is(err, errdefs.KindNotFound):
@@ -291,7 +264,7 @@ func (a *added) layer(s *store.Store, d digest.Digest) {
 
 func (f *Fetcher) fetchRemote(ctx context.Context, tx *added, ref *image.Reference) (*store.Image, error) {
 	storeName := ref.StoreName()
-	if f.PullPolicy != PullUpdate {
+	if f.PullPolicy != store.PullUpdate {
 		img, err := lookup(f.Store, ref)
 		if err == nil {
 			f.debugf("image: using image from local store for image name %s", storeName)
@@ -300,7 +273,7 @@ func (f *Fetcher) fetchRemote(ctx context.Context, tx *added, ref *image.Referen
 		if !errdefs.Is(err, errdefs.KindNotFound) {
 			return nil, err
 		}
-		if f.PullPolicy == PullNever {
+		if f.PullPolicy == store.PullNever {
 			return nil, errdefs.NotFound(fmt.Errorf("image %q is not in the store (--pull-policy=never)", ref.Input))
 		}
 	}
@@ -353,7 +326,7 @@ func (f *Fetcher) storedBlob(d digest.Digest, limit int64) ([]byte, bool) {
 }
 
 func (f *Fetcher) fetchLocal(ctx context.Context, tx *added, ref *image.Reference) (*store.Image, error) {
-	if f.PullPolicy == PullNever {
+	if f.PullPolicy == store.PullNever {
 		f.debugf("image: %s is a local file: reading it despite --pull-policy=never", ref.Input)
 	}
 	if err := f.checkUnsigned(ref); err != nil {
@@ -541,7 +514,7 @@ func (nopBar) Done(error)   {}
 func (f *Fetcher) ImportACIFile(ctx context.Context, file string) (*store.Image, error) {
 	// rkt run loads the stage1 image each time: reuse the stored image
 	// while the file is unchanged instead of hashing it again.
-	ident, identErr := fileIdentity(file)
+	ident, identErr := store.IdentifyFile(file)
 	if identErr == nil {
 		if img, ok := f.Store.FileImage(ident); ok {
 			if err := f.ensureRendered(ctx, &added{}, img); err == nil {
@@ -573,7 +546,7 @@ func (f *Fetcher) importACI(ctx context.Context, file, source string, a *image.A
 		}
 		return img, nil
 	}
-	layer := store.LayerRecord{Digest: a.Digest, Size: a.Size, MediaType: image.MediaTypeACI, DiffID: a.DiffID}
+	layer := store.LayerRecord{Digest: a.Digest, Size: a.Size, MediaType: aci.MediaType, DiffID: a.DiffID}
 	tx := &added{}
 	tx.blob(f.Store, a.Digest)
 	_, err := f.Store.PutBlob(ctx, a.Digest, a.Size, func(context.Context) (io.ReadCloser, error) {
@@ -585,7 +558,7 @@ func (f *Fetcher) importACI(ctx context.Context, file, source string, a *image.A
 	}
 	now := time.Now()
 	img := &store.Image{
-		ID: a.Digest, Name: image.ACIName(a.Manifest), MediaType: image.MediaTypeACI,
+		ID: a.Digest, Name: image.ACIName(a.Manifest), MediaType: aci.MediaType,
 		Layers: []store.LayerRecord{layer}, Source: source, ImportTime: now, LastUsed: now,
 	}
 	if err == nil {
@@ -599,20 +572,4 @@ func (f *Fetcher) importACI(ctx context.Context, file, source string, a *image.A
 	}
 	f.debugf("image: imported %s as %s", file, store.FormatID(img.ID))
 	return img, nil
-}
-
-// fileIdentity stats file for the store's file-to-image records.
-func fileIdentity(file string) (store.FileIdentity, error) {
-	abs, err := filepath.Abs(file)
-	if err != nil {
-		return store.FileIdentity{}, err
-	}
-	var st unix.Stat_t
-	if err := unix.Stat(abs, &st); err != nil {
-		return store.FileIdentity{}, err
-	}
-	return store.FileIdentity{
-		Path: abs, Dev: st.Dev, Ino: st.Ino, Size: st.Size,
-		MtimeNs: st.Mtim.Nano(), CtimeNs: st.Ctim.Nano(),
-	}, nil
 }

@@ -13,20 +13,13 @@ import (
 	"runtime"
 
 	"github.com/appc/spec/schema"
-	"github.com/appc/spec/schema/types"
 	"github.com/klauspost/compress/gzip"
 	"github.com/klauspost/compress/zstd"
 	"github.com/opencontainers/go-digest"
 
+	"github.com/rkt/rkt/internal/aci"
 	"github.com/rkt/rkt/internal/errdefs"
 )
-
-// MediaTypeACI marks stored images that are appc ACIs: one blob that is
-// both the image and its only layer.
-const MediaTypeACI = "application/vnd.appc.aci"
-
-// maxACIManifest bounds the manifest entry of an ACI.
-const maxACIManifest = 1 << 20
 
 // ACIFile is a local ACI, hashed and its manifest read.
 type ACIFile struct {
@@ -122,8 +115,8 @@ func scanACI(r io.Reader, whole bool) (*ACIFile, error) {
 			return nil, fmt.Errorf("read tar: %w", err)
 		}
 		if path.Clean(h.Name) == "manifest" && h.Typeflag == tar.TypeReg {
-			if h.Size > maxACIManifest {
-				return nil, errdefs.TooLarge(fmt.Errorf("manifest is larger than %d bytes", maxACIManifest))
+			if h.Size > aci.MaxManifestSize {
+				return nil, errdefs.TooLarge(fmt.Errorf("manifest is larger than %d bytes", aci.MaxManifestSize))
 			}
 			if raw, err = io.ReadAll(tr); err != nil {
 				return nil, fmt.Errorf("read manifest: %w", err)
@@ -196,11 +189,6 @@ func ACIName(m *schema.ImageManifest) string {
 	return n
 }
 
-// ACIAnnotation returns an annotation of the manifest.
-func ACIAnnotation(m *schema.ImageManifest, key string) (string, bool) {
-	return m.Annotations.Get(string(types.ACIdentifier(key)))
-}
-
 type countingReader struct {
 	r io.Reader
 	n int64
@@ -232,25 +220,4 @@ func (p *peekReader) Read(b []byte) (int, error) {
 		return n, nil
 	}
 	return p.r.Read(b)
-}
-
-// ReadACIManifestFile reads and validates a rendered ACI's manifest file.
-func ReadACIManifestFile(file string) (*schema.ImageManifest, error) {
-	f, err := os.Open(file)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	raw, err := io.ReadAll(io.LimitReader(f, maxACIManifest+1))
-	if err != nil {
-		return nil, err
-	}
-	if len(raw) > maxACIManifest {
-		return nil, errdefs.TooLarge(fmt.Errorf("%s is larger than %d bytes", file, maxACIManifest))
-	}
-	var m schema.ImageManifest
-	if err := json.Unmarshal(raw, &m); err != nil {
-		return nil, fmt.Errorf("%s: %w", file, err)
-	}
-	return &m, nil
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/opencontainers/go-digest"
 
 	"github.com/rkt/rkt/internal/errdefs"
+	"github.com/rkt/rkt/internal/store"
 	"github.com/rkt/rkt/internal/trust"
 )
 
@@ -59,30 +60,6 @@ type Reference struct {
 	URL string
 }
 
-// parseImageID matches image IDs as rkt prints them (sha256-hex) and
-// digests (sha256:hex), full or a prefix of at least 2 hex digits: what
-// `^(sha256|sha512)[-:]([a-f0-9]{2,128})$` matches, without compiling it
-// on the start path of rkt run ID.
-func parseImageID(s string) (algo, hex string, ok bool) {
-	for _, a := range []string{"sha256", "sha512"} {
-		rest, found := strings.CutPrefix(s, a)
-		if !found || rest == "" || rest[0] != '-' && rest[0] != ':' {
-			continue
-		}
-		hex = rest[1:]
-		if len(hex) < 2 || len(hex) > 128 {
-			return "", "", false
-		}
-		for i := 0; i < len(hex); i++ {
-			if c := hex[i]; (c < '0' || c > '9') && (c < 'a' || c > 'f') {
-				return "", "", false
-			}
-		}
-		return a, hex, true
-	}
-	return "", "", false
-}
-
 // knownTransports lists the prefixes that name a transport.
 var knownTransports = []Transport{Docker, OCIArchive, OCILayout, DockerArchive}
 
@@ -107,7 +84,7 @@ func ParseReference(s string) (*Reference, error) {
 			return parseLocal(s, t, rest)
 		}
 	}
-	if algo, hex, ok := parseImageID(s); ok {
+	if algo, hex, ok := store.ParseImageID(s); ok {
 		return &Reference{Transport: Stored, Input: s, ID: algo + ":" + hex}, nil
 	}
 	if p, ok := strings.CutPrefix(s, "file://"); ok {

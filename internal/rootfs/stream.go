@@ -10,8 +10,6 @@ import (
 	"io"
 	"sync/atomic"
 
-	"github.com/klauspost/compress/gzip"
-	"github.com/klauspost/compress/zstd"
 	"github.com/opencontainers/go-digest"
 
 	"github.com/rkt/rkt/internal/errdefs"
@@ -24,9 +22,6 @@ const (
 	DefaultMaxRatio   int64 = 1024
 	DefaultRatioFloor int64 = 512 << 20
 )
-
-// zstdMaxWindow caps the window a zstd frame may ask for (zstd --long=27).
-const zstdMaxWindow = 128 << 20
 
 const (
 	chunkSize = 512 << 10 // bytes handed from the decompressor per chunk
@@ -180,19 +175,12 @@ func openDecompressor(cr *countingReader) (io.Reader, compression, func(), error
 	if err != nil {
 		return nil, 0, nil, err
 	}
-	switch comp {
-	case compGzip:
-		zr, err := gzip.NewReader(br)
+	if comp != compNone {
+		zr, release, err := newDecompressor(comp, br)
 		if err != nil {
-			return nil, 0, nil, fmt.Errorf("read layer: gzip: %w", err)
+			return nil, 0, nil, fmt.Errorf("read layer: %w", err)
 		}
-		return zr, comp, func() { _ = zr.Close() }, nil
-	case compZstd:
-		zr, err := zstd.NewReader(br, zstd.WithDecoderMaxWindow(zstdMaxWindow), zstd.WithDecoderMaxMemory(zstdMaxWindow))
-		if err != nil {
-			return nil, 0, nil, fmt.Errorf("read layer: zstd: %w", err)
-		}
-		return zr, comp, zr.Close, nil
+		return zr, comp, release, nil
 	}
 	return br, comp, func() {}, nil
 }

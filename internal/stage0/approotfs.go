@@ -9,7 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/rkt/rkt/internal/fetch"
+	"github.com/rkt/rkt/internal/aci"
 	"github.com/rkt/rkt/internal/rootfs"
 	"github.com/rkt/rkt/internal/stage1/abi"
 	"github.com/rkt/rkt/internal/store"
@@ -25,7 +25,7 @@ func mergedLower(name string) string { return abi.Overlay + "/" + name + "/lower
 // appsinfo/<app>/no-overlay marker that tells stage1 to mount no
 // overlay), and for an ACI whose tree has a path whitelist the filtered
 // tree, as the one lower layer of its overlay.
-func writeAppRootfs(ctx context.Context, f *fetch.Fetcher, podDir, name string, img *store.Image, r appRootfs, noOverlay bool) error {
+func writeAppRootfs(ctx context.Context, images Images, podDir, name string, img *store.Image, r appRootfs, noOverlay bool) error {
 	mergeACI := r.aci != nil && (noOverlay || r.whitelisted())
 	layers := r.layers
 	if mergeACI && !noOverlay {
@@ -37,7 +37,7 @@ func writeAppRootfs(ctx context.Context, f *fetch.Fetcher, podDir, name string, 
 	copyDir := filepath.Join(podDir, abi.Stage2, name, "rootfs") // made by writeAppDirs
 	switch {
 	case mergeACI && noOverlay:
-		if err := renderACITree(ctx, r.aci, copyDir, f.Limits); err != nil {
+		if err := renderACITree(ctx, r.aci, copyDir, images.RenderLimits()); err != nil {
 			return fmt.Errorf("--no-overlay: %w", err)
 		}
 	case mergeACI:
@@ -45,11 +45,11 @@ func writeAppRootfs(ctx context.Context, f *fetch.Fetcher, podDir, name string, 
 		if err := os.Mkdir(lower, 0o755); err != nil { //nolint:gosec // G301: an app's root directory is 0755, like /
 			return err
 		}
-		if err := renderACITree(ctx, r.aci, lower, f.Limits); err != nil {
+		if err := renderACITree(ctx, r.aci, lower, images.RenderLimits()); err != nil {
 			return fmt.Errorf("path whitelist: %w", err)
 		}
 	case noOverlay:
-		if err := f.Store.RenderImage(ctx, img.ID, copyDir, store.RenderOptions{}); err != nil {
+		if err := images.ImageStore().RenderImage(ctx, img.ID, copyDir, store.RenderOptions{}); err != nil {
 			return fmt.Errorf("--no-overlay: %w", err)
 		}
 	}
@@ -89,7 +89,7 @@ func (r appRootfs) whitelisted() bool {
 // renderACITree writes into dst the root filesystem of an ACI and its
 // dependencies as appc renders it: each path from the highest image of the
 // tree that has it, and only the paths the path whitelists allow.
-func renderACITree(ctx context.Context, tree []fetch.ACINode, dst string, limits rootfs.Limits) error {
+func renderACITree(ctx context.Context, tree []aci.Node, dst string, limits rootfs.Limits) error {
 	layers := make([]rootfs.MergedLayer, len(tree))
 	for i, n := range tree {
 		layers[i] = rootfs.MergedLayer{Dir: filepath.Join(n.Dir, "rootfs"), Keep: aciKeep(tree, i)}
@@ -134,7 +134,7 @@ func newWhitelist(list []string) *whitelist {
 // own whitelist keeps only the non-directories it lists, and the whitelist
 // of each image that depends on it, directly or not, keeps only what it
 // lists (and the directories above those paths).
-func aciKeep(tree []fetch.ACINode, i int) func(string, bool) bool {
+func aciKeep(tree []aci.Node, i int) func(string, bool) bool {
 	own := newWhitelist(tree[i].Manifest.PathWhitelist)
 	var above []*whitelist
 	for p := tree[i].Parent; p >= 0; p = tree[p].Parent {

@@ -9,19 +9,18 @@ import (
 	"github.com/appc/spec/schema"
 	"github.com/opencontainers/go-digest"
 
-	"github.com/rkt/rkt/internal/fetch"
-	"github.com/rkt/rkt/internal/image"
+	"github.com/rkt/rkt/internal/aci"
 	"github.com/rkt/rkt/internal/podspec"
 	"github.com/rkt/rkt/internal/store"
 	"github.com/rkt/rkt/internal/testutil"
 )
 
 func TestACIKeep(t *testing.T) {
-	node := func(parent int, wl ...string) fetch.ACINode {
-		return fetch.ACINode{Manifest: &schema.ImageManifest{PathWhitelist: wl}, Parent: parent}
+	node := func(parent int, wl ...string) aci.Node {
+		return aci.Node{Manifest: &schema.ImageManifest{PathWhitelist: wl}, Parent: parent}
 	}
 	// app (whitelist) -> mid (none) -> base (own whitelist); app -> other.
-	tree := []fetch.ACINode{
+	tree := []aci.Node{
 		node(-1, "/bin/sh", "/etc/passwd", "/opt/dir/", "/app/x"),
 		node(0),
 		node(1, "/bin/sh", "/lib/libc.so"),
@@ -53,7 +52,7 @@ func TestACIKeep(t *testing.T) {
 			t.Errorf("node %d, %q (dir %v): keep = %v, want %v", tc.node, tc.path, tc.dir, got, tc.want)
 		}
 	}
-	if aciKeep([]fetch.ACINode{node(-1), node(0)}, 1) != nil {
+	if aciKeep([]aci.Node{node(-1), node(0)}, 1) != nil {
 		t.Error("no whitelist: want no filter")
 	}
 }
@@ -65,16 +64,16 @@ func TestAppForACIUsesTree(t *testing.T) {
 	if err := json.Unmarshal([]byte(testutil.ACIManifest("example.com/app", "1", `{"exec":["/bin/true"],"user":"0","group":"0"}`)), &m); err != nil {
 		t.Fatal(err)
 	}
-	img := &store.Image{ID: digest.NewDigestFromEncoded(digest.SHA512, strings.Repeat("a", 128)), Name: "example.com/app:1", MediaType: image.MediaTypeACI}
+	img := &store.Image{ID: digest.NewDigestFromEncoded(digest.SHA512, strings.Repeat("a", 128)), Name: "example.com/app:1", MediaType: aci.MediaType}
 	other := &store.Image{ID: digest.NewDigestFromEncoded(digest.SHA512, strings.Repeat("b", 128))}
-	tree := []fetch.ACINode{
+	tree := []aci.Node{
 		{Image: img, Manifest: &m, Dir: "/t/app", Parent: -1},
 		{Image: other, Manifest: &schema.ImageManifest{}, Dir: "/t/dep", Parent: 0},
 		{Image: other, Manifest: &schema.ImageManifest{}, Dir: "/t/depdep", Parent: 1},
 	}
 	for _, tc := range []struct {
 		name    string
-		tree    []fetch.ACINode
+		tree    []aci.Node
 		want    []string
 		wantErr string
 	}{

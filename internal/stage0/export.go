@@ -18,9 +18,8 @@ import (
 	"github.com/opencontainers/image-spec/specs-go"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
+	"github.com/rkt/rkt/internal/aci"
 	"github.com/rkt/rkt/internal/errdefs"
-	"github.com/rkt/rkt/internal/fetch"
-	"github.com/rkt/rkt/internal/image"
 	"github.com/rkt/rkt/internal/pod"
 	"github.com/rkt/rkt/internal/podspec"
 	"github.com/rkt/rkt/internal/rootfs"
@@ -179,8 +178,8 @@ func exportACI(ctx context.Context, s *store.Store, p *pod.Pod, app string, ea *
 // imageManifest is the appc manifest of a stored image: an ACI's own, or
 // the one rkt shows for an OCI image.
 func imageManifest(s *store.Store, img *store.Image) (*schema.ImageManifest, error) {
-	if img.MediaType == image.MediaTypeACI {
-		m, _, err := fetch.ACIManifest(s, img)
+	if img.MediaType == aci.MediaType {
+		m, _, err := aci.Manifest(s, img)
 		return m, err
 	}
 	cf, err := readConfig(s, img)

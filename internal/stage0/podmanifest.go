@@ -12,9 +12,8 @@ import (
 	"github.com/appc/spec/schema"
 	"github.com/appc/spec/schema/types"
 
+	"github.com/rkt/rkt/internal/aci"
 	"github.com/rkt/rkt/internal/errdefs"
-	"github.com/rkt/rkt/internal/fetch"
-	"github.com/rkt/rkt/internal/image"
 	"github.com/rkt/rkt/internal/podspec"
 	"github.com/rkt/rkt/internal/store"
 )
@@ -51,7 +50,7 @@ func ReadPodManifest(file string) (*schema.PodManifest, error) {
 // without an "app" section gets its image's; user and group names are
 // resolved through the image's own accounts. Like Prepare, it returns the
 // pod locked in the prepare state, or removes it on failure.
-func PrepareManifest(ctx context.Context, f *fetch.Fetcher, dataDir string, pm *schema.PodManifest, sel Stage1Selection, dirs Stage1Dirs) (_ *Prepared, err error) {
+func PrepareManifest(ctx context.Context, images Images, dataDir string, pm *schema.PodManifest, sel Stage1Selection, dirs Stage1Dirs) (_ *Prepared, err error) {
 	vols := map[types.ACName]bool{}
 	for _, v := range pm.Volumes {
 		vols[v.Name] = true
@@ -63,7 +62,7 @@ func PrepareManifest(ctx context.Context, f *fetch.Fetcher, dataDir string, pm *
 			}
 		}
 	}
-	st1, err := LoadStage1(ctx, f, sel, dirs)
+	st1, err := LoadStage1(ctx, images, sel, dirs)
 	if err != nil {
 		return nil, err
 	}
@@ -75,15 +74,15 @@ func PrepareManifest(ctx context.Context, f *fetch.Fetcher, dataDir string, pm *
 	res := &Prepared{Pod: p, Stage1: st1, Manifest: pm}
 	for i := range pm.Apps {
 		ra := &pm.Apps[i]
-		img, err := imageOfApp(f.Store, ra)
+		img, err := imageOfApp(images.ImageStore(), ra)
 		if err != nil {
 			return nil, fmt.Errorf("pod manifest: app %s: %w", ra.Name, err)
 		}
-		tree, err := fetch.StoredACITree(f.Store, img)
+		tree, err := images.StoredACITree(img)
 		if err != nil {
 			return nil, fmt.Errorf("pod manifest: app %s: ACI %s: %w", ra.Name, store.FormatID(img.ID), err)
 		}
-		derived, root, err := appFor(f.Store, img, tree, podspec.AppOptions{Name: ra.Name.String()})
+		derived, root, err := appFor(images.ImageStore(), img, tree, podspec.AppOptions{Name: ra.Name.String()})
 		if err != nil {
 			return nil, fmt.Errorf("pod manifest: app %s: %w", ra.Name, err)
 		}
@@ -97,7 +96,7 @@ func PrepareManifest(ctx context.Context, f *fetch.Fetcher, dataDir string, pm *
 			ra.Annotations.Set(types.ACIdentifier(k), v)
 		}
 		res.Images = append(res.Images, img)
-		if err := writeAppRootfs(ctx, f, p.Dir, ra.Name.String(), img, root, false); err != nil {
+		if err := writeAppRootfs(ctx, images, p.Dir, ra.Name.String(), img, root, false); err != nil {
 			return nil, fmt.Errorf("app %s: %w", ra.Name, err)
 		}
 	}
@@ -121,7 +120,7 @@ func imageOfApp(s *store.Store, ra *schema.RuntimeApp) (*store.Image, error) {
 		return s.LookupName(n)
 	}
 	want := ra.Image.ID.String()
-	if img, err := s.LookupID(want); err == nil && img.MediaType == image.MediaTypeACI {
+	if img, err := s.LookupID(want); err == nil && img.MediaType == aci.MediaType {
 		return img, nil // an ACI's ID is its store ID
 	}
 	imgs, err := s.Images()

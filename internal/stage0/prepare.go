@@ -18,9 +18,8 @@ import (
 	"github.com/appc/spec/schema/types"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
+	"github.com/rkt/rkt/internal/aci"
 	"github.com/rkt/rkt/internal/errdefs"
-	"github.com/rkt/rkt/internal/fetch"
-	"github.com/rkt/rkt/internal/image"
 	"github.com/rkt/rkt/internal/pod"
 	"github.com/rkt/rkt/internal/podspec"
 	"github.com/rkt/rkt/internal/rootfs"
@@ -91,11 +90,11 @@ func (r *Prepared) Abort() {
 	_ = r.Pod.Close()
 }
 
-// Prepare creates a pod: it fetches the images (with f's pull policy),
-// maps each to an app, loads the stage1 image and writes the pod
-// directory. The pod is returned locked in the prepare state; a failure
+// Prepare creates a pod: it loads the stage1 image, fetches the images
+// (through images, with its pull policy), and only then makes the pod
+// directory, maps each image to an app and writes the pod's files. The pod is returned locked in the prepare state; a failure
 // removes it. The caller moves it on (prepared, or run).
-func Prepare(ctx context.Context, f *fetch.Fetcher, dataDir string, opts PrepareOptions) (_ *Prepared, err error) {
+func Prepare(ctx context.Context, images Images, dataDir string, opts PrepareOptions) (_ *Prepared, err error) {
 	if len(opts.Apps) == 0 {
 		return nil, errdefs.InvalidArgument(errors.New("no image given"))
 	}
@@ -111,13 +110,27 @@ func Prepare(ctx context.Context, f *fetch.Fetcher, dataDir string, opts Prepare
 	if err != nil {
 		return nil, err
 	}
-	st1, err := LoadStage1(ctx, f, opts.Stage1, opts.Stage1Dirs)
+	st1, err := LoadStage1(ctx, images, opts.Stage1, opts.Stage1Dirs)
 	if err != nil {
 		return nil, err
 	}
 	ports, err := ParsePorts(opts.Ports)
 	if err != nil {
 		return nil, err
+	}
+	// Every image is present before the pod is made: a fetch that fails,
+	// or that the front rkt leaves to rkt-full, leaves nothing behind.
+	type fetchedImage struct {
+		img  *store.Image
+		tree []aci.Node
+	}
+	fetched := make([]fetchedImage, len(opts.Apps))
+	for i, spec := range opts.Apps {
+		img, tree, err := images.FetchImage(ctx, spec.Image, spec.Signature)
+		if err != nil {
+			return nil, err
+		}
+		fetched[i] = fetchedImage{img, tree}
 	}
 	p, err := newPod(dataDir)
 	if err != nil {
@@ -141,17 +154,11 @@ func Prepare(ctx context.Context, f *fetch.Fetcher, dataDir string, opts Prepare
 	}
 	var rootfses []appRootfsToWrite
 	names := map[string]bool{}
-	for _, spec := range opts.Apps {
-		f.Signature = spec.Signature
-		fetched, err := f.Fetch(ctx, spec.Image)
-		f.Signature = ""
-		if err != nil {
-			return nil, err
-		}
-		img := fetched.Image
+	for i, spec := range opts.Apps {
+		img := fetched[i].img
 		spec.Options.BaseEnvironment = env.inherited
 		spec.Options.Environment = append(append([]string{}, env.set...), spec.Options.Environment...)
-		ra, root, err := appFor(f.Store, img, fetched.ACI, spec.Options)
+		ra, root, err := appFor(images.ImageStore(), img, fetched[i].tree, spec.Options)
 		if err != nil {
 			return nil, fmt.Errorf("image %s: %w", spec.Image, err)
 		}
@@ -180,7 +187,7 @@ func Prepare(ctx context.Context, f *fetch.Fetcher, dataDir string, opts Prepare
 		res.cgroups = startCgroups(p, pm, opts.Run.AllDevices)
 	}
 	for _, r := range rootfses {
-		if err := writeAppRootfs(ctx, f, p.Dir, r.name, r.img, r.root, opts.NoOverlay); err != nil {
+		if err := writeAppRootfs(ctx, images, p.Dir, r.name, r.img, r.root, opts.NoOverlay); err != nil {
 			return nil, fmt.Errorf("app %s: %w", r.name, err)
 		}
 	}
@@ -244,14 +251,14 @@ type appRootfs struct {
 	// layers are the image's rendered trees, bottom first.
 	layers []string
 	// aci is an ACI's dependency tree, the image first; nil for others.
-	aci []fetch.ACINode
+	aci []aci.Node
 }
 
 // appFor maps a stored image to a pod app and finds its rendered layers;
 // an ACI's come from tree, its dependency tree as Fetch or StoredACITree
 // resolved it.
-func appFor(s *store.Store, img *store.Image, tree []fetch.ACINode, opts podspec.AppOptions) (*schema.RuntimeApp, appRootfs, error) {
-	if img.MediaType == image.MediaTypeACI {
+func appFor(s *store.Store, img *store.Image, tree []aci.Node, opts podspec.AppOptions) (*schema.RuntimeApp, appRootfs, error) {
+	if img.MediaType == aci.MediaType {
 		return appForACI(img, tree, opts)
 	}
 	var layers []string
@@ -288,7 +295,7 @@ func appFor(s *store.Store, img *store.Image, tree []fetch.ACINode, opts podspec
 
 // appForACI maps an ACI's app to the pod: it runs in its rootfs/ over
 // those of its dependencies (tree, the image first).
-func appForACI(img *store.Image, tree []fetch.ACINode, opts podspec.AppOptions) (*schema.RuntimeApp, appRootfs, error) {
+func appForACI(img *store.Image, tree []aci.Node, opts podspec.AppOptions) (*schema.RuntimeApp, appRootfs, error) {
 	if len(tree) == 0 || tree[0].Image.ID != img.ID {
 		return nil, appRootfs{}, fmt.Errorf("ACI %s: its dependency tree is not resolved", store.FormatID(img.ID))
 	}

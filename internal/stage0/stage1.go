@@ -11,9 +11,8 @@ import (
 
 	"github.com/appc/spec/schema"
 
+	"github.com/rkt/rkt/internal/aci"
 	"github.com/rkt/rkt/internal/errdefs"
-	"github.com/rkt/rkt/internal/fetch"
-	"github.com/rkt/rkt/internal/image"
 	"github.com/rkt/rkt/internal/stage1/abi"
 	"github.com/rkt/rkt/internal/store"
 )
@@ -61,7 +60,7 @@ type Stage1Dirs struct {
 // images directory are trusted as rkt 1.x trusted them; a --stage1-path
 // or --stage1-url image needs a signature, which needs --insecure-options=
 // image until ACI signatures are supported.
-func LoadStage1(ctx context.Context, f *fetch.Fetcher, sel Stage1Selection, dirs Stage1Dirs) (*Stage1, error) {
+func LoadStage1(ctx context.Context, images Images, sel Stage1Selection, dirs Stage1Dirs) (*Stage1, error) {
 	var img *store.Image
 	var err error
 	switch {
@@ -76,16 +75,16 @@ func LoadStage1(ctx context.Context, f *fetch.Fetcher, sel Stage1Selection, dirs
 		if !filepath.IsAbs(file) {
 			return nil, errdefs.InvalidArgument(fmt.Errorf("stage1 image %q: the path must be absolute", file))
 		}
-		if !f.Insecure.Image {
+		if !images.InsecureImage() {
 			return nil, errdefs.WithKind(errdefs.KindPermission, fmt.Errorf("stage1 image %s: signature verification of ACI images is not supported yet; use it unverified with --insecure-options=image", file))
 		}
-		img, err = f.ImportACIFile(ctx, file)
+		img, err = images.ImportStage1(ctx, file)
 	case sel.Name != "" || sel.Hash != "":
 		in := sel.Hash
 		if in == "" {
 			in = sel.Name
 		}
-		img, err = fetch.Lookup(f.Store, in)
+		img, err = images.LookupImage(in)
 	default:
 		name := sel.FromDir
 		if name == "" {
@@ -107,22 +106,22 @@ func LoadStage1(ctx context.Context, f *fetch.Fetcher, sel Stage1Selection, dirs
 		if file == "" {
 			return nil, errdefs.NotFound(fmt.Errorf("stage1 image %s not found beside rkt (%s) or in the stage1 images directory (%s)", name, dirs.BinaryDir, dirs.ImagesDir))
 		}
-		img, err = f.ImportACIFile(ctx, file)
+		img, err = images.ImportStage1(ctx, file)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("stage1: %w", err)
 	}
-	return stage1FromImage(f.Store, img)
+	return stage1FromImage(images.ImageStore(), img)
 }
 
 func stage1FromImage(s *store.Store, img *store.Image) (*Stage1, error) {
-	m, tree, err := fetch.ACIManifest(s, img)
+	m, tree, err := aci.Manifest(s, img)
 	if err != nil {
 		return nil, fmt.Errorf("stage1: %w", err)
 	}
 	st := &Stage1{Image: img, Manifest: m, Rootfs: filepath.Join(tree, "rootfs"), Entrypoints: map[string]string{}, Version: 1}
 	for _, a := range []string{abi.AnnotationRun, abi.AnnotationEnter, abi.AnnotationGC, abi.AnnotationStop} {
-		if v, ok := image.ACIAnnotation(m, a); ok {
+		if v, ok := aci.Annotation(m, a); ok {
 			if !filepath.IsAbs(v) || strings.Contains(v, "..") {
 				return nil, fmt.Errorf("stage1 image %s: entrypoint %s=%q is not a clean absolute path", store.FormatID(img.ID), a, v)
 			}
@@ -132,7 +131,7 @@ func stage1FromImage(s *store.Store, img *store.Image) (*Stage1, error) {
 	if _, ok := st.Entrypoints[abi.AnnotationRun]; !ok {
 		return nil, fmt.Errorf("stage1 image %s has no %s entrypoint", store.FormatID(img.ID), abi.AnnotationRun)
 	}
-	if v, ok := image.ACIAnnotation(m, abi.AnnotationInterfaceVersion); ok {
+	if v, ok := aci.Annotation(m, abi.AnnotationInterfaceVersion); ok {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 1 {
 			return nil, fmt.Errorf("stage1 image %s: bad interface version %q", store.FormatID(img.ID), v)

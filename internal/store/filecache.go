@@ -4,9 +4,11 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"path/filepath"
 	"time"
 
 	"github.com/opencontainers/go-digest"
+	"golang.org/x/sys/unix"
 )
 
 // FileIdentity identifies a version of a local file without reading it:
@@ -99,4 +101,20 @@ func (s *Store) SetRemote(rec RemoteRecord) error {
 		return err
 	}
 	return writeFileAtomicSync(s.path(remoteRel(rec.URL)...), data, 0o640, false)
+}
+
+// IdentifyFile stats file for the store's file-to-image records.
+func IdentifyFile(file string) (FileIdentity, error) {
+	abs, err := filepath.Abs(file)
+	if err != nil {
+		return FileIdentity{}, err
+	}
+	var st unix.Stat_t
+	if err := unix.Stat(abs, &st); err != nil {
+		return FileIdentity{}, err
+	}
+	return FileIdentity{
+		Path: abs, Dev: st.Dev, Ino: st.Ino, Size: st.Size,
+		MtimeNs: st.Mtim.Nano(), CtimeNs: st.Ctim.Nano(),
+	}, nil
 }

@@ -379,3 +379,28 @@ func (s *Store) referencedBlobs() (map[digest.Digest]bool, error) {
 	}
 	return keep, nil
 }
+
+// ParseImageID matches image IDs as rkt prints them (sha256-hex) and
+// digests (sha256:hex), full or a prefix of at least 2 hex digits: what
+// `^(sha256|sha512)[-:]([a-f0-9]{2,128})$` matches, without compiling it
+// on the start path of rkt run ID. It is how image inputs name
+// stored images.
+func ParseImageID(s string) (algo, hex string, ok bool) {
+	for _, a := range []string{"sha256", "sha512"} {
+		rest, found := strings.CutPrefix(s, a)
+		if !found || rest == "" || rest[0] != '-' && rest[0] != ':' {
+			continue
+		}
+		hex = rest[1:]
+		if len(hex) < 2 || len(hex) > 128 {
+			return "", "", false
+		}
+		for i := 0; i < len(hex); i++ {
+			if c := hex[i]; (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+				return "", "", false
+			}
+		}
+		return a, hex, true
+	}
+	return "", "", false
+}
