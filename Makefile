@@ -9,10 +9,13 @@ FUZZTIME ?= 30s
 
 .PHONY: build deps test-deps test-tools demo test check-format check-tidy lint unit e2e fuzz cover bench bench-fetch clean
 
-# bin/rkt and, beside it, the default stage1 image bin/stage1-ns.aci, which
-# carries the CNI plugins pinned in tools/cni (built into bin/cni).
+# bin/rkt (the front: pods of stored images), bin/rkt-full (every command;
+# the front hands it the rest) and, beside them, the default stage1 image
+# bin/stage1-ns.aci, which carries the CNI plugins pinned in tools/cni
+# (built into bin/cni).
 build:
-	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o bin/rkt ./cmd/rkt
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS)" -tags rktfront -o bin/rkt ./cmd/rkt
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o bin/rkt-full ./cmd/rkt
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "-s -w" -o bin/stage1-ns ./cmd/stage1-ns
 	cd tools/cni && CGO_ENABLED=0 $(GO) build -trimpath -ldflags "-s -w" -o ../../bin/cni/ tool
 	$(GO) run ./tools/mkstage1 -flavor ns -binary bin/stage1-ns -plugins bin/cni -version $(VERSION) -o bin/stage1-ns.aci

@@ -40,6 +40,9 @@ fi
 rc=0
 echo "lint: go vet $*" >&2
 go vet "$@" || rc=1
+# The front rkt's own files (the rktfront build tag).
+echo "lint: go vet -tags rktfront ./cmd/rkt ./internal/cli ./internal/rootfs" >&2
+go vet -tags rktfront ./cmd/rkt ./internal/cli ./internal/rootfs || rc=1
 echo "lint: golangci-lint run $*" >&2
 "$lint" run "$@" || rc=1
 exit $rc

@@ -17,6 +17,7 @@ import (
 
 	"github.com/rkt/rkt/internal/config"
 	"github.com/rkt/rkt/internal/errdefs"
+	"github.com/rkt/rkt/internal/stage0"
 	"github.com/rkt/rkt/internal/store"
 )
 
@@ -61,12 +62,18 @@ func Main(args []string) int {
 
 func (a *app) run(args []string) int {
 	root := a.rootCommand()
+	if frontBuild && !frontCommand(root, args) {
+		return a.handOver(args, "a command of rkt-full")
+	}
 	root.SetArgs(args)
 	ctx := newSignalContext(defaultSignals...)
 	defer ctx.Stop()
 	cmd, err := root.ExecuteContextC(ctx)
 	if a.memProfile != "" {
 		a.writeMemProfile()
+	}
+	if frontBuild && errors.Is(err, stage0.ErrNotStored) {
+		return a.handOver(args, err.Error())
 	}
 	if err != nil {
 		if errors.Is(err, errUsage) {
@@ -199,7 +206,6 @@ local store; they are verified, stored once and unpacked once.`,
 	_ = pf.MarkHidden("memprofile")
 
 	root.AddCommand(
-		a.fetchCommand(),
 		a.runCommand(),
 		a.prepareCommand(),
 		a.runPreparedCommand(),
@@ -210,13 +216,10 @@ local store; they are verified, stored once and unpacked once.`,
 		a.gcCommand(),
 		a.enterCommand(),
 		a.catManifestCommand(),
-		a.exportCommand(),
-		a.imageCommand(),
 		a.versionCommand(),
 		a.configCommand(),
-		a.trustCommand(),
-		a.metadataServiceCommand(),
 	)
+	root.AddCommand(a.fullCommands()...)
 	return root
 }
 

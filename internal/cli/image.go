@@ -1,3 +1,5 @@
+//go:build !rktfront
+
 package cli
 
 import (
@@ -24,9 +26,6 @@ import (
 	"github.com/rkt/rkt/internal/stage0"
 	"github.com/rkt/rkt/internal/store"
 )
-
-// timeLayout is how rkt prints absolute times.
-const timeLayout = "2006-01-02 15:04:05.999 -0700 MST"
 
 func (a *app) imageCommand() *cobra.Command {
 	cmd := &cobra.Command{
@@ -275,43 +274,6 @@ func (a *app) printImagesTable(imgs []*store.Image, sizes map[digest.Digest]int6
 		fmt.Fprintln(tw, strings.Join(row, "\t"))
 	}
 	return tw.Flush()
-}
-
-func formatTime(t, now time.Time, full bool) string {
-	if full {
-		return t.Format(timeLayout)
-	}
-	return humanTime(t, now)
-}
-
-// humanTime says how long ago t was, the way rkt's lists do.
-func humanTime(t, now time.Time) string {
-	d := now.Sub(t)
-	if d < 0 {
-		d = 0
-	}
-	switch {
-	case d < time.Second:
-		return "now"
-	case d < time.Minute:
-		return plural(int(d/time.Second), "second") + " ago"
-	case d < time.Hour:
-		return plural(int(d/time.Minute), "minute") + " ago"
-	case d < 24*time.Hour:
-		return plural(int(d/time.Hour), "hour") + " ago"
-	case d < 30*24*time.Hour:
-		return plural(int(d/(24*time.Hour)), "day") + " ago"
-	case d < 365*24*time.Hour:
-		return plural(int(d/(30*24*time.Hour)), "month") + " ago"
-	}
-	return plural(int(d/(365*24*time.Hour)), "year") + " ago"
-}
-
-func plural(n int, unit string) string {
-	if n == 1 {
-		return "1 " + unit
-	}
-	return fmt.Sprintf("%d %ss", n, unit)
 }
 
 // --- image rm

@@ -1,3 +1,5 @@
+//go:build !rktfront
+
 package cli
 
 import (
@@ -112,22 +114,4 @@ func (d *progressDisplay) redraw() {
 	}
 	d.drawn = len(d.bars)
 	io.WriteString(d.w, sb.String())
-}
-
-// humanBytes formats n with IEC units, as rkt's image list does.
-func humanBytes(n int64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%dB", n)
-	}
-	div, exp := int64(unit), 0
-	for m := n / unit; m >= unit; m /= unit {
-		div *= unit
-		exp++
-	}
-	v := float64(n) / float64(div)
-	if v >= 10 {
-		return fmt.Sprintf("%.0f%ciB", v, "KMGTPE"[exp])
-	}
-	return fmt.Sprintf("%.1f%ciB", v, "KMGTPE"[exp])
 }

@@ -169,6 +169,10 @@ func (a *app) prepareImages(cmd *cobra.Command, pf *podFlags, args []string, run
 	if len(args) == 0 {
 		return nil, errdefs.InvalidArgument(errors.New("give at least one image, or --pod-manifest"))
 	}
+	if frontBuild && pf.noOverlay {
+		// A copy of the image is rendered from its compressed layers.
+		return nil, fmt.Errorf("--no-overlay: %w", stage0.ErrNotStored)
+	}
 	opts, err := a.prepareOptions(cmd, pf, args)
 	if err != nil {
 		return nil, err
@@ -183,11 +187,21 @@ func (a *app) prepareImages(cmd *cobra.Command, pf *podFlags, args []string, run
 		return nil, err
 	}
 	defer s.Close()
-	f := a.fetcher(s, policy)
-	if a.insecure.has("image") {
-		fmt.Fprintln(a.stderr, "image: warning: image signature verification has been disabled")
+	warn := func() {
+		if a.insecure.has("image") {
+			fmt.Fprintln(a.stderr, "image: warning: image signature verification has been disabled")
+		}
 	}
-	return stage0.Prepare(cmd.Context(), f, a.dir, opts)
+	if !frontBuild {
+		warn()
+	}
+	p, err := stage0.Prepare(cmd.Context(), a.images(s, policy), a.dir, opts)
+	if frontBuild && err == nil {
+		// Printed once the front knows it keeps the command: what it
+		// hands to rkt-full, rkt-full warns about.
+		warn()
+	}
+	return p, err
 }
 
 // prepareManifest prepares a pod from --pod-manifest.
@@ -213,7 +227,7 @@ func (a *app) prepareManifest(cmd *cobra.Command, pf *podFlags, args []string) (
 		return nil, err
 	}
 	defer s.Close()
-	return stage0.PrepareManifest(cmd.Context(), a.fetcher(s, store.PullNever), a.dir, pm, pf.stage1, a.stage1Dirs())
+	return stage0.PrepareManifest(cmd.Context(), a.images(s, store.PullNever), a.dir, pm, pf.stage1, a.stage1Dirs())
 }
 
 func writeUUIDFile(file, uuid string) error {

@@ -1,3 +1,5 @@
+//go:build !rktfront
+
 package cli
 
 import (

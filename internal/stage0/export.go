@@ -1,3 +1,5 @@
+//go:build !rktfront
+
 package stage0
 
 import (
@@ -11,17 +13,14 @@ import (
 	"strings"
 	"time"
 
-	"github.com/appc/spec/schema"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/klauspost/compress/gzip"
 	"github.com/opencontainers/go-digest"
 	"github.com/opencontainers/image-spec/specs-go"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
-	"github.com/rkt/rkt/internal/aci"
 	"github.com/rkt/rkt/internal/errdefs"
 	"github.com/rkt/rkt/internal/pod"
-	"github.com/rkt/rkt/internal/podspec"
 	"github.com/rkt/rkt/internal/rootfs"
 	"github.com/rkt/rkt/internal/stage1/abi"
 	"github.com/rkt/rkt/internal/store"
@@ -173,21 +172,6 @@ func exportACI(ctx context.Context, s *store.Store, p *pod.Pod, app string, ea *
 		return fmt.Errorf("app %s: %w", app, err)
 	}
 	return zw.Close()
-}
-
-// imageManifest is the appc manifest of a stored image: an ACI's own, or
-// the one rkt shows for an OCI image.
-func imageManifest(s *store.Store, img *store.Image) (*schema.ImageManifest, error) {
-	if img.MediaType == aci.MediaType {
-		m, _, err := aci.Manifest(s, img)
-		return m, err
-	}
-	cf, err := readConfig(s, img)
-	if err != nil {
-		return nil, err
-	}
-	repo, tag := podspec.SplitName(img.Name)
-	return podspec.ImageManifestFromOCI(podspec.ImageRef{Repository: repo, Tag: tag, ManifestDigest: img.ID.String(), ConfigDigest: img.Config.String()}, cf)
 }
 
 // ociLayerType maps a stored layer's media type to its OCI name.

@@ -13,8 +13,10 @@ import (
 
 	"github.com/appc/spec/schema"
 
+	"github.com/rkt/rkt/internal/aci"
 	"github.com/rkt/rkt/internal/errdefs"
 	"github.com/rkt/rkt/internal/mds"
+	"github.com/rkt/rkt/internal/podspec"
 	"github.com/rkt/rkt/internal/stage1/abi"
 	"github.com/rkt/rkt/internal/store"
 )
@@ -110,4 +112,19 @@ func MDSEnv(port int) []string {
 		return nil
 	}
 	return []string{abi.EnvMDSPort + "=" + strconv.Itoa(port)}
+}
+
+// imageManifest is the appc manifest of a stored image: an ACI's own, or
+// the one rkt shows for an OCI image.
+func imageManifest(s *store.Store, img *store.Image) (*schema.ImageManifest, error) {
+	if img.MediaType == aci.MediaType {
+		m, _, err := aci.Manifest(s, img)
+		return m, err
+	}
+	cf, err := readConfig(s, img)
+	if err != nil {
+		return nil, err
+	}
+	repo, tag := podspec.SplitName(img.Name)
+	return podspec.ImageManifestFromOCI(podspec.ImageRef{Repository: repo, Tag: tag, ManifestDigest: img.ID.String(), ConfigDigest: img.Config.String()}, cf)
 }

@@ -210,9 +210,22 @@ func rawRkt(t *testing.T, e *env, args ...string) result {
 	return finish(t, args, cmd, err, stdout, stderr)
 }
 
+// rawRktAt is rawRkt of another rkt binary.
+func rawRktAt(t *testing.T, e *env, bin string, args ...string) result {
+	t.Helper()
+	cmd, stdout, stderr, cancel := rktCommandAt(bin, e, args...)
+	defer cancel()
+	err := cmd.Run()
+	return finish(t, args, cmd, err, stdout, stderr)
+}
+
 func rktCommand(e *env, args ...string) (*exec.Cmd, *bytes.Buffer, *bytes.Buffer, context.CancelFunc) {
+	return rktCommandAt(rktBinary, e, args...)
+}
+
+func rktCommandAt(bin string, e *env, args ...string) (*exec.Cmd, *bytes.Buffer, *bytes.Buffer, context.CancelFunc) {
 	ctx, cancel := context.WithTimeout(context.Background(), rktTimeout)
-	cmd := exec.CommandContext(ctx, rktBinary, args...)
+	cmd := exec.CommandContext(ctx, bin, args...)
 	cmd.Env = e.environ()
 	cmd.Dir = e.home
 	var stdout, stderr bytes.Buffer

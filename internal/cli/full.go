@@ -1,0 +1,31 @@
+//go:build !rktfront
+
+package cli
+
+import (
+	"github.com/spf13/cobra"
+
+	"github.com/rkt/rkt/internal/stage0"
+	"github.com/rkt/rkt/internal/store"
+)
+
+// frontBuild is false in rkt-full, the build with every command: the one
+// `go build ./cmd/rkt` makes, and the one the front hands commands to.
+const frontBuild = false
+
+// fullCommands are the commands only rkt-full has: they fetch, verify,
+// decompress or serve.
+func (a *app) fullCommands() []*cobra.Command {
+	return []*cobra.Command{
+		a.fetchCommand(),
+		a.exportCommand(),
+		a.imageCommand(),
+		a.trustCommand(),
+		a.metadataServiceCommand(),
+	}
+}
+
+// images are where run and prepare get their images: the fetcher.
+func (a *app) images(s *store.Store, policy store.PullPolicy) stage0.Images {
+	return a.fetcher(s, policy)
+}
