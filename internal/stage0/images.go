@@ -68,21 +68,26 @@ func (si *StoredImages) RenderLimits() rootfs.Limits { return si.Limits }
 // ACI, named by ID or by the exact name it is stored under.
 func (si *StoredImages) FetchImage(_ context.Context, input, signature string) (*store.Image, []aci.Node, error) {
 	if signature != "" || si.Update {
-		return nil, nil, ErrNotStored
+		return nil, nil, fmt.Errorf("image %s: %w", input, ErrNotStored)
 	}
 	img, err := si.LookupImage(input)
 	if err != nil {
 		return nil, nil, err
 	}
-	if img.MediaType == aci.MediaType {
-		return nil, nil, ErrNotStored
-	}
-	for _, l := range img.Layers {
-		if !si.Store.HasLayer(l.DiffID) {
-			return nil, nil, ErrNotStored
-		}
+	if img.MediaType == aci.MediaType || !si.rendered(img) {
+		return nil, nil, fmt.Errorf("image %s: %w", input, ErrNotStored)
 	}
 	return img, nil, nil
+}
+
+// rendered reports whether every layer of img has its rendered tree.
+func (si *StoredImages) rendered(img *store.Image) bool {
+	for _, l := range img.Layers {
+		if !si.Store.HasLayer(l.DiffID) {
+			return false
+		}
+	}
+	return true
 }
 
 // LookupImage implements Images: an image ID (sha256-ab…, as the fetcher
@@ -98,7 +103,7 @@ func (si *StoredImages) LookupImage(input string) (*store.Image, error) {
 		return img, nil
 	}
 	if !StoredName(input) {
-		return nil, ErrNotStored
+		return nil, fmt.Errorf("image %s: %w", input, ErrNotStored)
 	}
 	img, err := si.Store.LookupName(input)
 	if err != nil {
@@ -111,7 +116,7 @@ func (si *StoredImages) LookupImage(input string) (*store.Image, error) {
 // resolve.
 func (si *StoredImages) StoredACITree(img *store.Image) ([]aci.Node, error) {
 	if img.MediaType == aci.MediaType {
-		return nil, ErrNotStored
+		return nil, fmt.Errorf("ACI %s: %w", store.FormatID(img.ID), ErrNotStored)
 	}
 	return nil, nil
 }
@@ -121,16 +126,11 @@ func (si *StoredImages) StoredACITree(img *store.Image) ([]aci.Node, error) {
 func (si *StoredImages) ImportStage1(_ context.Context, file string) (*store.Image, error) {
 	ident, err := store.IdentifyFile(file)
 	if err != nil {
-		return nil, ErrNotStored
+		return nil, fmt.Errorf("stage1 image %s: %w", file, ErrNotStored)
 	}
 	img, ok := si.Store.FileImage(ident)
-	if !ok {
-		return nil, ErrNotStored
-	}
-	for _, l := range img.Layers {
-		if !si.Store.HasLayer(l.DiffID) {
-			return nil, ErrNotStored
-		}
+	if !ok || !si.rendered(img) {
+		return nil, fmt.Errorf("stage1 image %s: %w", file, ErrNotStored)
 	}
 	return img, nil
 }
