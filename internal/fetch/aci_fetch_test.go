@@ -96,6 +96,12 @@ func newACIServer(t *testing.T, aci, sig []byte) *aciServer {
 		switch r.URL.Path {
 		case "/app.aci.asc":
 			s.ascSeen.Add(1)
+			// Recorded here, not where the body waits: a client that
+			// gives up at once (no signature) ends that wait too, and a
+			// select between the two would pick either.
+			if !s.bodySent.Load() {
+				s.ascFirst.Store(true)
+			}
 			once.Do(func() { close(asked) })
 			if sig == nil {
 				http.NotFound(w, r)
@@ -108,7 +114,6 @@ func newACIServer(t *testing.T, aci, sig []byte) *aciServer {
 			w.(http.Flusher).Flush()
 			select {
 			case <-asked:
-				s.ascFirst.Store(true)
 			case <-time.After(time.Second):
 			case <-r.Context().Done():
 				return
