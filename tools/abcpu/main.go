@@ -10,6 +10,7 @@
 //	    'new/rkt run --net=host IMG --exec=/bin/true'
 //
 // Each argument is a command line split on white space (no quoting).
+// With -wall it compares elapsed time instead, start to exit of each run.
 package main
 
 import (
@@ -21,12 +22,14 @@ import (
 	"slices"
 	"strings"
 	"syscall" //nolint:depguard // syscall.Rusage: the type os.ProcessState.SysUsage returns
+	"time"
 )
 
 func main() {
 	n := flag.Int("n", 100, "rounds: each command runs once per round, in rotating order")
 	between := flag.String("between", "", "a command run, untimed, every `every` rounds (a cleanup)")
 	every := flag.Int("every", 50, "rounds between two runs of -between")
+	wall := flag.Bool("wall", false, "compare elapsed (wall clock) time instead of CPU time")
 	flag.Parse()
 	if flag.NArg() == 0 || *n < 1 || *every < 1 {
 		fmt.Fprintln(os.Stderr, "usage: abcpu [-n ROUNDS] [-between CMD [-every N]] CMD...")
@@ -44,7 +47,7 @@ func main() {
 	for i := range *n {
 		for j := range cmds {
 			k := (i + j) % len(cmds)
-			ms, err := cpuMS(ctx, cmds[k])
+			ms, err := runMS(ctx, cmds[k], *wall)
 			if err != nil {
 				fmt.Fprintf(os.Stderr, "abcpu: %s: %v\n", flag.Arg(k), err)
 				os.Exit(1)
@@ -62,12 +65,16 @@ func main() {
 	}
 }
 
-// cpuMS runs argv with no output and returns the CPU time of its process
-// tree in milliseconds.
-func cpuMS(ctx context.Context, argv []string) (float64, error) {
+// runMS runs argv with no output and returns the CPU time of its process
+// tree in milliseconds, or with wall its elapsed time.
+func runMS(ctx context.Context, argv []string, wall bool) (float64, error) {
 	c := exec.CommandContext(ctx, argv[0], argv[1:]...) //nolint:gosec // G204: the user's own command
+	start := time.Now()
 	if err := c.Run(); err != nil {
 		return 0, err
+	}
+	if wall {
+		return float64(time.Since(start).Nanoseconds()) / 1e6, nil
 	}
 	ru, ok := c.ProcessState.SysUsage().(*syscall.Rusage)
 	if !ok {

@@ -30,14 +30,33 @@ func TestSummaryPairs(t *testing.T) {
 
 // TestCPUCountsChildren: the CPU a command's child spends counts.
 func TestCPUCountsChildren(t *testing.T) {
-	ms, err := cpuMS(context.Background(), []string{"sh", "-c", "sh -c 'i=0; while [ $i -lt 200000 ]; do i=$((i+1)); done'"})
+	ms, err := runMS(context.Background(), []string{"sh", "-c", "sh -c 'i=0; while [ $i -lt 200000 ]; do i=$((i+1)); done'"}, false)
 	if err != nil {
 		t.Skip(err)
 	}
 	if ms < 10 {
 		t.Errorf("a busy child counted %.2f ms", ms)
 	}
-	if _, err := cpuMS(context.Background(), []string{"false"}); err == nil {
+	if _, err := runMS(context.Background(), []string{"false"}, false); err == nil {
 		t.Error("a failing command gave no error")
+	}
+}
+
+// TestWallCountsWaiting: with wall, the time a command sleeps counts,
+// which its CPU time would not.
+func TestWallCountsWaiting(t *testing.T) {
+	ms, err := runMS(context.Background(), []string{"sleep", "0.05"}, true)
+	if err != nil {
+		t.Skip(err)
+	}
+	if ms < 50 {
+		t.Errorf("sleep 0.05 took %.2f ms of wall clock", ms)
+	}
+	cpu, err := runMS(context.Background(), []string{"sleep", "0.05"}, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cpu >= 50 {
+		t.Errorf("sleep 0.05 used %.2f ms of CPU", cpu)
 	}
 }

@@ -179,17 +179,13 @@ func Run(args []string) int {
 		netPod = nil
 	}
 	defer teardown()
-	cfgJSON, err := json.Marshal(cfg)
+	// Pod init is started first and given its configuration while its
+	// runtime starts: encoding the configuration and setting up the
+	// signals here overlap its start.
+	cfgR, cfgW, err := podinit.ConfigPipe()
 	if err != nil {
 		return fail("%v", err)
 	}
-	cfgFD, err := podinit.ConfigFile("rkt-pod-init-config", cfgJSON)
-	if err != nil {
-		return fail("%v", err)
-	}
-
-	sigc := make(chan os.Signal, 8)
-	signal.Notify(sigc, unix.SIGTERM, unix.SIGINT, unix.SIGHUP)
 	// Pdeathsig follows the thread that forked: keep this one.
 	runtime.LockOSThread()
 	// Pod init is born in the pod's network namespace: this thread enters
@@ -197,6 +193,8 @@ func Run(args []string) int {
 	leaveNetNS := func() error { return nil }
 	if nsPath != "" {
 		if leaveNetNS, err = network.EnterNetNS(nsPath); err != nil {
+			unix.Close(cfgR)
+			unix.Close(cfgW)
 			return fail("%v", err)
 		}
 	}
@@ -206,28 +204,46 @@ func Run(args []string) int {
 		// Pod init waits as long as the pod lives: one P from its start
 		// spares it the threads and span caches of others (see Main).
 		Env:   podinit.HelperEnv(),
-		Files: []uintptr{0, 1, 2, uintptr(cfgFD)}, // podinit.ConfigFD: 3
+		Files: []uintptr{0, 1, 2, uintptr(cfgR)}, // podinit.ConfigFD: 3
 		Sys:   &unix.SysProcAttr{Cloneflags: cloneflags, Pdeathsig: unix.SIGKILL},
 	})
-	// Pod init has its own copy (or never started): this process, which
-	// lives as long as the pod, keeps no memory of it.
-	unix.Close(cfgFD)
+	unix.Close(cfgR)
+	// killInit stops a pod init that started, once this process gives up.
+	killInit := func() {
+		_ = unix.Kill(pid, unix.SIGKILL)
+		_, _ = podinit.Wait(pid)
+	}
 	if lerr := leaveNetNS(); lerr != nil {
 		// This thread would run the plugins of the teardown in the pod's
 		// namespace: give up on it, and on the pod.
+		unix.Close(cfgW)
 		if err == nil {
-			_ = unix.Kill(pid, unix.SIGKILL)
-			_, _ = podinit.Wait(pid)
+			killInit()
 		}
 		return fail("%v", lerr)
 	}
 	if err != nil {
+		unix.Close(cfgW)
 		return fail("starting pod init: %v", err)
 	}
+	// Pod init reads its configuration from the pipe as soon as its
+	// runtime has started; until then the pipe's buffer holds it (and a
+	// larger one waits for its reads).
+	cfgJSON, err := json.Marshal(cfg)
+	if err != nil {
+		unix.Close(cfgW)
+		killInit()
+		return fail("%v", err)
+	}
+	if err := podinit.WriteConfig(cfgW, cfgJSON); err != nil {
+		killInit()
+		return fail("pod init: %v", err)
+	}
+	sigc := make(chan os.Signal, 8)
+	signal.Notify(sigc, unix.SIGTERM, unix.SIGINT, unix.SIGHUP)
 	debugf("pod init started as PID %d", pid)
 	if err := podinit.WriteAtomic(abi.PID, []byte(strconv.Itoa(pid))); err != nil {
-		_ = unix.Kill(pid, unix.SIGKILL)
-		_, _ = podinit.Wait(pid)
+		killInit()
 		return fail("writing %s: %v", abi.PID, err)
 	}
 	// Signals go to pod init until it has exited; after that (while the

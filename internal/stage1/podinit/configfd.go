@@ -2,6 +2,7 @@ package podinit
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 
 	"golang.org/x/sys/unix"
@@ -38,22 +39,62 @@ func ConfigFile(name string, data []byte) (int, error) {
 	return fd, nil
 }
 
-// ReadConfig decodes the JSON configuration in fd into v and closes fd,
-// so that no app inherits it.
+// ConfigPipe returns a pipe (both ends close-on-exec) to hand a helper
+// its configuration while it starts: the helper gets the read end and
+// reads it with ReadConfig; the parent writes the configuration with
+// WriteConfig once the helper runs, so that encoding it overlaps the
+// helper's start.
+func ConfigPipe() (r, w int, err error) {
+	var p [2]int
+	if err := unix.Pipe2(p[:], unix.O_CLOEXEC); err != nil {
+		return -1, -1, fmt.Errorf("configuration pipe: %w", err)
+	}
+	return p[0], p[1], nil
+}
+
+// WriteConfig writes data to the write end of a ConfigPipe and closes
+// it: the reader sees the end of the configuration. A reader that died
+// makes it fail (EPIPE).
+func WriteConfig(w int, data []byte) error {
+	defer unix.Close(w)
+	if len(data) > maxConfig {
+		return fmt.Errorf("the configuration takes %d bytes, more than %d", len(data), maxConfig)
+	}
+	for off := 0; off < len(data); {
+		n, err := unix.Write(w, data[off:])
+		if errors.Is(err, unix.EINTR) {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("writing the configuration: %w", err)
+		}
+		off += n
+	}
+	return nil
+}
+
+// ReadConfig decodes the JSON configuration in fd (a ConfigFile, or the
+// read end of a ConfigPipe) into v and closes fd, so that no app
+// inherits it.
 func ReadConfig(fd int, v any) error {
 	defer unix.Close(fd)
 	return readConfig(fd, v)
 }
 
-// readConfig reads fd from its start (whatever its offset, which the
-// parent's write left at the end) and decodes it into v.
+// readConfig reads fd, a file from its start (whatever its offset, which
+// the parent's write left at the end) or a pipe to its end, and decodes
+// it into v.
 func readConfig(fd int, v any) error {
 	var st unix.Stat_t
 	if err := unix.Fstat(fd, &st); err != nil {
 		return fmt.Errorf("configuration (fd %d): %w", fd, err)
 	}
-	if st.Mode&unix.S_IFMT != unix.S_IFREG {
-		return fmt.Errorf("configuration (fd %d) is not a file", fd)
+	switch st.Mode & unix.S_IFMT {
+	case unix.S_IFREG:
+	case unix.S_IFIFO:
+		return readConfigPipe(fd, v)
+	default:
+		return fmt.Errorf("configuration (fd %d) is neither a file nor a pipe", fd)
 	}
 	if st.Size > maxConfig {
 		return fmt.Errorf("configuration (fd %d) takes %d bytes, more than %d", fd, st.Size, maxConfig)
@@ -68,6 +109,35 @@ func readConfig(fd int, v any) error {
 			return fmt.Errorf("configuration (fd %d): short read, %d of %d bytes", fd, off, len(buf))
 		}
 		off += n
+	}
+	if err := json.Unmarshal(buf, v); err != nil {
+		return fmt.Errorf("configuration (fd %d): %w", fd, err)
+	}
+	return nil
+}
+
+// readConfigPipe reads a pipe to its end, at most maxConfig bytes, and
+// decodes it into v.
+func readConfigPipe(fd int, v any) error {
+	buf := make([]byte, 0, 16<<10)
+	for {
+		if len(buf) == cap(buf) {
+			buf = append(buf, 0)[:len(buf)]
+		}
+		n, err := unix.Read(fd, buf[len(buf):cap(buf)])
+		if errors.Is(err, unix.EINTR) {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("configuration (fd %d): %w", fd, err)
+		}
+		if n == 0 {
+			break
+		}
+		buf = buf[:len(buf)+n]
+		if len(buf) > maxConfig {
+			return fmt.Errorf("configuration (fd %d) takes more than %d bytes", fd, maxConfig)
+		}
 	}
 	if err := json.Unmarshal(buf, v); err != nil {
 		return fmt.Errorf("configuration (fd %d): %w", fd, err)
