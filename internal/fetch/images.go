@@ -43,5 +43,8 @@ func (f *Fetcher) LookupImage(input string) (*store.Image, error) { return Looku
 // InsecureImage is --insecure-options=image.
 func (f *Fetcher) InsecureImage() bool { return f.Insecure.Image }
 
+// Offline is false: f may download.
+func (f *Fetcher) Offline() bool { return false }
+
 // RenderLimits are f's limits on rendering.
 func (f *Fetcher) RenderLimits() rootfs.Limits { return f.Limits }

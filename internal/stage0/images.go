@@ -32,6 +32,11 @@ type Images interface {
 	InsecureImage() bool
 	// RenderLimits bound what stage0 renders into a pod.
 	RenderLimits() rootfs.Limits
+	// Offline reports whether FetchImage and ImportStage1 only look in
+	// the store, never downloading: Prepare then makes the pod directory
+	// while they look. A fetcher may download for seconds, and like rkt
+	// 1.x, rkt makes no pod before its images are there.
+	Offline() bool
 }
 
 // ErrNotStored says that StoredImages cannot give an image without
@@ -63,6 +68,9 @@ func (si *StoredImages) InsecureImage() bool { return si.Insecure }
 
 // RenderLimits implements Images.
 func (si *StoredImages) RenderLimits() rootfs.Limits { return si.Limits }
+
+// Offline implements Images: StoredImages never fetches.
+func (si *StoredImages) Offline() bool { return true }
 
 // FetchImage implements Images: a stored, rendered image that is not an
 // ACI, named by ID or by the exact name it is stored under.

@@ -110,6 +110,10 @@ func Prepare(ctx context.Context, images Images, dataDir string, opts PrepareOpt
 	if err != nil {
 		return nil, err
 	}
+	// The pod directory is made while the images are looked up, when
+	// that is all it takes (Offline); after they are fetched otherwise.
+	made := startPod(dataDir, images.Offline())
+	defer made.abandon(&err)
 	st1, err := LoadStage1(ctx, images, opts.Stage1, opts.Stage1Dirs)
 	if err != nil {
 		return nil, err
@@ -118,8 +122,8 @@ func Prepare(ctx context.Context, images Images, dataDir string, opts PrepareOpt
 	if err != nil {
 		return nil, err
 	}
-	// Every image is present before the pod is made: a fetch that fails,
-	// or that the front rkt leaves to rkt-full, leaves nothing behind.
+	// A fetch that fails, or that the front rkt leaves to rkt-full,
+	// leaves nothing behind: an early pod is removed (abandon).
 	type fetchedImage struct {
 		img  *store.Image
 		tree []aci.Node
@@ -132,7 +136,7 @@ func Prepare(ctx context.Context, images Images, dataDir string, opts PrepareOpt
 		}
 		fetched[i] = fetchedImage{img, tree}
 	}
-	p, err := newPod(dataDir)
+	p, err := made.take()
 	if err != nil {
 		return nil, err
 	}
@@ -524,6 +528,83 @@ func newPod(dataDir string) (*pod.Pod, error) {
 		return nil, err
 	}
 	return p, nil
+}
+
+// podDirs are the directories of every pod, made with it: the apps'
+// entries and stage1's go in them.
+var podDirs = []struct {
+	path string
+	mode os.FileMode
+}{
+	{abi.AppsInfo, 0o750},
+	{abi.Overlay, 0o755},
+	{abi.Stage2, 0o755},
+	{"stage1", 0o750},
+	{abi.Stage1Rootfs, 0o750},
+	{abi.Stage1State, 0o750},
+}
+
+// newPodWithDirs is newPod with the podDirs made; a failure removes the
+// pod.
+func newPodWithDirs(dataDir string) (_ *pod.Pod, err error) {
+	p, err := newPod(dataDir)
+	if err != nil {
+		return nil, err
+	}
+	defer discardOnError(p, &err)
+	for _, d := range podDirs {
+		if err := os.Mkdir(filepath.Join(p.Dir, d.path), d.mode); err != nil {
+			return nil, err
+		}
+	}
+	return p, nil
+}
+
+// podStart is the making of a pod's directory by Prepare, at once in a
+// goroutine (early) or when the pod is taken.
+type podStart struct {
+	dataDir string
+	done    chan struct{}
+	p       *pod.Pod
+	err     error
+	taken   bool
+}
+
+// startPod starts making the pod directory when early, else leaves it to
+// take.
+func startPod(dataDir string, early bool) *podStart {
+	ps := &podStart{dataDir: dataDir}
+	if early {
+		ps.done = make(chan struct{})
+		go func() {
+			defer close(ps.done)
+			ps.p, ps.err = newPodWithDirs(dataDir)
+		}()
+	}
+	return ps
+}
+
+// take returns the pod, made now when it was not made early. From then
+// on the caller removes it on error.
+func (ps *podStart) take() (*pod.Pod, error) {
+	ps.taken = true
+	if ps.done == nil {
+		return newPodWithDirs(ps.dataDir)
+	}
+	<-ps.done
+	return ps.p, ps.err
+}
+
+// abandon removes a pod made early that was never taken, when *err is
+// set (Prepare gave up before it needed the pod).
+func (ps *podStart) abandon(err *error) {
+	if *err == nil || ps.taken || ps.done == nil {
+		return
+	}
+	<-ps.done
+	if ps.p != nil {
+		discardOnError(ps.p, err)
+	}
 }
 
 // discardOnError removes a pod being prepared when *err is set, so

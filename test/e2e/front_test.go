@@ -27,6 +27,21 @@ func TestFrontHandsOver(t *testing.T) {
 	if n := strings.Count(r.stderr, "image: warning: image signature verification has been disabled"); n != 1 {
 		t.Errorf("the insecure-image warning is printed %d times, want once:\n%v", n, r)
 	}
+	// An image named by its transport is rkt-full's to look up, stored
+	// or not. The front made its pod directory while it looked, and
+	// removed it before it handed over: rkt-full's pods are the only ones.
+	r = rkt(t, e, insecureImage, "--debug", "run", "--net=host", img, "--exec=/bin/true").ok(t)
+	if !strings.Contains(r.stderr, handover) {
+		t.Fatalf("a run of an image named by its transport: want a hand-over to rkt-full:\n%v", r)
+	}
+	if l := rkt(t, e, "list", "--no-legend").ok(t); len(strings.Split(strings.TrimSpace(l.stdout), "\n")) != 2 {
+		t.Errorf("two runs handed over, want two pods:\n%v", l)
+	}
+	for _, state := range []string{"embryo", "prepare"} {
+		if ents, err := os.ReadDir(filepath.Join(e.dir, "pods", state)); err != nil || len(ents) != 0 {
+			t.Errorf("pods/%s after a hand-over: %d entries (%v), want none", state, len(ents), err)
+		}
+	}
 	// The stage1 image is an ACI (sha512-…), the OCI image sha256-….
 	var id string
 	list := rkt(t, e, "image", "list", "--no-legend", "--fields=id").ok(t)
