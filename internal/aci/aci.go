@@ -28,6 +28,19 @@ const MaxDependencyDepth = 16
 
 // ReadManifestFile reads and validates a rendered ACI's manifest file.
 func ReadManifestFile(file string) (*schema.ImageManifest, error) {
+	raw, err := readBounded(file)
+	if err != nil {
+		return nil, err
+	}
+	var m schema.ImageManifest
+	if err := json.Unmarshal(raw, &m); err != nil {
+		return nil, fmt.Errorf("%s: %w", file, err)
+	}
+	return &m, nil
+}
+
+// readBounded reads a manifest file of at most MaxManifestSize bytes.
+func readBounded(file string) ([]byte, error) {
 	f, err := os.Open(file)
 	if err != nil {
 		return nil, err
@@ -40,11 +53,7 @@ func ReadManifestFile(file string) (*schema.ImageManifest, error) {
 	if len(raw) > MaxManifestSize {
 		return nil, errdefs.TooLarge(fmt.Errorf("%s is larger than %d bytes", file, MaxManifestSize))
 	}
-	var m schema.ImageManifest
-	if err := json.Unmarshal(raw, &m); err != nil {
-		return nil, fmt.Errorf("%s: %w", file, err)
-	}
-	return &m, nil
+	return raw, nil
 }
 
 // Annotation returns an annotation of the manifest.
@@ -68,6 +77,58 @@ func Manifest(s *store.Store, img *store.Image) (*schema.ImageManifest, string, 
 		return nil, "", fmt.Errorf("image %s: %w", store.FormatID(img.ID), err)
 	}
 	return m, tree, nil
+}
+
+// StoredManifest is a stored ACI's manifest as a pod's stage1 needs it:
+// the file as stored, and its annotations.
+type StoredManifest struct {
+	// Raw is the manifest file, byte for byte.
+	Raw []byte
+	// Annotations are the manifest's annotations by name.
+	Annotations map[string]string
+	// Tree is the rendered tree (the manifest and rootfs/).
+	Tree string
+}
+
+// ReadStoredManifest reads a stored ACI's manifest for its annotations
+// alone. The store checked the whole manifest when it took the image in:
+// this skips decoding and validating the rest again, which a pod start
+// would pay for its stage1.
+func ReadStoredManifest(s *store.Store, img *store.Image) (*StoredManifest, error) {
+	if img.MediaType != MediaType || len(img.Layers) != 1 {
+		return nil, errdefs.InvalidArgument(fmt.Errorf("image %s is not an ACI", store.FormatID(img.ID)))
+	}
+	dir, err := s.LayerDir(img.Layers[0].DiffID)
+	if err != nil {
+		return nil, err
+	}
+	tree := filepath.Join(dir, "rootfs")
+	file := filepath.Join(tree, "manifest")
+	raw, err := readBounded(file)
+	if err != nil {
+		return nil, fmt.Errorf("image %s: %w", store.FormatID(img.ID), err)
+	}
+	var m struct {
+		ACKind      string `json:"acKind"`
+		Annotations []struct {
+			Name  string `json:"name"`
+			Value string `json:"value"`
+		} `json:"annotations"`
+	}
+	if err := json.Unmarshal(raw, &m); err != nil {
+		return nil, fmt.Errorf("image %s: %s: %w", store.FormatID(img.ID), file, err)
+	}
+	if m.ACKind != string(schema.ImageManifestKind) {
+		return nil, fmt.Errorf("image %s: %s: acKind %q, want %q", store.FormatID(img.ID), file, m.ACKind, schema.ImageManifestKind)
+	}
+	sm := &StoredManifest{Raw: raw, Annotations: make(map[string]string, len(m.Annotations)), Tree: tree}
+	for _, a := range m.Annotations {
+		if _, dup := sm.Annotations[a.Name]; dup {
+			return nil, fmt.Errorf("image %s: %s: annotation %q is given twice", store.FormatID(img.ID), file, a.Name)
+		}
+		sm.Annotations[a.Name] = a.Value
+	}
+	return sm, nil
 }
 
 // DependencyInput is how a dependency is asked for: its name and labels in

@@ -504,11 +504,7 @@ func writePodFiles(podDir string, pm *schema.PodManifest, st1 *Stage1) error {
 			return err
 		}
 	}
-	m, err := json.Marshal(st1.Manifest)
-	if err != nil {
-		return err
-	}
-	if err := os.WriteFile(filepath.Join(podDir, abi.Stage1Manifest), m, 0o640); err != nil {
+	if err := os.WriteFile(filepath.Join(podDir, abi.Stage1Manifest), st1.Manifest, 0o640); err != nil {
 		return err
 	}
 	if err := os.WriteFile(filepath.Join(podDir, abi.Stage1Image), []byte(store.FormatID(st1.Image.ID)+"\n"), 0o640); err != nil {

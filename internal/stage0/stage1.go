@@ -9,8 +9,6 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/appc/spec/schema"
-
 	"github.com/rkt/rkt/internal/aci"
 	"github.com/rkt/rkt/internal/errdefs"
 	"github.com/rkt/rkt/internal/stage1/abi"
@@ -37,8 +35,9 @@ type Stage1Selection struct {
 
 // Stage1 is a loaded stage1 image.
 type Stage1 struct {
-	Image    *store.Image
-	Manifest *schema.ImageManifest
+	Image *store.Image
+	// Manifest is the image's manifest as stored (the pod gets a copy).
+	Manifest []byte
 	// Rootfs is the rendered tree in the store (read-only to pods).
 	Rootfs string
 	// Entrypoints by annotation name, relative to Rootfs.
@@ -115,13 +114,13 @@ func LoadStage1(ctx context.Context, images Images, sel Stage1Selection, dirs St
 }
 
 func stage1FromImage(s *store.Store, img *store.Image) (*Stage1, error) {
-	m, tree, err := aci.Manifest(s, img)
+	m, err := aci.ReadStoredManifest(s, img)
 	if err != nil {
 		return nil, fmt.Errorf("stage1: %w", err)
 	}
-	st := &Stage1{Image: img, Manifest: m, Rootfs: filepath.Join(tree, "rootfs"), Entrypoints: map[string]string{}, Version: 1}
+	st := &Stage1{Image: img, Manifest: m.Raw, Rootfs: filepath.Join(m.Tree, "rootfs"), Entrypoints: map[string]string{}, Version: 1}
 	for _, a := range []string{abi.AnnotationRun, abi.AnnotationEnter, abi.AnnotationGC, abi.AnnotationStop} {
-		if v, ok := aci.Annotation(m, a); ok {
+		if v, ok := m.Annotations[a]; ok {
 			if !filepath.IsAbs(v) || strings.Contains(v, "..") {
 				return nil, fmt.Errorf("stage1 image %s: entrypoint %s=%q is not a clean absolute path", store.FormatID(img.ID), a, v)
 			}
@@ -131,7 +130,7 @@ func stage1FromImage(s *store.Store, img *store.Image) (*Stage1, error) {
 	if _, ok := st.Entrypoints[abi.AnnotationRun]; !ok {
 		return nil, fmt.Errorf("stage1 image %s has no %s entrypoint", store.FormatID(img.ID), abi.AnnotationRun)
 	}
-	if v, ok := aci.Annotation(m, abi.AnnotationInterfaceVersion); ok {
+	if v, ok := m.Annotations[abi.AnnotationInterfaceVersion]; ok {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 1 {
 			return nil, fmt.Errorf("stage1 image %s: bad interface version %q", store.FormatID(img.ID), v)
