@@ -239,6 +239,11 @@ func Run(args []string) int {
 		killInit()
 		return fail("pod init: %v", err)
 	}
+	// Pod init's directories, made while it starts: it makes those still
+	// missing when it gets to them.
+	if err := podinit.MakeStateDirs(); err != nil {
+		debugf("%v", err)
+	}
 	sigc := make(chan os.Signal, 8)
 	signal.Notify(sigc, unix.SIGTERM, unix.SIGINT, unix.SIGHUP)
 	debugf("pod init started as PID %d", pid)

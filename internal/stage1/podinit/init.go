@@ -44,6 +44,31 @@ type EnterSpec struct {
 	UsernsSize  uint32 `json:"usernsSize,omitempty"`
 }
 
+// initRoot is the empty root pod init pivots to once the apps run.
+const initRoot = abi.Stage1State + "/init-root"
+
+// stateDirs are pod init's directories in the pod's stage1 state, and
+// their modes.
+var stateDirs = []struct {
+	path string
+	mode os.FileMode
+}{
+	{abi.StatusDir, 0o750}, {PidsDir, 0o750}, {EnterDir, 0o750}, {abi.Stage1State + "/etc", 0o750}, {initRoot, 0o700},
+}
+
+// MakeStateDirs makes pod init's directories in the pod directory (the
+// working directory), those that are not there yet. Pod init makes them
+// itself; the run process makes them too while pod init starts, which
+// takes the work off pod init's way to the apps.
+func MakeStateDirs() error {
+	for _, d := range stateDirs {
+		if err := os.MkdirAll(d.path, d.mode); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // EnvStopTimeout overrides the stop timeout (a Go duration, e.g. "2s").
 const EnvStopTimeout = "RKT_STAGE1_STOP_TIMEOUT"
 
@@ -154,10 +179,8 @@ func (s *initState) setup() (map[int]string, error) {
 			return nil, err
 		}
 	}
-	for _, d := range []string{abi.StatusDir, PidsDir, EnterDir, abi.Stage1State + "/etc"} {
-		if err := os.MkdirAll(d, 0o750); err != nil {
-			return nil, err
-		}
+	if err := MakeStateDirs(); err != nil {
+		return nil, err
 	}
 	written := map[string]bool{}
 	for _, p := range plans {
@@ -215,10 +238,7 @@ func (s *initState) setup() (map[int]string, error) {
 		}
 	}
 	// Leave nothing of the host visible through /proc/1/root.
-	emptyRoot := abi.Stage1State + "/init-root"
-	if err := os.Mkdir(emptyRoot, 0o700); err != nil && !errors.Is(err, os.ErrExist) {
-		return nil, err
-	}
+	emptyRoot := initRoot // made by MakeStateDirs
 	if err := mount.MountTmpfs(emptyRoot, "mode=0500,size=4k"); err != nil {
 		return nil, err
 	}
