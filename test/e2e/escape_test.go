@@ -58,7 +58,13 @@ func TestEscapeProcExe(t *testing.T) {
 for p in /proc/[0-9]*; do [ "$p" = /proc/$$ ] && continue; (exec 3>>$p/exe) 2>/dev/null && echo OPENED $p $(readlink $p/exe); done; done; echo done`
 	p := startPod(t, e, []string{insecureImage}, "--net=host", img, "--exec=/bin/sh", "--", "-c", attack)
 	uuid, stdout := p.uuid, p.stdout
-	stage1 := filepath.Join(e.dir, "pods", "run", uuid, "stage1", "rootfs", "stage1-ns")
+	// The rendered stage1 tree in the store: what the host binds, read-only,
+	// at the pod's stage1/rootfs whenever it runs an entrypoint.
+	trees, _ := filepath.Glob(filepath.Join(e.store(), "layers", "*", "rootfs", "rootfs", "stage1-ns"))
+	if len(trees) != 1 {
+		t.Fatalf("stage1 binaries in the store: %q, want one", trees)
+	}
+	stage1 := trees[0]
 	sum := func() string {
 		b, err := os.ReadFile(stage1)
 		if err != nil {
@@ -79,6 +85,11 @@ for p in /proc/[0-9]*; do [ "$p" = /proc/$$ ] && continue; (exec 3>>$p/exe) 2>/d
 	}
 	if err := p.cmd.Wait(); err != nil {
 		t.Fatalf("pod: %v\nstdout:\n%s\nstderr:\n%s", err, stdout, p.stderr)
+	}
+	// The enters bound the stage1 tree again, concurrently: the exited
+	// pod keeps none of those binds.
+	if m := podMounts(t, e); strings.Contains(m, uuid) {
+		t.Errorf("mounts of the exited pod left in the host's namespace:\n%s", m)
 	}
 	if strings.Contains(stdout.String(), "OPENED") || !strings.Contains(stdout.String(), "done") {
 		t.Errorf("the app opened a process's executable for writing:\n%s", stdout)

@@ -380,13 +380,21 @@ func MountTmpfs(target, data string) error {
 	return nil
 }
 
+// maxStacked bounds the mounts Detach takes off one point.
+const maxStacked = 64
+
 // Detach lazily unmounts whatever is mounted at p (MNT_DETACH), so a busy
-// mount goes away from the tree at once. Nothing mounted there is not an
-// error.
+// mount goes away from the tree at once: every mount stacked there, the
+// top one first. Nothing mounted there is not an error.
 func Detach(p string) error {
-	err := unix.Unmount(p, unix.MNT_DETACH|unix.UMOUNT_NOFOLLOW)
-	if err != nil && !errors.Is(err, unix.EINVAL) && !errors.Is(err, unix.ENOENT) {
-		return fmt.Errorf("unmount %s: %w", p, err)
+	for range maxStacked {
+		err := unix.Unmount(p, unix.MNT_DETACH|unix.UMOUNT_NOFOLLOW)
+		if errors.Is(err, unix.EINVAL) || errors.Is(err, unix.ENOENT) {
+			return nil // not (or no longer) a mount point
+		}
+		if err != nil {
+			return fmt.Errorf("unmount %s: %w", p, err)
+		}
 	}
-	return nil
+	return fmt.Errorf("unmount %s: more than %d mounts stacked there", p, maxStacked)
 }

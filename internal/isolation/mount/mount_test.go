@@ -1,8 +1,10 @@
 package mount
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -113,5 +115,49 @@ func TestMknodInRoot(t *testing.T) {
 	}
 	if err := MknodInRoot(rfd, "/dev/null", unix.S_IFCHR|0o666, unix.Mkdev(1, 3), 0, 0); err == nil {
 		t.Error("a node made over an existing one")
+	}
+}
+
+// TestDetachStacked: Detach takes off every mount stacked at a point, and
+// a point with nothing mounted is no error. Run in a mount namespace of
+// its own, on a thread that dies with the test's goroutine.
+func TestDetachStacked(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to make a mount namespace")
+	}
+	dir := t.TempDir()
+	errc := make(chan error, 1)
+	go func() {
+		runtime.LockOSThread() // never unlocked: the thread goes with its namespace
+		errc <- func() error {
+			if err := unix.Unshare(unix.CLONE_NEWNS); err != nil {
+				return err
+			}
+			if err := MakeRPrivate(); err != nil {
+				return err
+			}
+			for range 3 {
+				if err := MountTmpfs(dir, "size=4k"); err != nil {
+					return err
+				}
+			}
+			if err := Detach(dir); err != nil {
+				return err
+			}
+			var st, parent unix.Stat_t
+			if err := unix.Stat(dir, &st); err != nil {
+				return err
+			}
+			if err := unix.Stat(filepath.Dir(dir), &parent); err != nil {
+				return err
+			}
+			if st.Dev != parent.Dev {
+				return fmt.Errorf("%s is still a mount point after Detach", dir)
+			}
+			return Detach(dir) // nothing there: no error
+		}()
+	}()
+	if err := <-errc; err != nil {
+		t.Fatal(err)
 	}
 }

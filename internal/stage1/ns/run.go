@@ -244,6 +244,14 @@ func Run(args []string) int {
 	if err := podinit.MakeStateDirs(); err != nil {
 		debugf("%v", err)
 	}
+	// Nothing runs from the stage1 tree's path any more (pod init was
+	// exec'd, and its helpers exec /proc/self/exe) but the CNI plugins of
+	// the teardown: without networks, the host's bind of the tree goes
+	// now rather than on the way out, while pod init starts. stage0 binds
+	// it again when it needs an entrypoint (enter, stop, gc).
+	if netPod == nil {
+		detachStage1(debugf)
+	}
 	sigc := make(chan os.Signal, 8)
 	signal.Notify(sigc, unix.SIGTERM, unix.SIGINT, unix.SIGHUP)
 	debugf("pod init started as PID %d", pid)
@@ -286,13 +294,9 @@ func Run(args []string) int {
 	}
 	debugf("pod init exited: %v", ws)
 	teardown()
-	// An exited pod keeps no mount in the host's namespace: stage0 binds
-	// the stage1 tree again when it needs an entrypoint (gc, for one).
-	// Thousands of exited pods would otherwise make every mount table
-	// read, and so every gc, slow.
-	if err := mount.Detach(abi.Stage1Rootfs); err != nil {
-		debugf("%v", err)
-	}
+	// Whatever bound the tree since (an enter, a stop; concurrent ones
+	// stack their binds) goes too.
+	detachStage1(debugf)
 	if ws.Signaled() {
 		sig := ws.Signal()
 		signal.Reset(sig)
@@ -301,6 +305,17 @@ func Run(args []string) int {
 		return 128 + int(sig)
 	}
 	return ws.ExitStatus()
+}
+
+// detachStage1 unmounts the host's bind of the pod's stage1 tree. An
+// exited pod keeps no mount in the host's namespace: stage0 binds the
+// tree again when it needs an entrypoint (gc, for one). Thousands of
+// exited pods would otherwise make every mount table read, and so every
+// gc, slow.
+func detachStage1(debugf func(string, ...any)) {
+	if err := mount.Detach(abi.Stage1Rootfs); err != nil {
+		debugf("%v", err)
+	}
 }
 
 // setupNetworks attaches the pod to the CNI networks of the plan, with
