@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/appc/spec/schema"
@@ -78,6 +79,15 @@ func deviceVolumes(pm *schema.PodManifest, ra *schema.RuntimeApp) []cgroup.Devic
 // allDevices (--insecure-options=paths) leaves the device controller
 // open. pm is the pod's manifest (the pod directory's, read when nil).
 func createCgroups(p *pod.Pod, pm *schema.PodManifest, allDevices bool) (*layout.Layout, []string, error) {
+	return createCgroupsRecorded(p, pm, allDevices, func() {})
+}
+
+// createCgroupsRecorded is createCgroups, calling recorded once their
+// layout is in the pod directory (or nothing will be).
+func createCgroupsRecorded(p *pod.Pod, pm *schema.PodManifest, allDevices bool, recorded func()) (*layout.Layout, []string, error) {
+	var once sync.Once
+	done := func() { once.Do(recorded) }
+	defer done()
 	if pm == nil {
 		var err error
 		if pm, err = ReadPodManifest(filepath.Join(p.Dir, abi.PodManifest)); err != nil {
@@ -105,6 +115,7 @@ func createCgroups(p *pod.Pod, pm *schema.PodManifest, allDevices bool) (*layout
 	if err := l.Save(p.Dir); err != nil {
 		return nil, nil, err
 	}
+	done()
 	warnings, err := cgroup.Create(l, apps)
 	if err != nil {
 		return nil, nil, fmt.Errorf("cgroups: %w", err)
@@ -118,7 +129,8 @@ func createCgroups(p *pod.Pod, pm *schema.PodManifest, allDevices bool) (*layout
 // millisecond, which would otherwise come after.
 type cgroupsStart struct {
 	done       chan struct{}
-	allDevices bool // what they were made for
+	recorded   chan struct{} // closed once the layout is in the pod dir, or will not be
+	allDevices bool          // what they were made for
 	layout     *layout.Layout
 	warnings   []string
 	err        error
@@ -127,12 +139,19 @@ type cgroupsStart struct {
 // startCgroups starts createCgroups. Until wait returns, neither p nor pm
 // may change.
 func startCgroups(p *pod.Pod, pm *schema.PodManifest, allDevices bool) *cgroupsStart {
-	cs := &cgroupsStart{done: make(chan struct{}), allDevices: allDevices}
+	cs := &cgroupsStart{done: make(chan struct{}), recorded: make(chan struct{}), allDevices: allDevices}
 	go func() {
 		defer close(cs.done)
-		cs.layout, cs.warnings, cs.err = createCgroups(p, pm, allDevices)
+		cs.layout, cs.warnings, cs.err = createCgroupsRecorded(p, pm, allDevices, func() { close(cs.recorded) })
 	}()
 	return cs
+}
+
+// waitRecorded returns once the cgroups' layout is in the pod directory,
+// where gc finds them, or the creation failed: the pod may move to run
+// while they are made.
+func (cs *cgroupsStart) waitRecorded() {
+	<-cs.recorded
 }
 
 // wait returns what createCgroups made.

@@ -51,15 +51,10 @@ func (r *Prepared) Exec(args abi.RunArgs, before func(podDir string, pm *schema.
 }
 
 func execPod(p *pod.Pod, pm *schema.PodManifest, st1 *Stage1, cs *cgroupsStart, args abi.RunArgs, before func(podDir string, pm *schema.PodManifest, args *abi.RunArgs) ([]string, error), warn func(string)) error {
-	var l *layout.Layout
-	var warnings []string
 	if cs != nil {
-		// Waited for before the pod moves to run: the creation records
-		// the cgroups in its directory.
-		var err error
-		if l, warnings, err = cs.wait(); err != nil {
-			return fmt.Errorf("pod %s: %w", p.UUID, err)
-		}
+		// The pod moves to run once gc can find its cgroups (their
+		// layout is recorded), while they are made.
+		cs.waitRecorded()
 	}
 	lock, err := p.ToRun()
 	if err != nil {
@@ -67,6 +62,20 @@ func execPod(p *pod.Pod, pm *schema.PodManifest, st1 *Stage1, cs *cgroupsStart, 
 			_ = cs.remove()
 		}
 		return err
+	}
+	// The stage1 tree is bound while the cgroups are made.
+	if err := BindStage1(p.Dir, st1.Rootfs); err != nil {
+		if cs != nil {
+			_ = cs.remove()
+		}
+		return err
+	}
+	var l *layout.Layout
+	var warnings []string
+	if cs != nil {
+		if l, warnings, err = cs.wait(); err != nil {
+			return fmt.Errorf("pod %s: %w", p.UUID, err)
+		}
 	}
 	// The cgroups are joined by this thread, and this thread execs stage1
 	// (see cgroup.JoinThread): it must stay the same OS thread.
@@ -87,9 +96,6 @@ func execPod(p *pod.Pod, pm *schema.PodManifest, st1 *Stage1, cs *cgroupsStart, 
 		if extraEnv, err = before(p.Dir, pm, &args); err != nil {
 			return fmt.Errorf("pod %s: %w", p.UUID, err)
 		}
-	}
-	if err := BindStage1(p.Dir, st1.Rootfs); err != nil {
-		return err
 	}
 	entry := filepath.Join(p.Dir, abi.Stage1Rootfs, st1.Entrypoints[abi.AnnotationRun])
 	fd, err := pod.Inheritable(lock)
