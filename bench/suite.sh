@@ -651,10 +651,11 @@ target() {
 		echo "- $text: $v — MISSED"
 	fi
 }
-# over G A B: median of A over median of B in group G, two decimals.
+# over G A B: median of A over median of B in group G, three decimals:
+# with two, a ratio of 0.1035 would print, and pass a 0.10 target, as 0.10.
 over() {
 	local a=${median_of[$1/$2]:-} b=${median_of[$1/$3]:-}
-	[ -n "$a" ] && [ -n "$b" ] && awk -v a="$a" -v b="$b" 'BEGIN{printf "%.2f", a/b}'
+	[ -n "$a" ] && [ -n "$b" ] && awk -v a="$a" -v b="$b" 'BEGIN{printf "%.3f", a/b}'
 }
 version_of() {
 	command -v "$1" >/dev/null || { echo "not installed"; return; }
