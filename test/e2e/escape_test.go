@@ -180,3 +180,18 @@ func readFile(t *testing.T, p string) string {
 	}
 	return string(b)
 }
+
+// TestEscapePodInitRoot: pod init leaves its root for an empty one once
+// the apps run (while it supervises them), so even an app that may trace
+// it (CAP_SYS_PTRACE, and read any file) sees nothing of the host through
+// /proc/1/root.
+func TestEscapePodInitRoot(t *testing.T) {
+	e, img := podEnv(t)
+	t.Parallel()
+	script := `sleep 0.5; ls -A /proc/1/root/; echo "rc=$?"`
+	r := rkt(t, e, insecureImage, "run", "--net=host", img, "--caps-retain=CAP_SYS_PTRACE,CAP_DAC_OVERRIDE,CAP_DAC_READ_SEARCH",
+		"--exec=/bin/sh", "--", "-c", script).ok(t)
+	if strings.TrimSpace(r.stdout) != "rc=0" {
+		t.Errorf("/proc/1/root from an app that may trace pod init: want an empty directory:\n%s", r)
+	}
+}

@@ -114,11 +114,22 @@ func PodInitMain(args []string) int {
 	}
 	sigc := make(chan os.Signal, 16)
 	signal.Notify(sigc, unix.SIGCHLD, unix.SIGTERM, unix.SIGINT, unix.SIGHUP)
-	apps, err := s.setup()
+	apps, hide, err := s.setup()
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "stage1: %v\n", err)
 		_ = unix.Kill(-1, unix.SIGKILL)
 		return ExitPodInitFailed
+	}
+	if hide != nil {
+		// While the apps run, and while pod init reaps one that exits at
+		// once: its exit does not wait for the pivot.
+		go func() {
+			if err := hide(); err != nil {
+				fmt.Fprintf(os.Stderr, "stage1: %v\n", err)
+				_ = unix.Kill(-1, unix.SIGKILL)
+				os.Exit(ExitPodInitFailed)
+			}
+		}()
 	}
 	if s.failedApp != "" {
 		s.recordStatus(s.failedApp, s.failedCode)
@@ -128,42 +139,45 @@ func PodInitMain(args []string) int {
 	return code
 }
 
-func (s *initState) setup() (map[int]string, error) {
+// setup sets the pod up and starts its apps. It returns them, and what
+// hides the host from pod init once they run (nil when pod init keeps its
+// root, for a post-stop handler).
+func (s *initState) setup() (map[int]string, func() error, error) {
 	if err := mount.MakeRPrivate(); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if err := unix.Sethostname([]byte(s.cfg.Hostname)); err != nil {
-		return nil, fmt.Errorf("setting the hostname: %w", err)
+		return nil, nil, fmt.Errorf("setting the hostname: %w", err)
 	}
 	if s.cfg.Net == "none" {
 		if err := LoopbackUp(); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 	}
 	data, err := os.ReadFile(abi.PodManifest)
 	if err != nil {
-		return nil, fmt.Errorf("reading the pod manifest: %w", err)
+		return nil, nil, fmt.Errorf("reading the pod manifest: %w", err)
 	}
 	pm, err := ParsePodManifest(data)
 	if err != nil {
-		return nil, fmt.Errorf("parsing the pod manifest: %w", err)
+		return nil, nil, fmt.Errorf("parsing the pod manifest: %w", err)
 	}
 	if len(pm.Apps) == 0 {
-		return nil, errors.New("the pod has no apps")
+		return nil, nil, errors.New("the pod has no apps")
 	}
 	if s.cfg.Interactive && len(pm.Apps) != 1 {
-		return nil, fmt.Errorf("--interactive needs exactly one app, the pod has %d", len(pm.Apps))
+		return nil, nil, fmt.Errorf("--interactive needs exactly one app, the pod has %d", len(pm.Apps))
 	}
 	plans := make([]AppPlan, 0, len(pm.Apps))
 	for i := range pm.Apps {
 		ra := &pm.Apps[i]
 		ld, err := os.ReadFile(abi.AppsInfo + "/" + ra.Name + "/" + abi.AppLayers)
 		if err != nil {
-			return nil, fmt.Errorf("app %q: reading its layers: %w", ra.Name, err)
+			return nil, nil, fmt.Errorf("app %q: reading its layers: %w", ra.Name, err)
 		}
 		p, err := PlanApp(pm, ra, ParseLayers(string(ld)), s.cfg)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		if _, err := os.Lstat(abi.AppsInfo + "/" + ra.Name + "/" + abi.AppNoOverlay); err == nil {
 			p.NoOverlay = true
@@ -172,15 +186,15 @@ func (s *initState) setup() (map[int]string, error) {
 	}
 	fresh, err := makeSharedVolumes(podVolumes(pm))
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if s.cfg.UsernsSize > 0 {
 		if s.userns, err = newUserns(s.cfg.UsernsShift, s.cfg.UsernsSize); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 	}
 	if err := MakeStateDirs(); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	written := map[string]bool{}
 	for _, p := range plans {
@@ -190,34 +204,34 @@ func (s *initState) setup() (map[int]string, error) {
 			}
 			written[f.Path] = true
 			if err := os.MkdirAll(f.Path[:strings.LastIndexByte(f.Path, '/')], 0o750); err != nil {
-				return nil, err
+				return nil, nil, err
 			}
 			if err := WriteAtomic(f.Path, []byte(f.Content)); err != nil {
-				return nil, err
+				return nil, nil, err
 			}
 		}
 		es, err := json.Marshal(EnterSpec{HelperSpec: HelperSpec{Exec: ExecSpec{
 			App: p.Exec.App, Env: p.Exec.Env, UID: p.Exec.UID, GID: p.Exec.GID, SupplementaryGIDs: p.Exec.SupplementaryGIDs,
 		}, Security: p.Security}, UsernsShift: s.cfg.UsernsShift, UsernsSize: s.cfg.UsernsSize})
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		if err := WriteAtomic(EnterDir+"/"+p.Name, es); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		if err := p.execute(fresh, s.userns); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 	}
 	s.debugf("mounts done")
 	st, err := unix.Open(abi.StatusDir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
-		return nil, fmt.Errorf("opening the status dir: %w", err)
+		return nil, nil, fmt.Errorf("opening the status dir: %w", err)
 	}
 	s.status = st
 	apps, err := s.startApps(plans)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	s.debugf("apps started")
 	if s.cfg.Debug {
@@ -226,7 +240,7 @@ func (s *initState) setup() (map[int]string, error) {
 		s.debugf("heap: total alloc %d KiB, in use %d KiB, sys %d KiB, mallocs %d", ms.TotalAlloc>>10, ms.HeapInuse>>10, ms.HeapSys>>10, ms.Mallocs)
 	}
 	if err := os.Symlink("ready", abi.SupervisorStatus); err != nil && !errors.Is(err, os.ErrExist) {
-		return nil, err
+		return nil, nil, err
 	}
 	// A post-stop handler starts like an app, from the pod dir: pod init
 	// keeps its root then (it is non-dumpable, and the apps have no
@@ -234,13 +248,20 @@ func (s *initState) setup() (map[int]string, error) {
 	for _, p := range s.plans {
 		if p.PostStop != nil {
 			s.debugf("app %q has a post-stop handler: pod init keeps its root", p.Name)
-			return apps, nil
+			return apps, nil, nil
 		}
 	}
-	// Leave nothing of the host visible through /proc/1/root.
+	return apps, hideHost, nil
+}
+
+// hideHost pivots pod init to an empty root, leaving nothing of the host
+// visible through /proc/1/root. Pod init needs no path after its apps
+// started: what it writes later, it writes through descriptors it opened
+// before (the status directory, the apps' memory cgroups).
+func hideHost() error {
 	emptyRoot := initRoot // made by MakeStateDirs
 	if err := mount.MountTmpfs(emptyRoot, "mode=0500,size=4k"); err != nil {
-		return nil, err
+		return err
 	}
 	// A coverage build (scripts/cover.sh) writes its counters at exit,
 	// to the GOCOVERDIR it read at start: keep that path reachable after
@@ -253,10 +274,7 @@ func (s *initState) setup() (map[int]string, error) {
 			}
 		}
 	}
-	if err := mount.PivotRoot(emptyRoot); err != nil {
-		return nil, err
-	}
-	return apps, nil
+	return mount.PivotRoot(emptyRoot)
 }
 
 // startApps starts the apps in order (see startApp) and records their host
