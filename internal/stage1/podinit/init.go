@@ -90,6 +90,8 @@ type initState struct {
 	// plans and cgs are the apps' plans and cgroups, for event handlers.
 	plans map[string]AppPlan
 	cgs   *layout.Layout
+	// signals is closed once pod init gets its signals (sigc).
+	signals chan struct{}
 }
 
 func (s *initState) debugf(format string, args ...any) {
@@ -102,6 +104,11 @@ func (s *initState) debugf(format string, args ...any) {
 // the pod's own mount, UTS and IPC (and maybe net) namespaces, with cwd =
 // the pod dir. args is empty: the Config comes as JSON on ConfigFD.
 func PodInitMain(args []string) int {
+	// The main goroutine keeps the main thread, which is pod init as
+	// /proc/1 shows it: a goroutine that starts an app (startApp) changes
+	// its thread's cgroups, root and mount namespace for good, and must
+	// never run there.
+	runtime.LockOSThread()
 	_ = unix.Prctl(unix.PR_SET_DUMPABLE, 0, 0, 0, 0)
 	s := &initState{start: time.Now(), status: -1}
 	if len(args) != 0 {
@@ -112,8 +119,15 @@ func PodInitMain(args []string) int {
 		fmt.Fprintf(os.Stderr, "stage1: pod init: %v\n", err)
 		return ExitPodInitFailed
 	}
+	// os/signal starts threads of its own (about 0.3 ms here): in a
+	// goroutine, while setup waits in its system calls. The apps start
+	// only once it is done (setup waits for s.signals).
 	sigc := make(chan os.Signal, 16)
-	signal.Notify(sigc, unix.SIGCHLD, unix.SIGTERM, unix.SIGINT, unix.SIGHUP)
+	s.signals = make(chan struct{})
+	go func() {
+		signal.Notify(sigc, unix.SIGCHLD, unix.SIGTERM, unix.SIGINT, unix.SIGHUP)
+		close(s.signals)
+	}()
 	apps, hide, err := s.setup()
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "stage1: %v\n", err)
@@ -229,6 +243,7 @@ func (s *initState) setup() (map[int]string, func() error, error) {
 		return nil, nil, fmt.Errorf("opening the status dir: %w", err)
 	}
 	s.status = st
+	<-s.signals
 	apps, err := s.startApps(plans)
 	if err != nil {
 		return nil, nil, err
