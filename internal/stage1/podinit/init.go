@@ -92,6 +92,13 @@ type initState struct {
 	cgs   *layout.Layout
 	// signals is closed once pod init gets its signals (sigc).
 	signals chan struct{}
+	// layout gives the pod's cgroups, read at pod init's start.
+	layout chan layoutResult
+}
+
+type layoutResult struct {
+	l   *layout.Layout
+	err error
 }
 
 func (s *initState) debugf(format string, args ...any) {
@@ -127,6 +134,12 @@ func PodInitMain(args []string) int {
 	go func() {
 		signal.Notify(sigc, unix.SIGCHLD, unix.SIGTERM, unix.SIGINT, unix.SIGHUP)
 		close(s.signals)
+	}()
+	// The cgroups' layout, read while setup goes on (startApps needs it).
+	s.layout = make(chan layoutResult, 1)
+	go func() {
+		l, err := layout.Load(".")
+		s.layout <- layoutResult{l, err}
 	}()
 	apps, hide, err := s.setup()
 	if err != nil {
@@ -210,6 +223,10 @@ func (s *initState) setup() (map[int]string, func() error, error) {
 	if err := MakeStateDirs(); err != nil {
 		return nil, nil, err
 	}
+	// What rkt enter gives an entered command, written while the apps'
+	// roots are mounted; done before the pod says it is ready.
+	entered := make(chan error, 1)
+	go func() { entered <- s.writeEnterSpecs(plans) }()
 	written := map[string]bool{}
 	for _, p := range plans {
 		for _, f := range p.Files {
@@ -223,15 +240,6 @@ func (s *initState) setup() (map[int]string, func() error, error) {
 			if err := WriteAtomic(f.Path, []byte(f.Content)); err != nil {
 				return nil, nil, err
 			}
-		}
-		es, err := json.Marshal(EnterSpec{HelperSpec: HelperSpec{Exec: ExecSpec{
-			App: p.Exec.App, Env: p.Exec.Env, UID: p.Exec.UID, GID: p.Exec.GID, SupplementaryGIDs: p.Exec.SupplementaryGIDs,
-		}, Security: p.Security}, UsernsShift: s.cfg.UsernsShift, UsernsSize: s.cfg.UsernsSize})
-		if err != nil {
-			return nil, nil, err
-		}
-		if err := WriteAtomic(EnterDir+"/"+p.Name, es); err != nil {
-			return nil, nil, err
 		}
 		if err := p.execute(fresh, s.userns); err != nil {
 			return nil, nil, err
@@ -254,6 +262,9 @@ func (s *initState) setup() (map[int]string, func() error, error) {
 		runtime.ReadMemStats(&ms)
 		s.debugf("heap: total alloc %d KiB, in use %d KiB, sys %d KiB, mallocs %d", ms.TotalAlloc>>10, ms.HeapInuse>>10, ms.HeapSys>>10, ms.Mallocs)
 	}
+	if err := <-entered; err != nil {
+		return nil, nil, err
+	}
 	if err := os.Symlink("ready", abi.SupervisorStatus); err != nil && !errors.Is(err, os.ErrExist) {
 		return nil, nil, err
 	}
@@ -267,6 +278,22 @@ func (s *initState) setup() (map[int]string, func() error, error) {
 		}
 	}
 	return apps, hideHost, nil
+}
+
+// writeEnterSpecs writes each app's EnterSpec (EnterDir/<app>).
+func (s *initState) writeEnterSpecs(plans []AppPlan) error {
+	for _, p := range plans {
+		es, err := json.Marshal(EnterSpec{HelperSpec: HelperSpec{Exec: ExecSpec{
+			App: p.Exec.App, Env: p.Exec.Env, UID: p.Exec.UID, GID: p.Exec.GID, SupplementaryGIDs: p.Exec.SupplementaryGIDs,
+		}, Security: p.Security}, UsernsShift: s.cfg.UsernsShift, UsernsSize: s.cfg.UsernsSize})
+		if err != nil {
+			return err
+		}
+		if err := WriteAtomic(EnterDir+"/"+p.Name, es); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // hideHost pivots pod init to an empty root, leaving nothing of the host
@@ -297,7 +324,8 @@ func hideHost() error {
 // exit code are kept for supervise, which stops the pod as when an app
 // fails.
 func (s *initState) startApps(plans []AppPlan) (map[int]string, error) {
-	cgs, err := layout.Load(".")
+	lr := <-s.layout
+	cgs, err := lr.l, lr.err
 	if err != nil {
 		return nil, err
 	}
