@@ -7,45 +7,75 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-func TestConfigFile(t *testing.T) {
-	// Larger than one argument may be (128 KiB), as a pod's hosts
-	// entries may be.
+// TestReadConfig: a configuration comes back whole through a memory file
+// (ConfigFile) and through a pipe written while it is read (ConfigPipe),
+// larger than an argument may be (128 KiB, as a pod's hosts entries may
+// be) and than a pipe's buffer; one that is cut short, empty or too large
+// is an error.
+func TestReadConfig(t *testing.T) {
 	big := strings.Repeat("10.0.0.1 h\n", 40000)
 	cases := []struct {
 		name    string
 		data    string
 		wantErr string
+		pipe    bool // only through a pipe: ConfigFile refuses it itself
 	}{
 		{name: "small", data: `{"hostname":"a"}`},
-		{name: "larger than an argument", data: `{"hostname":"a","hostsEntries":"` + strings.ReplaceAll(big, "\n", `\n`) + `"}`},
-		{name: "not JSON", data: `{"hostname":`, wantErr: "unexpected end of JSON input"},
+		{name: "larger than an argument and a pipe's buffer", data: `{"hostname":"a","hostsEntries":"` + strings.ReplaceAll(big, "\n", `\n`) + `"}`},
+		{name: "cut short", data: `{"hostname":"a","hostsEn`, wantErr: "unexpected end of JSON input"},
 		{name: "empty", data: ``, wantErr: "unexpected end of JSON input"},
+		{name: "too large", data: strings.Repeat(" ", maxConfig+1), wantErr: "more than", pipe: true},
 	}
-	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			fd, err := ConfigFile("test", []byte(c.data))
-			if err != nil {
-				t.Fatal(err)
+	for _, transport := range []string{"file", "pipe"} {
+		for _, c := range cases {
+			if c.pipe && transport != "pipe" {
+				continue
 			}
-			defer unix.Close(fd)
-			var cfg Config
-			err = readConfig(fd, &cfg)
-			if c.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), c.wantErr) {
-					t.Fatalf("got error %v, want one with %q", err, c.wantErr)
+			t.Run(transport+"/"+c.name, func(t *testing.T) {
+				var cfg Config
+				var err error
+				if transport == "file" {
+					fd, ferr := ConfigFile("test", []byte(c.data))
+					if ferr != nil {
+						t.Fatal(ferr)
+					}
+					err = readConfig(fd, &cfg)
+					unix.Close(fd)
+				} else {
+					r, w, perr := ConfigPipe()
+					if perr != nil {
+						t.Fatal(perr)
+					}
+					done := make(chan struct{})
+					go func() {
+						defer close(done)
+						// Too large: readConfig gives up and closes r,
+						// and this write fails (EPIPE), as it would when
+						// pod init dies.
+						_ = writeAll(w, []byte(c.data))
+						unix.Close(w)
+					}()
+					err = readConfig(r, &cfg)
+					unix.Close(r)
+					<-done
 				}
-				return
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			if cfg.Hostname != "a" {
-				t.Errorf("hostname %q, want a", cfg.Hostname)
-			}
-			if strings.HasPrefix(c.name, "larger") && cfg.HostsEntries != big {
-				t.Errorf("hosts entries: %d bytes back of %d", len(cfg.HostsEntries), len(big))
-			}
-		})
+				if c.wantErr != "" {
+					if err == nil || !strings.Contains(err.Error(), c.wantErr) {
+						t.Fatalf("got error %v, want one with %q", err, c.wantErr)
+					}
+					return
+				}
+				if err != nil {
+					t.Fatal(err)
+				}
+				if cfg.Hostname != "a" {
+					t.Errorf("hostname %q, want a", cfg.Hostname)
+				}
+				if strings.HasPrefix(c.name, "larger") && cfg.HostsEntries != big {
+					t.Errorf("hosts entries: %d bytes back of %d", len(cfg.HostsEntries), len(big))
+				}
+			})
+		}
 	}
 }
 
@@ -59,60 +89,6 @@ func TestReadConfigNotAFileOrPipe(t *testing.T) {
 	var cfg Config
 	if err := readConfig(p[0], &cfg); err == nil || !strings.Contains(err.Error(), "neither a file nor a pipe") {
 		t.Fatalf("got %v, want a refusal of a socket", err)
-	}
-}
-
-// TestConfigPipe: a configuration written to a pipe while the reader
-// reads it, larger than a pipe's buffer, comes back whole; a writer that
-// stops early or writes too much gives an error.
-func TestConfigPipe(t *testing.T) {
-	big := strings.Repeat("10.0.0.1 h\n", 40000)
-	cases := []struct {
-		name    string
-		data    string
-		wantErr string
-	}{
-		{name: "small", data: `{"hostname":"a"}`},
-		{name: "larger than the pipe's buffer", data: `{"hostname":"a","hostsEntries":"` + strings.ReplaceAll(big, "\n", `\n`) + `"}`},
-		{name: "cut short", data: `{"hostname":"a","hostsEn`, wantErr: "unexpected end of JSON input"},
-		{name: "empty", data: ``, wantErr: "unexpected end of JSON input"},
-		{name: "too large", data: strings.Repeat(" ", maxConfig+1), wantErr: "more than"},
-	}
-	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			r, w, err := ConfigPipe()
-			if err != nil {
-				t.Fatal(err)
-			}
-			done := make(chan struct{})
-			go func() {
-				defer close(done)
-				// The too-large case writes more than readConfig
-				// takes: it gives up and closes r, and this write
-				// fails (EPIPE), as it would when pod init dies.
-				_ = writeAll(w, []byte(c.data))
-				unix.Close(w)
-			}()
-			var cfg Config
-			err = readConfig(r, &cfg)
-			unix.Close(r)
-			<-done
-			if c.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), c.wantErr) {
-					t.Fatalf("got error %v, want one with %q", err, c.wantErr)
-				}
-				return
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			if cfg.Hostname != "a" {
-				t.Errorf("hostname %q, want a", cfg.Hostname)
-			}
-			if strings.HasPrefix(c.name, "larger") && cfg.HostsEntries != big {
-				t.Errorf("hosts entries: %d bytes back of %d", len(cfg.HostsEntries), len(big))
-			}
-		})
 	}
 }
 
