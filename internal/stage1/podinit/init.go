@@ -94,6 +94,26 @@ type initState struct {
 	signals chan struct{}
 	// layout gives the pod's cgroups, read at pod init's start.
 	layout chan layoutResult
+	// manifest gives the pod manifest, read at pod init's start.
+	manifest chan manifestResult
+}
+
+type manifestResult struct {
+	pm  *PodManifest
+	err error
+}
+
+// readPodManifest reads and parses the pod's manifest.
+func readPodManifest() (*PodManifest, error) {
+	data, err := os.ReadFile(abi.PodManifest)
+	if err != nil {
+		return nil, fmt.Errorf("reading the pod manifest: %w", err)
+	}
+	pm, err := ParsePodManifest(data)
+	if err != nil {
+		return nil, fmt.Errorf("parsing the pod manifest: %w", err)
+	}
+	return pm, nil
 }
 
 type layoutResult struct {
@@ -122,6 +142,12 @@ func PodInitMain(args []string) int {
 		fmt.Fprintln(os.Stderr, "stage1: pod init: want no argument (the configuration comes on fd 3)")
 		return ExitPodInitFailed
 	}
+	// The pod manifest, read while the configuration comes.
+	s.manifest = make(chan manifestResult, 1)
+	go func() {
+		pm, err := readPodManifest()
+		s.manifest <- manifestResult{pm, err}
+	}()
 	if err := ReadConfig(ConfigFD, &s.cfg); err != nil {
 		fmt.Fprintf(os.Stderr, "stage1: pod init: %v\n", err)
 		return ExitPodInitFailed
@@ -181,13 +207,10 @@ func (s *initState) setup() (map[int]string, func() error, error) {
 			return nil, nil, err
 		}
 	}
-	data, err := os.ReadFile(abi.PodManifest)
+	mr := <-s.manifest
+	pm, err := mr.pm, mr.err
 	if err != nil {
-		return nil, nil, fmt.Errorf("reading the pod manifest: %w", err)
-	}
-	pm, err := ParsePodManifest(data)
-	if err != nil {
-		return nil, nil, fmt.Errorf("parsing the pod manifest: %w", err)
+		return nil, nil, err
 	}
 	if len(pm.Apps) == 0 {
 		return nil, nil, errors.New("the pod has no apps")
