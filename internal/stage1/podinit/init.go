@@ -92,15 +92,26 @@ type initState struct {
 	cgs   *layout.Layout
 	// signals is closed once pod init gets its signals (sigc).
 	signals chan struct{}
-	// layout gives the pod's cgroups, read at pod init's start.
-	layout chan layoutResult
-	// manifest gives the pod manifest, read at pod init's start.
-	manifest chan manifestResult
+	// layout and manifest wait for the pod's cgroups and manifest, read
+	// in goroutines from pod init's start.
+	layout   func() (*layout.Layout, error)
+	manifest func() (*PodManifest, error)
 }
 
-type manifestResult struct {
-	pm  *PodManifest
-	err error
+// async runs f in a goroutine; the function it returns waits for f's
+// result, as often as it is called.
+func async[T any](f func() (T, error)) func() (T, error) {
+	done := make(chan struct{})
+	var v T
+	var err error
+	go func() {
+		defer close(done)
+		v, err = f()
+	}()
+	return func() (T, error) {
+		<-done
+		return v, err
+	}
 }
 
 // readPodManifest reads and parses the pod's manifest.
@@ -114,11 +125,6 @@ func readPodManifest() (*PodManifest, error) {
 		return nil, fmt.Errorf("parsing the pod manifest: %w", err)
 	}
 	return pm, nil
-}
-
-type layoutResult struct {
-	l   *layout.Layout
-	err error
 }
 
 func (s *initState) debugf(format string, args ...any) {
@@ -143,11 +149,7 @@ func PodInitMain(args []string) int {
 		return ExitPodInitFailed
 	}
 	// The pod manifest, read while the configuration comes.
-	s.manifest = make(chan manifestResult, 1)
-	go func() {
-		pm, err := readPodManifest()
-		s.manifest <- manifestResult{pm, err}
-	}()
+	s.manifest = async(readPodManifest)
 	if err := ReadConfig(ConfigFD, &s.cfg); err != nil {
 		fmt.Fprintf(os.Stderr, "stage1: pod init: %v\n", err)
 		return ExitPodInitFailed
@@ -162,11 +164,7 @@ func PodInitMain(args []string) int {
 		close(s.signals)
 	}()
 	// The cgroups' layout, read while setup goes on (startApps needs it).
-	s.layout = make(chan layoutResult, 1)
-	go func() {
-		l, err := layout.Load(".")
-		s.layout <- layoutResult{l, err}
-	}()
+	s.layout = async(func() (*layout.Layout, error) { return layout.Load(".") })
 	apps, hide, err := s.setup()
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "stage1: %v\n", err)
@@ -207,8 +205,7 @@ func (s *initState) setup() (map[int]string, func() error, error) {
 			return nil, nil, err
 		}
 	}
-	mr := <-s.manifest
-	pm, err := mr.pm, mr.err
+	pm, err := s.manifest()
 	if err != nil {
 		return nil, nil, err
 	}
@@ -347,8 +344,7 @@ func hideHost() error {
 // exit code are kept for supervise, which stops the pod as when an app
 // fails.
 func (s *initState) startApps(plans []AppPlan) (map[int]string, error) {
-	lr := <-s.layout
-	cgs, err := lr.l, lr.err
+	cgs, err := s.layout()
 	if err != nil {
 		return nil, err
 	}

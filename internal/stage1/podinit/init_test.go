@@ -1,6 +1,7 @@
 package podinit
 
 import (
+	"errors"
 	"os"
 	"testing"
 )
@@ -34,5 +35,20 @@ func TestMakeStateDirs(t *testing.T) {
 	}
 	if err := MakeStateDirs(); err == nil {
 		t.Error("MakeStateDirs over a file named stage1: no error")
+	}
+}
+
+// TestAsync: the result of the goroutine comes back, to every wait.
+func TestAsync(t *testing.T) {
+	release := make(chan struct{})
+	wait := async(func() (int, error) {
+		<-release
+		return 7, os.ErrNotExist
+	})
+	close(release)
+	for range 2 {
+		if v, err := wait(); v != 7 || !errors.Is(err, os.ErrNotExist) {
+			t.Fatalf("wait() = %d, %v; want 7, %v", v, err, os.ErrNotExist)
+		}
 	}
 }
