@@ -64,19 +64,28 @@ func Annotation(m *schema.ImageManifest, key string) (string, bool) {
 // Manifest reads a stored ACI's manifest from its rendered tree, and
 // returns the tree (the ACI's manifest and rootfs/).
 func Manifest(s *store.Store, img *store.Image) (*schema.ImageManifest, string, error) {
-	if img.MediaType != MediaType || len(img.Layers) != 1 {
-		return nil, "", errdefs.InvalidArgument(fmt.Errorf("image %s is not an ACI", store.FormatID(img.ID)))
-	}
-	dir, err := s.LayerDir(img.Layers[0].DiffID)
+	tree, err := storedTree(s, img)
 	if err != nil {
 		return nil, "", err
 	}
-	tree := filepath.Join(dir, "rootfs")
 	m, err := ReadManifestFile(filepath.Join(tree, "manifest"))
 	if err != nil {
 		return nil, "", fmt.Errorf("image %s: %w", store.FormatID(img.ID), err)
 	}
 	return m, tree, nil
+}
+
+// storedTree returns a stored ACI's rendered tree (its manifest and
+// rootfs/): the tree of its one layer.
+func storedTree(s *store.Store, img *store.Image) (string, error) {
+	if img.MediaType != MediaType || len(img.Layers) != 1 {
+		return "", errdefs.InvalidArgument(fmt.Errorf("image %s is not an ACI", store.FormatID(img.ID)))
+	}
+	dir, err := s.LayerDir(img.Layers[0].DiffID)
+	if err != nil {
+		return "", err
+	}
+	return filepath.Join(dir, "rootfs"), nil
 }
 
 // StoredManifest is a stored ACI's manifest as a pod's stage1 needs it:
@@ -95,14 +104,10 @@ type StoredManifest struct {
 // this skips decoding and validating the rest again, which a pod start
 // would pay for its stage1.
 func ReadStoredManifest(s *store.Store, img *store.Image) (*StoredManifest, error) {
-	if img.MediaType != MediaType || len(img.Layers) != 1 {
-		return nil, errdefs.InvalidArgument(fmt.Errorf("image %s is not an ACI", store.FormatID(img.ID)))
-	}
-	dir, err := s.LayerDir(img.Layers[0].DiffID)
+	tree, err := storedTree(s, img)
 	if err != nil {
 		return nil, err
 	}
-	tree := filepath.Join(dir, "rootfs")
 	file := filepath.Join(tree, "manifest")
 	raw, err := readBounded(file)
 	if err != nil {
