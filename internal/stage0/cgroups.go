@@ -78,16 +78,9 @@ func deviceVolumes(pm *schema.PodManifest, ra *schema.RuntimeApp) []cgroup.Devic
 // execs stage1 to join (cgroup.JoinThread), and what they cannot enforce.
 // allDevices (--insecure-options=paths) leaves the device controller
 // open. pm is the pod's manifest (the pod directory's, read when nil).
-func createCgroups(p *pod.Pod, pm *schema.PodManifest, allDevices bool) (*layout.Layout, []string, error) {
-	return createCgroupsRecorded(p, pm, allDevices, func() {})
-}
-
-// createCgroupsRecorded is createCgroups, calling recorded once their
-// layout is in the pod directory (or nothing will be).
-func createCgroupsRecorded(p *pod.Pod, pm *schema.PodManifest, allDevices bool, recorded func()) (*layout.Layout, []string, error) {
-	var once sync.Once
-	done := func() { once.Do(recorded) }
-	defer done()
+// recorded, when not nil, is called once the layout is in the pod
+// directory.
+func createCgroups(p *pod.Pod, pm *schema.PodManifest, allDevices bool, recorded func()) (*layout.Layout, []string, error) {
 	if pm == nil {
 		var err error
 		if pm, err = ReadPodManifest(filepath.Join(p.Dir, abi.PodManifest)); err != nil {
@@ -115,7 +108,9 @@ func createCgroupsRecorded(p *pod.Pod, pm *schema.PodManifest, allDevices bool, 
 	if err := l.Save(p.Dir); err != nil {
 		return nil, nil, err
 	}
-	done()
+	if recorded != nil {
+		recorded()
+	}
 	warnings, err := cgroup.Create(l, apps)
 	if err != nil {
 		return nil, nil, fmt.Errorf("cgroups: %w", err)
@@ -142,7 +137,10 @@ func startCgroups(p *pod.Pod, pm *schema.PodManifest, allDevices bool) *cgroupsS
 	cs := &cgroupsStart{done: make(chan struct{}), recorded: make(chan struct{}), allDevices: allDevices}
 	go func() {
 		defer close(cs.done)
-		cs.layout, cs.warnings, cs.err = createCgroupsRecorded(p, pm, allDevices, func() { close(cs.recorded) })
+		// Closed when recorded, or at the latest when the creation ends.
+		recorded := sync.OnceFunc(func() { close(cs.recorded) })
+		defer recorded()
+		cs.layout, cs.warnings, cs.err = createCgroups(p, pm, allDevices, recorded)
 	}()
 	return cs
 }

@@ -91,9 +91,12 @@ func (r *Prepared) Abort() {
 }
 
 // Prepare creates a pod: it loads the stage1 image, fetches the images
-// (through images, with its pull policy), and only then makes the pod
-// directory, maps each image to an app and writes the pod's files. The pod is returned locked in the prepare state; a failure
-// removes it. The caller moves it on (prepared, or run).
+// (through images, with its pull policy), makes the pod directory, maps
+// each image to an app and writes the pod's files. With a fetcher the pod
+// directory is made once the images are there; with images the store
+// alone gives (Offline), while they are looked up. The pod is returned
+// locked in the prepare state; a failure removes it. The caller moves it
+// on (prepared, or run).
 func Prepare(ctx context.Context, images Images, dataDir string, opts PrepareOptions) (_ *Prepared, err error) {
 	if len(opts.Apps) == 0 {
 		return nil, errdefs.InvalidArgument(errors.New("no image given"))

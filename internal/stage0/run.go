@@ -81,7 +81,7 @@ func execPod(p *pod.Pod, pm *schema.PodManifest, st1 *Stage1, cs *cgroupsStart, 
 	// (see cgroup.JoinThread): it must stay the same OS thread.
 	runtime.LockOSThread()
 	if cs == nil {
-		if l, warnings, err = createCgroups(p, pm, args.DisablePaths); err != nil {
+		if l, warnings, err = createCgroups(p, pm, args.DisablePaths, nil); err != nil {
 			return fmt.Errorf("pod %s: %w", p.UUID, err)
 		}
 	}
