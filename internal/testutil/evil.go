@@ -121,6 +121,10 @@ type EvilOptions struct {
 	// Username and Password are what the registry asks for under
 	// FaultRedirectAuthLeak (default "evil-user", "evil-password").
 	Username, Password string
+	// BeforeBlob, when set, is called before each blob is served (GET and
+	// HEAD), after the request is recorded; a test can hold a download
+	// there until its other clients have caught up.
+	BeforeBlob func(r *http.Request, digest string)
 }
 
 // EvilRegistry is an in-process registry on 127.0.0.1 that speaks enough of
@@ -141,6 +145,7 @@ type EvilRegistry struct {
 	// HugeManifestSize is the size of huge manifests.
 	HugeManifestSize int64
 
+	beforeBlob func(r *http.Request, digest string)
 	srv, other *httptest.Server
 
 	mu        sync.Mutex
@@ -168,6 +173,7 @@ func StartEvilRegistry(t testing.TB, opts EvilOptions) *EvilRegistry {
 		Username:         opts.Username,
 		Password:         opts.Password,
 		HugeManifestSize: opts.HugeManifestSize,
+		beforeBlob:       opts.BeforeBlob,
 		fault:            opts.Fault,
 		tags:             map[string]string{},
 		manifests:        map[string]evilManifest{},
@@ -558,6 +564,9 @@ func (e *EvilRegistry) serveBlob(w http.ResponseWriter, r *http.Request, fault F
 	if !ok {
 		writeRegistryError(w, http.StatusNotFound, "BLOB_UNKNOWN", "blob unknown")
 		return
+	}
+	if e.beforeBlob != nil {
+		e.beforeBlob(r, d)
 	}
 	if fault == FaultRedirectAuthLeak && r.Method == http.MethodGet {
 		//nolint:gosec // G710: redirecting to our own second test server is what this fault is for

@@ -2,11 +2,12 @@ package e2e
 
 import (
 	"errors"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -20,14 +21,39 @@ import (
 // for two images that share a large layer: both must succeed, and the
 // shared blob must be downloaded (and rendered) exactly once. The fetches
 // must really overlap (a store lock that serialized them would make the
-// test meaningless): both must have asked for their manifest before the
-// shared blob was downloaded. Process start-up is not under our control, so
-// up to three rounds (each with a fresh store) are tried for an overlap.
+// test meaningless), so the registry holds the shared blob until both
+// processes have asked for their manifest, for up to sharedBlobHold: a
+// fetch that cannot ask before the other has finished fails the test.
 func TestConcurrentFetchSharedLayer(t *testing.T) {
 	t.Parallel()
 	requireRoot(t)
-	evil := testutil.StartEvilRegistry(t, testutil.EvilOptions{}) // FaultNone: a faithful registry that counts requests
+	const sharedBlobHold = 20 * time.Second
 	shared := randomLayer(t, "shared.bin", 20<<20)
+	sharedDigest, err := shared.Digest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	sharedDiffID, err := shared.DiffID()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var (
+		evil       *testutil.EvilRegistry
+		overlapped atomic.Bool
+	)
+	evil = testutil.StartEvilRegistry(t, testutil.EvilOptions{ // FaultNone: a faithful registry that counts requests
+		BeforeBlob: func(r *http.Request, d string) {
+			if r.Method != http.MethodGet || d != sharedDigest.String() {
+				return
+			}
+			for deadline := time.Now().Add(sharedBlobHold); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+				if countRequests(evil.Requests(), "GET", "/manifests/") >= 2 {
+					overlapped.Store(true)
+					return
+				}
+			}
+		},
+	})
 	mk := func(seed string) v1.Image {
 		return testutil.Image(t, v1.Config{Cmd: []string{"/bin/" + seed}},
 			shared,
@@ -37,71 +63,41 @@ func TestConcurrentFetchSharedLayer(t *testing.T) {
 	a, b := mk("a"), mk("b")
 	refA := evil.Seed(t, "race/a", "v1", a)
 	refB := evil.Seed(t, "race/b", "v1", b)
-	sharedDigest, err := shared.Digest()
-	if err != nil {
-		t.Fatal(err)
-	}
-	sharedDiffID, err := shared.DiffID()
-	if err != nil {
-		t.Fatal(err)
-	}
 
-	for round := 1; ; round++ {
-		e := newEnv(t)
-		initStore(t, e)
-		first := len(evil.Requests())
-		runs := fetchAtOnce(t, e, []string{"docker://" + refA, "docker://" + refB})
-		reqs := evil.Requests()[first:]
-		for i, img := range []v1.Image{a, b} {
-			r := runs[i]
-			if r.code != 0 {
-				t.Fatalf("concurrent fetch failed:\n%s", r)
-			}
-			if got, want := r.singleID(t), shortID(digestOf(t, img)); got != want {
-				t.Errorf("concurrent fetch printed %s, want %s", got, want)
-			}
+	e := newEnv(t)
+	initStore(t, e)
+	runs := fetchAtOnce(t, e, []string{"docker://" + refA, "docker://" + refB})
+	reqs := evil.Requests()
+	for i, img := range []v1.Image{a, b} {
+		r := runs[i]
+		if r.code != 0 {
+			t.Fatalf("concurrent fetch failed:\n%s", r)
 		}
-		if n := countRequests(reqs, "GET", "/blobs/"+sharedDigest.String()); n != 1 {
-			t.Errorf("the shared layer blob was downloaded %d times, want once; requests:\n%v", n, reqs)
+		if got, want := r.singleID(t), shortID(digestOf(t, img)); got != want {
+			t.Errorf("concurrent fetch printed %s, want %s", got, want)
 		}
-		for _, img := range []v1.Image{a, b} {
-			for _, d := range layerDigests(t, img)[1:] {
-				if n := countRequests(reqs, "GET", "/blobs/"+d.String()); n != 1 {
-					t.Errorf("layer blob %s was downloaded %d times, want once", d, n)
-				}
-			}
-		}
-		// One rendered copy of the shared layer, complete.
-		st, err := os.Stat(filepath.Join(e.store(), "layers", "sha256-"+sharedDiffID.Hex, "rootfs", "shared.bin"))
-		if err != nil || st.Size() != 20<<20 {
-			t.Errorf("rendered shared layer: %v, %v", st, err)
-		}
-		storeDirEmpty(t, e, "tmp")
-		for _, img := range []v1.Image{a, b} {
-			rkt(t, e, "image", "verify", shortID(digestOf(t, img))).ok(t)
-		}
-		if t.Failed() {
-			return
-		}
-
-		sharedAt, manifests := -1, 0
-		for i, r := range reqs {
-			if strings.HasPrefix(r, "GET ") && strings.Contains(r, "/blobs/"+sharedDigest.String()) {
-				sharedAt = i
-				break
-			}
-			if strings.HasPrefix(r, "GET ") && strings.Contains(r, "/manifests/") {
-				manifests++
+	}
+	if !overlapped.Load() {
+		t.Errorf("the two fetches never overlapped: the second asked for its manifest only after the registry had held the shared layer for %v; is the store lock serializing fetches? Requests:\n%v", sharedBlobHold, reqs)
+	}
+	if n := countRequests(reqs, "GET", "/blobs/"+sharedDigest.String()); n != 1 {
+		t.Errorf("the shared layer blob was downloaded %d times, want once; requests:\n%v", n, reqs)
+	}
+	for _, img := range []v1.Image{a, b} {
+		for _, d := range layerDigests(t, img)[1:] {
+			if n := countRequests(reqs, "GET", "/blobs/"+d.String()); n != 1 {
+				t.Errorf("layer blob %s was downloaded %d times, want once", d, n)
 			}
 		}
-		if manifests == 2 && sharedAt >= 0 {
-			t.Logf("round %d: the fetches overlapped: %v", round, reqs)
-			return
-		}
-		if round == 3 {
-			t.Fatalf("in %d rounds the two fetches never overlapped (the second asked for its manifest only after the first downloaded the shared layer): is the store lock serializing fetches? Last requests:\n%v", round, reqs)
-		}
-		t.Logf("round %d: the fetches did not overlap, trying again: %v", round, reqs)
+	}
+	// One rendered copy of the shared layer, complete.
+	st, err := os.Stat(filepath.Join(e.store(), "layers", "sha256-"+sharedDiffID.Hex, "rootfs", "shared.bin"))
+	if err != nil || st.Size() != 20<<20 {
+		t.Errorf("rendered shared layer: %v, %v", st, err)
+	}
+	storeDirEmpty(t, e, "tmp")
+	for _, img := range []v1.Image{a, b} {
+		rkt(t, e, "image", "verify", shortID(digestOf(t, img))).ok(t)
 	}
 }
 
