@@ -13,7 +13,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/rkt/rkt/internal/errdefs"
-	"github.com/rkt/rkt/internal/mds"
+	"github.com/rkt/rkt/internal/mds/mdsclient"
 	"github.com/rkt/rkt/internal/pod"
 	"github.com/rkt/rkt/internal/podspec"
 	"github.com/rkt/rkt/internal/stage0"
@@ -269,7 +269,7 @@ func (rf *runFlags) register(cmd *cobra.Command) {
 	fs.StringVar(&rf.dns.Domain, "dns-domain", "", "the local domain for the pod's /etc/resolv.conf")
 	stringsVar(fs, &rf.dns.HostsEntries, "hosts-entry", "an /etc/hosts entry IP=HOST[,HOST...] added to the defaults (repeatable), or host (the host's file)")
 	fs.BoolVar(&rf.mdsRegister, "mds-register", false, "register the pod with the metadata service (rkt metadata-service), which its apps reach at $AC_METADATA_URL; not with --net=none")
-	fs.StringVar(&rf.mdsSocket, "mds-socket", mds.DefaultSocket, "the metadata service's registration socket (for tests)")
+	fs.StringVar(&rf.mdsSocket, "mds-socket", mdsclient.DefaultSocket, "the metadata service's registration socket (for tests)")
 	_ = fs.MarkHidden("mds-socket")
 }
 
@@ -277,7 +277,7 @@ func (rf *runFlags) register(cmd *cobra.Command) {
 // work: a socket that is not an absolute path, or no service on it.
 func (rf *runFlags) checkMDS(ctx context.Context) error {
 	if !rf.mdsRegister {
-		if rf.mdsSocket != mds.DefaultSocket {
+		if rf.mdsSocket != mdsclient.DefaultSocket {
 			return errdefs.InvalidArgument(errors.New("--mds-socket needs --mds-register"))
 		}
 		return nil
@@ -285,7 +285,7 @@ func (rf *runFlags) checkMDS(ctx context.Context) error {
 	if !filepath.IsAbs(rf.mdsSocket) {
 		return errdefs.InvalidArgument(fmt.Errorf("--mds-socket=%s: not an absolute path", rf.mdsSocket))
 	}
-	return mds.NewClient(rf.mdsSocket).Check(ctx)
+	return mdsclient.NewClient(rf.mdsSocket).Check(ctx)
 }
 
 // beforeExec writes the pod's DNS files, registers it with the metadata

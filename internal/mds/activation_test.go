@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/rkt/rkt/internal/mds/mdsclient"
 )
 
 // TestSocketActivation starts this test binary as a service whose
@@ -50,7 +52,7 @@ func TestSocketActivation(t *testing.T) {
 		_ = cmd.Process.Signal(unix.SIGTERM)
 		_ = cmd.Wait()
 	}()
-	c := NewClient(socket)
+	c := mdsclient.NewClient(socket)
 	var port int
 	deadline := time.Now().Add(10 * time.Second)
 	for {

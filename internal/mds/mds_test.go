@@ -19,6 +19,7 @@ import (
 	"github.com/appc/spec/schema/types"
 
 	"github.com/rkt/rkt/internal/errdefs"
+	"github.com/rkt/rkt/internal/mds/mdsclient"
 )
 
 const (
@@ -229,7 +230,7 @@ func TestRegistrationAPI(t *testing.T) {
 	}
 	// The registration answer gives the port.
 	w := do(reg, "PUT", "/pods/"+uuidA+"?token="+tokenA, podManifest("web"), "")
-	var r Registered
+	var r mdsclient.Registered
 	if err := json.Unmarshal(w.Body.Bytes(), &r); err != nil || r.Port != 18112 {
 		t.Errorf("registration answer %q: %v", w.Body, err)
 	}
@@ -264,7 +265,7 @@ func TestRegistrationAPI(t *testing.T) {
 // registers through the client, as rkt run does.
 func TestServeAndClient(t *testing.T) {
 	socket := filepath.Join(t.TempDir(), "mds.sock")
-	c := NewClient(socket)
+	c := mdsclient.NewClient(socket)
 	ctx := t.Context()
 	if err := c.Check(ctx); !errdefs.Is(err, errdefs.KindUnavailable) || !strings.Contains(err.Error(), "rkt metadata-service") {
 		t.Fatalf("no service: %v", err)
@@ -286,11 +287,11 @@ func TestServeAndClient(t *testing.T) {
 	if err := Serve(ctx, Options{Port: 0, Socket: socket}); !errdefs.Is(err, errdefs.KindAlreadyExists) {
 		t.Errorf("second service: %v", err)
 	}
-	port, err := c.Register(ctx, uuidA, tokenA, []byte(podManifest("web")), []App{{Name: "web", Manifest: []byte(imageManifest)}})
+	port, err := c.Register(ctx, uuidA, tokenA, []byte(podManifest("web")), []mdsclient.App{{Name: "web", Manifest: []byte(imageManifest)}})
 	if err != nil || port == 0 {
 		t.Fatalf("register: %d %v", port, err)
 	}
-	_, err = c.Register(ctx, uuidB, tokenB, []byte(podManifest("db")), []App{{Name: "nope", Manifest: []byte(imageManifest)}})
+	_, err = c.Register(ctx, uuidB, tokenB, []byte(podManifest("db")), []mdsclient.App{{Name: "nope", Manifest: []byte(imageManifest)}})
 	if err == nil || strings.Contains(err.Error(), tokenB) {
 		t.Errorf("registering an unknown app: %v (the token must stay out of errors)", err)
 	}
@@ -305,11 +306,11 @@ func TestServeAndClient(t *testing.T) {
 	if err := c.Unregister(ctx, uuidA); err != nil {
 		t.Fatal(err)
 	}
-	if err := c.Unregister(ctx, uuidA); !errors.Is(err, ErrNotRegistered) {
+	if err := c.Unregister(ctx, uuidA); !errors.Is(err, mdsclient.ErrNotRegistered) {
 		t.Errorf("second unregister: %v", err)
 	}
 	// The failed registration of pod B was undone.
-	if err := c.Unregister(ctx, uuidB); !errors.Is(err, ErrNotRegistered) {
+	if err := c.Unregister(ctx, uuidB); !errors.Is(err, mdsclient.ErrNotRegistered) {
 		t.Errorf("pod B stayed registered after its app failed: %v", err)
 	}
 	cancel()
@@ -319,11 +320,11 @@ func TestServeAndClient(t *testing.T) {
 }
 
 func TestValidToken(t *testing.T) {
-	tok, err := NewToken()
+	tok, err := mdsclient.NewToken()
 	if err != nil || !ValidToken(tok) || len(tok) != 64 {
 		t.Fatalf("NewToken: %q %v", tok, err)
 	}
-	other, _ := NewToken()
+	other, _ := mdsclient.NewToken()
 	if other == tok {
 		t.Fatal("two tokens are equal")
 	}

@@ -9,14 +9,9 @@ import (
 
 	"github.com/appc/spec/schema"
 	"github.com/appc/spec/schema/types"
-)
 
-// Registered is the answer to a pod registration: where the pod's apps
-// reach the public API (rkt 1.x answered with an empty body, and its
-// stage1 assumed DefaultPort).
-type Registered struct {
-	Port int `json:"port"`
-}
+	"github.com/rkt/rkt/internal/mds/mdsclient"
+)
 
 // RegistrationHandler is the API stage0 talks to over the unix socket:
 //
@@ -83,7 +78,7 @@ func (s *Service) registerPod(w http.ResponseWriter, r *http.Request, u types.UU
 		return
 	}
 	s.logf("pod %s registered", u)
-	writeJSON(w, Registered{Port: s.port})
+	writeJSON(w, mdsclient.Registered{Port: s.port})
 }
 
 func (s *Service) registerApp(w http.ResponseWriter, r *http.Request, u types.UUID, name string) {

@@ -2,7 +2,6 @@ package mds
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io/fs"
 	"net"
@@ -189,6 +188,3 @@ func peerAllowed(c *net.UnixConn) bool {
 	}
 	return cred.Uid == 0 || int(cred.Uid) == os.Geteuid()
 }
-
-// errUnreachable says the service is not running.
-var errUnreachable = errors.New("the metadata service is not running")

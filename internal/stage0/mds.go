@@ -15,7 +15,7 @@ import (
 
 	"github.com/rkt/rkt/internal/aci"
 	"github.com/rkt/rkt/internal/errdefs"
-	"github.com/rkt/rkt/internal/mds"
+	"github.com/rkt/rkt/internal/mds/mdsclient"
 	"github.com/rkt/rkt/internal/podspec"
 	"github.com/rkt/rkt/internal/stage1/abi"
 	"github.com/rkt/rkt/internal/store"
@@ -52,7 +52,7 @@ func RegisterMDS(ctx context.Context, s *store.Store, podDir, uuid, socket strin
 	if !filepath.IsAbs(socket) {
 		return "", 0, fmt.Errorf("metadata service socket %q is not an absolute path", socket)
 	}
-	token, err := mds.NewToken()
+	token, err := mdsclient.NewToken()
 	if err != nil {
 		return "", 0, err
 	}
@@ -60,18 +60,18 @@ func RegisterMDS(ctx context.Context, s *store.Store, podDir, uuid, socket strin
 	if err != nil {
 		return "", 0, fmt.Errorf("pod %s: manifest: %w", uuid, err)
 	}
-	apps := make([]mds.App, 0, len(pm.Apps))
+	apps := make([]mdsclient.App, 0, len(pm.Apps))
 	for _, ra := range pm.Apps {
 		m, err := appImageManifest(s, podDir, ra.Name.String())
 		if err != nil {
 			return "", 0, fmt.Errorf("pod %s: app %s: image manifest: %w", uuid, ra.Name, err)
 		}
-		apps = append(apps, mds.App{Name: ra.Name.String(), Manifest: m})
+		apps = append(apps, mdsclient.App{Name: ra.Name.String(), Manifest: m})
 	}
 	if err := os.WriteFile(filepath.Join(podDir, abi.MDSRegistered), []byte(socket), 0o600); err != nil {
 		return "", 0, fmt.Errorf("pod %s: %w", uuid, err)
 	}
-	port, err := mds.NewClient(socket).Register(ctx, uuid, token, raw, apps)
+	port, err := mdsclient.NewClient(socket).Register(ctx, uuid, token, raw, apps)
 	if err != nil {
 		return "", 0, err
 	}
@@ -95,8 +95,8 @@ func UnregisterMDS(ctx context.Context, podDir, uuid string) error {
 	}
 	// A service that is not running (any more) holds no registration:
 	// they live in its memory.
-	err = mds.NewClient(socket).Unregister(ctx, uuid)
-	if errors.Is(err, mds.ErrNotRegistered) || errdefs.Is(err, errdefs.KindUnavailable) {
+	err = mdsclient.NewClient(socket).Unregister(ctx, uuid)
+	if errors.Is(err, mdsclient.ErrNotRegistered) || errdefs.Is(err, errdefs.KindUnavailable) {
 		err = nil
 	}
 	if err == nil {

@@ -17,6 +17,7 @@ import (
 
 	"github.com/rkt/rkt/internal/errdefs"
 	"github.com/rkt/rkt/internal/mds"
+	"github.com/rkt/rkt/internal/mds/mdsclient"
 	"github.com/rkt/rkt/internal/stage1/abi"
 )
 
@@ -169,7 +170,7 @@ func TestUnregisterMDS(t *testing.T) {
 				t.Errorf("record after: %q (%v, before: %q), want kept %v", got, ok, before, c.kept)
 			}
 			if c.gone {
-				if err := mds.NewClient(running).Unregister(t.Context(), mdsTestUUID); !errors.Is(err, mds.ErrNotRegistered) {
+				if err := mdsclient.NewClient(running).Unregister(t.Context(), mdsTestUUID); !errors.Is(err, mdsclient.ErrNotRegistered) {
 					t.Errorf("the pod is still registered: %v", err)
 				}
 			}
