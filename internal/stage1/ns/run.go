@@ -186,6 +186,13 @@ func Run(args []string) int {
 	if err != nil {
 		return fail("%v", err)
 	}
+	// And its apps' overlays, made while it starts (podinit.MountsFD).
+	mntRun, mntInit, err := podinit.MountSocket()
+	if err != nil {
+		unix.Close(cfgR)
+		unix.Close(cfgW)
+		return fail("%v", err)
+	}
 	// Pdeathsig follows the thread that forked: keep this one.
 	runtime.LockOSThread()
 	// Pod init is born in the pod's network namespace: this thread enters
@@ -193,8 +200,9 @@ func Run(args []string) int {
 	leaveNetNS := func() error { return nil }
 	if nsPath != "" {
 		if leaveNetNS, err = network.EnterNetNS(nsPath); err != nil {
-			unix.Close(cfgR)
-			unix.Close(cfgW)
+			for _, fd := range []int{cfgR, cfgW, mntRun, mntInit} {
+				unix.Close(fd)
+			}
 			return fail("%v", err)
 		}
 	}
@@ -204,10 +212,11 @@ func Run(args []string) int {
 		// Pod init waits as long as the pod lives: one P from its start
 		// spares it the threads and span caches of others (see Main).
 		Env:   podinit.HelperEnv(),
-		Files: []uintptr{0, 1, 2, uintptr(cfgR)}, // podinit.ConfigFD: 3
+		Files: []uintptr{0, 1, 2, uintptr(cfgR), uintptr(mntInit)}, // podinit.ConfigFD: 3, podinit.MountsFD: 4
 		Sys:   &unix.SysProcAttr{Cloneflags: cloneflags, Pdeathsig: unix.SIGKILL},
 	})
 	unix.Close(cfgR)
+	unix.Close(mntInit)
 	// killInit stops a pod init that started, once this process gives up.
 	killInit := func() {
 		_ = unix.Kill(pid, unix.SIGKILL)
@@ -217,6 +226,7 @@ func Run(args []string) int {
 		// This thread would run the plugins of the teardown in the pod's
 		// namespace: give up on it, and on the pod.
 		unix.Close(cfgW)
+		unix.Close(mntRun)
 		if err == nil {
 			killInit()
 		}
@@ -224,6 +234,7 @@ func Run(args []string) int {
 	}
 	if err != nil {
 		unix.Close(cfgW)
+		unix.Close(mntRun)
 		return fail("starting pod init: %v", err)
 	}
 	// Pod init reads its configuration from the pipe as soon as its
@@ -232,12 +243,19 @@ func Run(args []string) int {
 	cfgJSON, err := json.Marshal(cfg)
 	if err != nil {
 		unix.Close(cfgW)
+		unix.Close(mntRun)
 		killInit()
 		return fail("%v", err)
 	}
 	if err := podinit.WriteConfig(cfgW, cfgJSON); err != nil {
+		unix.Close(mntRun)
 		killInit()
 		return fail("pod init: %v", err)
+	}
+	// Pod init mounts what it does not get; a failure to send (pod init
+	// died) shows when it is waited for.
+	if err := podinit.SendOverlays(mntRun, cfg, debugf); err != nil {
+		debugf("%v", err)
 	}
 	// Pod init's directories, made while it starts: it makes those still
 	// missing when it gets to them.

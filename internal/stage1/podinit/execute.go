@@ -21,7 +21,14 @@ import (
 // With a user namespace (us not nil), the rootfs is seen through it: the
 // layers (or the --no-overlay copy) are idmapped, the upper dir belongs to
 // the namespace's root, and the volume binds are idmapped.
-func (p AppPlan) execute(fresh map[string]bool, us *userns) error {
+//
+// premade, unless -1, is the overlay the run process made for the app
+// (SendOverlays): it is attached rather than mounted, and closed.
+func (p AppPlan) execute(fresh map[string]bool, us *userns, premade int, debugf func(string, ...any)) error {
+	if premade >= 0 && (p.NoOverlay || us != nil) {
+		unix.Close(premade)
+		premade = -1
+	}
 	if p.NoOverlay {
 		fd, err := mount.OpenDir(p.Rootfs)
 		if err != nil {
@@ -53,8 +60,17 @@ func (p AppPlan) execute(fresh map[string]bool, us *userns) error {
 				return fmt.Errorf("app %q: %w", p.Name, err)
 			}
 		}
-		if err := mountOverlay(p); err != nil {
-			return err
+		attached := false
+		if premade >= 0 {
+			err := attachOverlay(p, premade)
+			if attached = err == nil; !attached {
+				debugf("%v: mounting it here", err)
+			}
+		}
+		if !attached {
+			if err := mountOverlay(p); err != nil {
+				return err
+			}
 		}
 	}
 	root, err := mount.OpenDir(p.Rootfs)

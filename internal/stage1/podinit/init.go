@@ -84,6 +84,7 @@ type initState struct {
 	status  int            // fd of abi.StatusDir
 	memDirs map[string]int // app -> fd of its memory cgroup directory
 	userns  *userns        // --private-users, else nil
+	mounts  int            // MountsFD when it is the run process's socket, else -1
 	// failedApp could not be started; failedCode is its exit code.
 	failedApp  string
 	failedCode int
@@ -143,7 +144,7 @@ func PodInitMain(args []string) int {
 	// never run there.
 	runtime.LockOSThread()
 	_ = unix.Prctl(unix.PR_SET_DUMPABLE, 0, 0, 0, 0)
-	s := &initState{start: time.Now(), status: -1}
+	s := &initState{start: time.Now(), status: -1, mounts: mountsSocket()}
 	if len(args) != 0 {
 		fmt.Fprintln(os.Stderr, "stage1: pod init: want no argument (the configuration comes on fd 3)")
 		return ExitPodInitFailed
@@ -247,6 +248,13 @@ func (s *initState) setup() (map[int]string, func() error, error) {
 	// roots are mounted; done before the pod says it is ready.
 	entered := make(chan error, 1)
 	go func() { entered <- s.writeEnterSpecs(plans) }()
+	// The overlays the run process made meanwhile (see MountsFD).
+	premade := receiveOverlays(s.mounts, s.debugf)
+	defer func() {
+		for _, fd := range premade {
+			unix.Close(fd)
+		}
+	}()
 	written := map[string]bool{}
 	for _, p := range plans {
 		for _, f := range p.Files {
@@ -261,7 +269,12 @@ func (s *initState) setup() (map[int]string, func() error, error) {
 				return nil, nil, err
 			}
 		}
-		if err := p.execute(fresh, s.userns); err != nil {
+		fd, ok := premade[p.Name]
+		if !ok {
+			fd = -1
+		}
+		delete(premade, p.Name)
+		if err := p.execute(fresh, s.userns, fd, s.debugf); err != nil {
 			return nil, nil, err
 		}
 	}

@@ -1,0 +1,195 @@
+package podinit
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/rkt/rkt/internal/stage1/abi"
+)
+
+// MountsFD is the descriptor on which pod init receives the apps'
+// overlays, made for it by the run process while pod init's runtime
+// starts: mounting an overlay (its work dir is checked and prepared on
+// every mount) is the longest step of pod init's setup, and the run
+// process only waits then.
+const MountsFD = 4
+
+// maxPremade bounds what pod init accepts on MountsFD.
+const maxPremade = 1024
+
+// MountSocket returns the two ends (close-on-exec) of the socket that
+// carries the overlays: the run process keeps the first and hands pod
+// init the second as MountsFD.
+func MountSocket() (runEnd, initEnd int, err error) {
+	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return -1, -1, fmt.Errorf("mount socket: %w", err)
+	}
+	return fds[0], fds[1], nil
+}
+
+// SendOverlays makes the overlay rootfs of each app of the pod (cwd is
+// the pod dir) that pod init would mount one for, as a detached mount
+// (fsmount), and sends it on sock with the app's name; then it closes
+// sock, which tells pod init that nothing more comes. An app whose
+// overlay it cannot make is left out, with a note to debugf: pod init
+// mounts that one itself, and reports the error if it has one. Apps in a
+// user namespace of their own (--private-users) and apps without an
+// overlay (--no-overlay) are pod init's own work.
+func SendOverlays(sock int, cfg Config, debugf func(string, ...any)) error {
+	defer unix.Close(sock)
+	if cfg.UsernsSize > 0 {
+		return nil
+	}
+	ents, err := os.ReadDir(abi.AppsInfo)
+	if err != nil {
+		return fmt.Errorf("premade overlays: %w", err)
+	}
+	for _, e := range ents {
+		name := e.Name()
+		if validName(name) != nil || !e.IsDir() {
+			continue
+		}
+		dir := abi.AppsInfo + "/" + name + "/"
+		if _, err := os.Lstat(dir + abi.AppNoOverlay); err == nil {
+			continue
+		}
+		ld, err := os.ReadFile(dir + abi.AppLayers)
+		if err != nil {
+			debugf("app %q: no premade overlay: %v", name, err)
+			continue
+		}
+		fd, err := makeOverlay(name, ParseLayers(string(ld)))
+		if err != nil {
+			debugf("app %q: no premade overlay: %v", name, err)
+			continue
+		}
+		err = unix.Sendmsg(sock, []byte(name), unix.UnixRights(fd), nil, unix.MSG_NOSIGNAL)
+		unix.Close(fd)
+		if err != nil {
+			return fmt.Errorf("premade overlays: sending app %q's: %w", name, err)
+		}
+	}
+	return nil
+}
+
+// makeOverlay makes the overlay that mountOverlay would mount for app
+// name, detached. Its layers go one by one ("lowerdir+", Linux 6.8), or
+// all at once when they fit fsconfig's 256 bytes.
+func makeOverlay(name string, layers []string) (int, error) {
+	lower, err := LowerDir(layers)
+	if err != nil {
+		return -1, err
+	}
+	fs, err := unix.Fsopen("overlay", unix.FSOPEN_CLOEXEC)
+	if err != nil {
+		return -1, fmt.Errorf("fsopen: %w", err)
+	}
+	defer unix.Close(fs)
+	added := 0
+	for i := len(layers) - 1; i >= 0; i-- {
+		if err = unix.FsconfigSetString(fs, "lowerdir+", path.Clean(layers[i])); err != nil {
+			break
+		}
+		added++
+	}
+	if err != nil {
+		// Before Linux 6.8 the first one fails: all at once then.
+		if added > 0 || !errors.Is(err, unix.EINVAL) || len(lower) > 255 {
+			return -1, fmt.Errorf("lowerdir: %w", err)
+		}
+		if err := unix.FsconfigSetString(fs, "lowerdir", lower); err != nil {
+			return -1, fmt.Errorf("lowerdir: %w", err)
+		}
+	}
+	for _, kv := range [][2]string{{"source", "overlay"}, {"upperdir", abi.Overlay + "/" + name + "/upper"}, {"workdir", abi.Overlay + "/" + name + "/work"}} {
+		if err := unix.FsconfigSetString(fs, kv[0], kv[1]); err != nil {
+			return -1, fmt.Errorf("%s: %w", kv[0], err)
+		}
+	}
+	// As mountOverlay: without syncs, when the kernel has the option.
+	_ = unix.FsconfigSetFlag(fs, "volatile")
+	if err := unix.FsconfigCreate(fs); err != nil {
+		return -1, fmt.Errorf("creating the overlay: %w", err)
+	}
+	mfd, err := unix.Fsmount(fs, unix.FSMOUNT_CLOEXEC, 0)
+	if err != nil {
+		return -1, fmt.Errorf("fsmount: %w", err)
+	}
+	return mfd, nil
+}
+
+// mountsSocket returns MountsFD when pod init was started with the
+// socket there (the run process always does), else -1. It runs first
+// thing, before pod init opens anything that could take the number.
+func mountsSocket() int {
+	var st unix.Stat_t
+	if err := unix.Fstat(MountsFD, &st); err != nil || st.Mode&unix.S_IFMT != unix.S_IFSOCK {
+		return -1
+	}
+	return MountsFD
+}
+
+// receiveOverlays reads the overlays the run process sends on sock (see
+// mountsSocket) until it closes its end, and closes sock: app name ->
+// detached mount (close-on-exec). On an error it returns what it got:
+// pod init mounts the rest itself.
+func receiveOverlays(sock int, debugf func(string, ...any)) map[string]int {
+	got := map[string]int{}
+	if sock < 0 {
+		return got
+	}
+	defer unix.Close(sock)
+	buf := make([]byte, 256)
+	oob := make([]byte, unix.CmsgSpace(4))
+	for len(got) < maxPremade {
+		n, oobn, _, _, err := unix.Recvmsg(sock, buf, oob, unix.MSG_CMSG_CLOEXEC)
+		if errors.Is(err, unix.EINTR) {
+			continue
+		}
+		if err != nil {
+			debugf("premade overlays: %v", err)
+			break
+		}
+		if n == 0 && oobn == 0 {
+			break // the run process is done
+		}
+		fds := receivedFDs(oob[:oobn])
+		name := string(buf[:n])
+		if _, dup := got[name]; dup || len(fds) != 1 || validName(name) != nil {
+			for _, fd := range fds {
+				unix.Close(fd)
+			}
+			continue
+		}
+		got[name] = fds[0]
+	}
+	return got
+}
+
+func receivedFDs(oob []byte) []int {
+	msgs, err := unix.ParseSocketControlMessage(oob)
+	if err != nil {
+		return nil
+	}
+	var fds []int
+	for _, m := range msgs {
+		if r, err := unix.ParseUnixRights(&m); err == nil {
+			fds = append(fds, r...)
+		}
+	}
+	return fds
+}
+
+// attachOverlay attaches a premade overlay at p.Rootfs and closes it.
+func attachOverlay(p AppPlan, fd int) error {
+	defer unix.Close(fd)
+	if err := unix.MoveMount(fd, "", unix.AT_FDCWD, p.Rootfs, unix.MOVE_MOUNT_F_EMPTY_PATH); err != nil {
+		return fmt.Errorf("app %q: attaching its overlay: %w", p.Name, err)
+	}
+	return nil
+}
