@@ -217,6 +217,12 @@ func Run(args []string) int {
 	})
 	unix.Close(cfgR)
 	unix.Close(mntInit)
+	// closeEnds closes this process's ends, on the ways out before
+	// WriteConfig and SendOverlays, which close their own.
+	closeEnds := func() {
+		unix.Close(cfgW)
+		unix.Close(mntRun)
+	}
 	// killInit stops a pod init that started, once this process gives up.
 	killInit := func() {
 		_ = unix.Kill(pid, unix.SIGKILL)
@@ -225,16 +231,14 @@ func Run(args []string) int {
 	if lerr := leaveNetNS(); lerr != nil {
 		// This thread would run the plugins of the teardown in the pod's
 		// namespace: give up on it, and on the pod.
-		unix.Close(cfgW)
-		unix.Close(mntRun)
+		closeEnds()
 		if err == nil {
 			killInit()
 		}
 		return fail("%v", lerr)
 	}
 	if err != nil {
-		unix.Close(cfgW)
-		unix.Close(mntRun)
+		closeEnds()
 		return fail("starting pod init: %v", err)
 	}
 	// Pod init reads its configuration from the pipe as soon as its
@@ -242,8 +246,7 @@ func Run(args []string) int {
 	// larger one waits for its reads).
 	cfgJSON, err := json.Marshal(cfg)
 	if err != nil {
-		unix.Close(cfgW)
-		unix.Close(mntRun)
+		closeEnds()
 		killInit()
 		return fail("%v", err)
 	}

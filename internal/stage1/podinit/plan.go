@@ -205,21 +205,36 @@ func BuildEnv(app string, env []EnvVar, metadataURL string) []string {
 // absolute, or relative to the pod directory without leaving it, and free
 // of the characters overlayfs treats specially.
 func LowerDir(layers []string) (string, error) {
+	parts, err := lowerLayers(layers)
+	if err != nil {
+		return "", err
+	}
+	return strings.Join(parts, ":"), nil
+}
+
+// lowerLayers is LowerDir's checked and cleaned layers, top first.
+func lowerLayers(layers []string) ([]string, error) {
 	if len(layers) == 0 {
-		return "", errors.New("no layers")
+		return nil, errors.New("no layers")
 	}
 	parts := make([]string, 0, len(layers))
 	for i := len(layers) - 1; i >= 0; i-- {
 		l := layers[i]
 		if !path.IsAbs(l) && (path.Clean(l) != l || l == ".." || strings.HasPrefix(l, "../")) {
-			return "", fmt.Errorf("layer path %q is neither absolute nor inside the pod", l)
+			return nil, fmt.Errorf("layer path %q is neither absolute nor inside the pod", l)
 		}
 		if strings.ContainsAny(l, ":,\\\n\x00") {
-			return "", fmt.Errorf("layer path %q contains one of ':', ',', '\\' or a newline, which overlayfs cannot take", l)
+			return nil, fmt.Errorf("layer path %q contains one of ':', ',', '\\' or a newline, which overlayfs cannot take", l)
 		}
 		parts = append(parts, path.Clean(l))
 	}
-	return strings.Join(parts, ":"), nil
+	return parts, nil
+}
+
+// overlayDirs are the upper and work dirs of app name's overlay, relative
+// to the pod dir.
+func overlayDirs(name string) (upper, work string) {
+	return abi.Overlay + "/" + name + "/upper", abi.Overlay + "/" + name + "/work"
 }
 
 // ParseLayers parses an appsinfo/<app>/layers file.
@@ -294,12 +309,13 @@ func PlanApp(pm *PodManifest, ra *RuntimeApp, layers []string, cfg Config) (AppP
 	if err != nil {
 		return fail(err)
 	}
+	upper, work := overlayDirs(name)
 	p := AppPlan{
 		Name:         name,
 		LowerDirs:    slices.Clone(layers),
-		UpperDir:     abi.Overlay + "/" + name + "/upper",
+		UpperDir:     upper,
 		Rootfs:       abi.Stage2 + "/" + name + "/rootfs",
-		OverlayData:  "lowerdir=" + lower + ",upperdir=" + abi.Overlay + "/" + name + "/upper,workdir=" + abi.Overlay + "/" + name + "/work",
+		OverlayData:  "lowerdir=" + lower + ",upperdir=" + upper + ",workdir=" + work,
 		ReadOnlyRoot: ra.ReadOnlyRootFS,
 	}
 	uid, err := numericID(ra.App.User, "user")

@@ -4,7 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path"
+	"strings"
 
 	"golang.org/x/sys/unix"
 
@@ -81,7 +81,7 @@ func SendOverlays(sock int, cfg Config, debugf func(string, ...any)) error {
 // name, detached. Its layers go one by one ("lowerdir+", Linux 6.8), or
 // all at once when they fit fsconfig's 256 bytes.
 func makeOverlay(name string, layers []string) (int, error) {
-	lower, err := LowerDir(layers)
+	lower, err := lowerLayers(layers)
 	if err != nil {
 		return -1, err
 	}
@@ -90,25 +90,25 @@ func makeOverlay(name string, layers []string) (int, error) {
 		return -1, fmt.Errorf("fsopen: %w", err)
 	}
 	defer unix.Close(fs)
-	added := 0
-	for i := len(layers) - 1; i >= 0; i-- {
-		if err = unix.FsconfigSetString(fs, "lowerdir+", path.Clean(layers[i])); err != nil {
-			break
+	for i, l := range lower {
+		err := unix.FsconfigSetString(fs, "lowerdir+", l)
+		if err == nil {
+			continue
 		}
-		added++
-	}
-	if err != nil {
 		// Before Linux 6.8 the first one fails: all at once then.
-		if added > 0 || !errors.Is(err, unix.EINVAL) || len(lower) > 255 {
-			return -1, fmt.Errorf("lowerdir: %w", err)
+		all := strings.Join(lower, ":")
+		if i > 0 || !errors.Is(err, unix.EINVAL) || len(all) > 255 {
+			return -1, fmt.Errorf("lowerdir+ %s: %w", l, err)
 		}
-		if err := unix.FsconfigSetString(fs, "lowerdir", lower); err != nil {
-			return -1, fmt.Errorf("lowerdir: %w", err)
+		if err := unix.FsconfigSetString(fs, "lowerdir", all); err != nil {
+			return -1, fmt.Errorf("lowerdir %s: %w", all, err)
 		}
+		break
 	}
-	for _, kv := range [][2]string{{"source", "overlay"}, {"upperdir", abi.Overlay + "/" + name + "/upper"}, {"workdir", abi.Overlay + "/" + name + "/work"}} {
+	upper, work := overlayDirs(name)
+	for _, kv := range [][2]string{{"source", "overlay"}, {"upperdir", upper}, {"workdir", work}} {
 		if err := unix.FsconfigSetString(fs, kv[0], kv[1]); err != nil {
-			return -1, fmt.Errorf("%s: %w", kv[0], err)
+			return -1, fmt.Errorf("%s %s: %w", kv[0], kv[1], err)
 		}
 	}
 	// As mountOverlay: without syncs, when the kernel has the option.
