@@ -5,6 +5,7 @@ import (
 	"os"
 
 	"github.com/rkt/rkt/internal/cli"
+	_ "github.com/rkt/rkt/internal/prestack" // first: see its doc
 )
 
 func main() {

@@ -4,6 +4,7 @@ package main
 import (
 	"os"
 
+	_ "github.com/rkt/rkt/internal/prestack" // first: see its doc
 	"github.com/rkt/rkt/internal/stage1/ns"
 )
 
