@@ -155,3 +155,67 @@ func TestRuntimeAppFromACI(t *testing.T) {
 		})
 	}
 }
+
+// richConfig sets every field of an OCI image configuration that
+// RuntimeAppFromOCI could read, and others it does not.
+const richConfig = `{"created":"2026-11-23T19:33:57Z","architecture":"amd64","os":"linux",
+"config":{"User":"app","ExposedPorts":{"80/tcp":{},"53/udp":{}},"Env":["PATH=/bin","A=b"],
+"Entrypoint":["/bin/app"],"Cmd":["--serve"],"Volumes":{"/data":{},"/cache":{}},"WorkingDir":"/srv",
+"Labels":{"a":"b"},"StopSignal":"SIGINT","Healthcheck":{"Test":["CMD","true"]}},
+"rootfs":{"type":"layers","diff_ids":["sha256:a00424873b4ca932cbf07fcb74224a270df019c7fb8f1c0d290b9a22be496205"]},
+"history":[{"created":"2026-11-23T19:33:57Z","created_by":"x"}]}`
+
+// TestParseRunConfig: the start path's parser gives RuntimeAppFromOCI
+// what the full one does.
+func TestParseRunConfig(t *testing.T) {
+	acc := &Accounts{Users: ParsePasswd([]byte(testPasswd)), Groups: ParseGroup([]byte(testGroup))}
+	for _, in := range []string{richConfig, `{"config":{"cmd":["/bin/sh"],"env":["X=1"]}}`, `{"config":{"Cmd":["x"]},"history":5}`} {
+		full, ferr := v1.ParseConfigFile(strings.NewReader(in))
+		part, err := ParseRunConfig(strings.NewReader(in))
+		if ferr != nil {
+			// A field the start path does not read may be malformed.
+			if err != nil {
+				t.Fatalf("ParseRunConfig(%s): %v", in, err)
+			}
+			continue
+		}
+		if err != nil {
+			t.Fatalf("ParseRunConfig(%s): %v, v1.ParseConfigFile: nil", in, err)
+		}
+		ref := ImageRef{Repository: "127.0.0.1:5000/lib/web", Tag: "v1"}
+		want, werr := RuntimeAppFromOCI(ref, testAppcID, full, acc, AppOptions{})
+		got, gerr := RuntimeAppFromOCI(ref, testAppcID, part, acc, AppOptions{})
+		if (werr == nil) != (gerr == nil) {
+			t.Fatalf("errors differ: %v against %v", gerr, werr)
+		}
+		wj, _ := json.Marshal(want)
+		gj, _ := json.Marshal(got)
+		if string(wj) != string(gj) {
+			t.Errorf("runtime app of %s:\n got %s\nwant %s", in, gj, wj)
+		}
+	}
+}
+
+// FuzzParseRunConfig: whatever v1.ParseConfigFile reads, ParseRunConfig
+// reads too, and the fields the start path uses are the same.
+func FuzzParseRunConfig(f *testing.F) {
+	f.Add(richConfig)
+	f.Add(`{"config":{"Cmd":null,"User":""}}`)
+	f.Add(`{"config":{"Entrypoint":"x"}}`)
+	f.Fuzz(func(t *testing.T, in string) {
+		full, ferr := v1.ParseConfigFile(strings.NewReader(in))
+		part, err := ParseRunConfig(strings.NewReader(in))
+		if ferr != nil {
+			return
+		}
+		if err != nil {
+			t.Fatalf("ParseRunConfig: %v; v1.ParseConfigFile: nil", err)
+		}
+		w, g := full.Config, part.Config
+		if !reflect.DeepEqual([][]string{w.Entrypoint, w.Cmd, w.Env}, [][]string{g.Entrypoint, g.Cmd, g.Env}) ||
+			w.User != g.User || w.WorkingDir != g.WorkingDir ||
+			!reflect.DeepEqual(w.ExposedPorts, g.ExposedPorts) || !reflect.DeepEqual(w.Volumes, g.Volumes) {
+			t.Fatalf("fields differ:\n got %+v\nwant %+v", g, w)
+		}
+	})
+}

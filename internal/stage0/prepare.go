@@ -279,7 +279,7 @@ func appFor(s *store.Store, img *store.Image, tree []aci.Node, opts podspec.AppO
 	if img.Config == "" {
 		return nil, appRootfs{}, errdefs.InvalidArgument(fmt.Errorf("image %s has no configuration", store.FormatID(img.ID)))
 	}
-	cf, err := readConfig(s, img)
+	cf, err := readRunConfig(s, img)
 	if err != nil {
 		return nil, appRootfs{}, err
 	}
@@ -333,6 +333,21 @@ func readAccounts(layers []string) *podspec.Accounts {
 		acc.Groups = podspec.ParseGroup(data)
 	}
 	return acc
+}
+
+// readRunConfig reads what a pod's app is made of in an image's
+// configuration (podspec.ParseRunConfig); readConfig reads all of it.
+func readRunConfig(s *store.Store, img *store.Image) (*v1.ConfigFile, error) {
+	f, err := s.OpenBlob(img.Config)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	cf, err := podspec.ParseRunConfig(io.LimitReader(f, 8<<20))
+	if err != nil {
+		return nil, fmt.Errorf("parse config %s: %w", img.Config, err)
+	}
+	return cf, nil
 }
 
 func readConfig(s *store.Store, img *store.Image) (*v1.ConfigFile, error) {
