@@ -156,8 +156,11 @@ func PodInitMain(args []string) int {
 		return ExitPodInitFailed
 	}
 	// os/signal starts threads of its own (about 0.3 ms here): in a
-	// goroutine, while setup waits in its system calls. The apps start
-	// only once it is done (setup waits for s.signals).
+	// goroutine, while setup waits in its system calls and while the
+	// apps start. supervise begins once it is done, and reaps first
+	// whatever exited before (a SIGCHLD before signal.Notify is lost).
+	// Until then a SIGTERM, SIGINT or SIGHUP ends pod init, and with it
+	// the pod, as it does before the apps start.
 	sigc := make(chan os.Signal, 16)
 	s.signals = make(chan struct{})
 	go func() {
@@ -186,6 +189,7 @@ func PodInitMain(args []string) int {
 	if s.failedApp != "" {
 		s.recordStatus(s.failedApp, s.failedCode)
 	}
+	<-s.signals
 	code := supervise(apps, s.failedCode, s.cfg.StopTimeout, sigc, s.afterApp, DropCodePages, s.debugf)
 	s.debugf("pod exits with %d", code)
 	return code
@@ -284,7 +288,6 @@ func (s *initState) setup() (map[int]string, func() error, error) {
 		return nil, nil, fmt.Errorf("opening the status dir: %w", err)
 	}
 	s.status = st
-	<-s.signals
 	apps, err := s.startApps(plans)
 	if err != nil {
 		return nil, nil, err
