@@ -160,7 +160,8 @@ func PodInitMain(args []string) int {
 	// apps start. supervise begins once it is done, and reaps first
 	// whatever exited before (a SIGCHLD before signal.Notify is lost).
 	// Until then a SIGTERM, SIGINT or SIGHUP ends pod init, and with it
-	// the pod, as it does before the apps start.
+	// the pod, as it does before the apps start; the pod says it is
+	// ready only after.
 	sigc := make(chan os.Signal, 16)
 	s.signals = make(chan struct{})
 	go func() {
@@ -301,6 +302,8 @@ func (s *initState) setup() (map[int]string, func() error, error) {
 	if err := <-entered; err != nil {
 		return nil, nil, err
 	}
+	// Ready means a stop is taken in order: once the signals are caught.
+	<-s.signals
 	if err := os.Symlink("ready", abi.SupervisorStatus); err != nil && !errors.Is(err, os.ErrExist) {
 		return nil, nil, err
 	}
