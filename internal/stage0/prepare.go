@@ -623,13 +623,16 @@ func (ps *podStart) abandon(err *error) {
 
 // discardOnError removes a pod being prepared when *err is set, so
 // nothing half-made stays behind (the unlocked directory would otherwise
-// be an aborted prepare for gc).
+// be an aborted prepare for gc). It removes it under its lock, and lets
+// the lock go last: unlocked earlier, the pod is an aborted prepare that
+// a concurrent gc collects while this removes it too.
 func discardOnError(p *pod.Pod, err *error) {
 	if *err == nil {
 		return
 	}
+	rerr := rootfs.RemoveAll(p.Dir)
 	_ = p.Close()
-	if rerr := rootfs.RemoveAll(p.Dir); rerr != nil {
+	if rerr != nil {
 		*err = fmt.Errorf("%w (and removing pod %s: %w)", *err, p.UUID, rerr)
 	}
 }
