@@ -11,9 +11,10 @@ import (
 
 // The pod manifest as the ns flavor reads it: the part of the appc
 // PodManifest (schema 0.8, as stage0 writes it with github.com/appc/spec)
-// that the flavor uses, decoded with encoding/json alone so that the stage1
-// binary does not link the appc schema (and its pflag, inf, semver, go4
-// dependencies). Fields the flavor does not use (images, annotations,
+// that the flavor uses, decoded with encoding/json's tokenizer alone
+// (manifestdec.go) so that the stage1 binary does not link the appc schema
+// (and its pflag, inf, semver, go4 dependencies). The struct tags say what
+// each field is called in JSON, for the differential fuzz test. Fields the flavor does not use (images, annotations,
 // labels) are not decoded, so not validated either; the
 // isolators are decoded by name, each value by the isolator that knows it
 // (isolators.go).
@@ -138,14 +139,14 @@ type Volume struct {
 
 // ParsePodManifest decodes and validates a pod manifest.
 func ParsePodManifest(data []byte) (*PodManifest, error) {
-	var pm PodManifest
-	if err := json.Unmarshal(data, &pm); err != nil {
+	pm, err := decodePodManifest(data)
+	if err != nil {
 		return nil, err
 	}
 	if err := pm.validate(); err != nil {
 		return nil, err
 	}
-	return &pm, nil
+	return pm, nil
 }
 
 func (pm *PodManifest) validate() error {
