@@ -61,7 +61,7 @@ func Main(args []string) int {
 }
 
 func (a *app) run(args []string) int {
-	root := a.rootCommand()
+	root := a.rootCommand(args)
 	if frontBuild && !frontCommand(root, args) {
 		return a.handOver(args, "a command of rkt-full")
 	}
@@ -165,7 +165,7 @@ func errorTree(err error) string {
 	return sb.String()
 }
 
-func (a *app) rootCommand() *cobra.Command {
+func (a *app) rootCommand(args []string) *cobra.Command {
 	cobra.EnablePrefixMatching = true
 	root := &cobra.Command{
 		Use:   "rkt",
@@ -205,22 +205,58 @@ local store; they are verified, stored once and unpacked once.`,
 	_ = pf.MarkHidden("cpuprofile")
 	_ = pf.MarkHidden("memprofile")
 
-	root.AddCommand(
-		a.runCommand(),
-		a.prepareCommand(),
-		a.runPreparedCommand(),
-		a.listCommand(),
-		a.statusCommand(),
-		a.stopCommand(),
-		a.rmCommand(),
-		a.gcCommand(),
-		a.enterCommand(),
-		a.catManifestCommand(),
-		a.versionCommand(),
-		a.configCommand(),
-	)
-	root.AddCommand(a.fullCommands()...)
+	addCommands(root, append(a.commands(), a.fullCommands()...), args)
 	return root
+}
+
+// lazyCommand is a subcommand of rkt and what builds it. Building every
+// command with its flags took 0.1-0.3 ms of each start; rootCommand
+// builds the one the arguments select, and all of them only when it
+// cannot tell (help, completion, no command, an unknown one).
+type lazyCommand struct {
+	name  string
+	build func() *cobra.Command
+}
+
+// commands are the subcommands the front and rkt-full both have.
+func (a *app) commands() []lazyCommand {
+	return []lazyCommand{
+		{"run", a.runCommand},
+		{"prepare", a.prepareCommand},
+		{"run-prepared", a.runPreparedCommand},
+		{"list", a.listCommand},
+		{"status", a.statusCommand},
+		{"stop", a.stopCommand},
+		{"rm", a.rmCommand},
+		{"gc", a.gcCommand},
+		{"enter", a.enterCommand},
+		{"cat-manifest", a.catManifestCommand},
+		{"version", a.versionCommand},
+		{"config", a.configCommand},
+	}
+}
+
+// addCommands adds cmds to root: the one args select, built, beside
+// placeholders that only carry the others' names (what cobra needs to
+// find a command, prefix matching included), or all of them built.
+func addCommands(root *cobra.Command, cmds []lazyCommand, args []string) {
+	stubs := make(map[*cobra.Command]lazyCommand, len(cmds))
+	for _, l := range cmds {
+		stub := &cobra.Command{Use: l.name, Hidden: true}
+		stubs[stub] = l
+		root.AddCommand(stub)
+	}
+	if c, _, err := root.Find(args); err == nil && c != root {
+		if l, ok := stubs[c]; ok {
+			root.RemoveCommand(c)
+			root.AddCommand(l.build())
+			return
+		}
+	}
+	for stub, l := range stubs {
+		root.RemoveCommand(stub)
+		root.AddCommand(l.build())
+	}
 }
 
 // setup runs before every command: it loads the configuration and starts

@@ -3,8 +3,6 @@
 package cli
 
 import (
-	"github.com/spf13/cobra"
-
 	"github.com/rkt/rkt/internal/stage0"
 	"github.com/rkt/rkt/internal/store"
 )
@@ -15,7 +13,7 @@ import (
 const frontBuild = true
 
 // fullCommands: the front has none of rkt-full's own commands.
-func (a *app) fullCommands() []*cobra.Command { return nil }
+func (a *app) fullCommands() []lazyCommand { return nil }
 
 // images are where run and prepare get their images: the store alone.
 func (a *app) images(s *store.Store, policy store.PullPolicy) stage0.Images {

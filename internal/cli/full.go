@@ -3,8 +3,6 @@
 package cli
 
 import (
-	"github.com/spf13/cobra"
-
 	"github.com/rkt/rkt/internal/stage0"
 	"github.com/rkt/rkt/internal/store"
 )
@@ -15,13 +13,13 @@ const frontBuild = false
 
 // fullCommands are the commands only rkt-full has: they fetch, verify,
 // decompress or serve.
-func (a *app) fullCommands() []*cobra.Command {
-	return []*cobra.Command{
-		a.fetchCommand(),
-		a.exportCommand(),
-		a.imageCommand(),
-		a.trustCommand(),
-		a.metadataServiceCommand(),
+func (a *app) fullCommands() []lazyCommand {
+	return []lazyCommand{
+		{"fetch", a.fetchCommand},
+		{"export", a.exportCommand},
+		{"image", a.imageCommand},
+		{"trust", a.trustCommand},
+		{"metadata-service", a.metadataServiceCommand},
 	}
 }
 
