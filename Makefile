@@ -11,14 +11,16 @@ FUZZTIME ?= 30s
 
 # bin/rkt (the front: pods of stored images), bin/rkt-full (every command;
 # the front hands it the rest) and, beside them, the default stage1 image
-# bin/stage1-ns.aci, which carries the CNI plugins pinned in tools/cni
-# (built into bin/cni).
+# bin/stage1-ns.aci: the stage1 binary, its light build for the run
+# entrypoint (no CNI: it hands CNI pods to the full one), and the CNI
+# plugins pinned in tools/cni (built into bin/cni).
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS)" -tags rktfront -o bin/rkt ./cmd/rkt
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o bin/rkt-full ./cmd/rkt
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "-s -w" -o bin/stage1-ns ./cmd/stage1-ns
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "-s -w" -tags stage1light -o bin/stage1-ns-run ./cmd/stage1-ns
 	cd tools/cni && CGO_ENABLED=0 $(GO) build -trimpath -ldflags "-s -w" -o ../../bin/cni/ tool
-	$(GO) run ./tools/mkstage1 -flavor ns -binary bin/stage1-ns -plugins bin/cni -version $(VERSION) -o bin/stage1-ns.aci
+	$(GO) run ./tools/mkstage1 -flavor ns -binary bin/stage1-ns -run-binary bin/stage1-ns-run -plugins bin/cni -version $(VERSION) -o bin/stage1-ns.aci
 
 # Debian packages rkt's demo needs (root; skips what is installed).
 deps:

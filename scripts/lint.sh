@@ -43,6 +43,9 @@ go vet "$@" || rc=1
 # The front rkt's own files (the rktfront build tag).
 echo "lint: go vet -tags rktfront ./cmd/rkt ./internal/cli ./internal/rootfs" >&2
 go vet -tags rktfront ./cmd/rkt ./internal/cli ./internal/rootfs || rc=1
+# The light stage1 binary's own files (the stage1light build tag).
+echo "lint: go vet -tags stage1light ./cmd/stage1-ns ./internal/stage1/ns" >&2
+go vet -tags stage1light ./cmd/stage1-ns ./internal/stage1/ns || rc=1
 echo "lint: golangci-lint run $*" >&2
 "$lint" run "$@" || rc=1
 exit $rc

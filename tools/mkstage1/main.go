@@ -1,11 +1,13 @@
 // Command mkstage1 packs a stage1 flavor binary into a stage1 image (an
 // appc ACI: a tar of `manifest` and `rootfs/`), the form rkt loads stage1
 // images in. One binary serves every entrypoint: rootfs/run, enter, gc and
-// stop are symlinks to it, and it dispatches on the name it was run as. The
-// image also carries the built-in CNI networks (etc/rkt/net.d) and, with
+// stop are symlinks to it, and it dispatches on the name it was run as;
+// with -run-binary, rootfs/run is that binary instead (the light build of
+// the flavor, which hands what it cannot do to the full one). The image
+// also carries the built-in CNI networks (etc/rkt/net.d) and, with
 // -plugins, the CNI plugins of that directory (usr/lib/rkt/plugins/net).
 //
-//	go run ./tools/mkstage1 -flavor ns -binary bin/stage1-ns -plugins bin/cni -version V -o bin/stage1-ns.aci
+//	go run ./tools/mkstage1 -flavor ns -binary bin/stage1-ns -run-binary bin/stage1-ns-run -plugins bin/cni -version V -o bin/stage1-ns.aci
 package main
 
 import (
@@ -62,6 +64,7 @@ func run(args []string) error {
 	fs := flag.NewFlagSet("mkstage1", flag.ContinueOnError)
 	flavor := fs.String("flavor", "ns", "stage1 flavor name")
 	binary := fs.String("binary", "", "the flavor's static binary")
+	runBinary := fs.String("run-binary", "", "a static binary for the run entrypoint alone (default: -binary)")
 	version := fs.String("version", "0.0.0-dev", "rkt version, the image's version label")
 	out := fs.String("o", "", "output ACI file")
 	plugins := fs.String("plugins", "", "a directory of CNI plugins to include")
@@ -71,8 +74,13 @@ func run(args []string) error {
 	if *binary == "" || *out == "" {
 		return errors.New("-binary and -o are required")
 	}
-	if err := checkStatic(*binary); err != nil {
-		return err
+	for _, b := range []string{*binary, *runBinary} {
+		if b == "" {
+			continue
+		}
+		if err := checkStatic(b); err != nil {
+			return err
+		}
 	}
 	m := manifest{
 		ACKind:    "ImageManifest",
@@ -98,7 +106,7 @@ func run(args []string) error {
 		return err
 	}
 	defer os.Remove(tmp)
-	if err := writeACI(f, mj, "stage1-"+*flavor, *binary, *plugins); err != nil {
+	if err := writeACI(f, mj, "stage1-"+*flavor, *binary, *runBinary, *plugins); err != nil {
 		f.Close()
 		return fmt.Errorf("write %s: %w", *out, err)
 	}
@@ -129,7 +137,7 @@ func checkStatic(binary string) error {
 
 // writeACI writes the image with fixed times and owners, so the same
 // binary always gives the same image ID.
-func writeACI(w io.Writer, manifest []byte, binName, binary, plugins string) error {
+func writeACI(w io.Writer, manifest []byte, binName, binary, runBinary, plugins string) error {
 	tw := tar.NewWriter(w)
 	epoch := time.Unix(0, 0)
 	hdr := func(h *tar.Header) error {
@@ -149,6 +157,12 @@ func writeACI(w io.Writer, manifest []byte, binName, binary, plugins string) err
 		return err
 	}
 	for _, e := range entrypoints {
+		if e.name == "run" && runBinary != "" {
+			if err := addFile(tw, hdr, runBinary, "rootfs/run"); err != nil {
+				return err
+			}
+			continue
+		}
 		if err := hdr(&tar.Header{Name: "rootfs/" + e.name, Linkname: binName, Mode: 0o777, Typeflag: tar.TypeSymlink}); err != nil {
 			return err
 		}

@@ -1,6 +1,9 @@
 package main
 
 import (
+	"archive/tar"
+	"bytes"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -35,5 +38,52 @@ func TestCheckStatic(t *testing.T) {
 	}
 	if err := checkStatic(src); err == nil {
 		t.Error("a file that is not ELF was accepted")
+	}
+}
+
+// TestRunBinary: with -run-binary, rootfs/run is that file and the other
+// entrypoints stay symlinks to the flavor binary.
+func TestRunBinary(t *testing.T) {
+	dir := t.TempDir()
+	full, light := filepath.Join(dir, "full"), filepath.Join(dir, "light")
+	// Any static ELF does: writeACI only copies them.
+	self, err := os.ReadFile("/proc/self/exe")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []string{full, light} {
+		if err := os.WriteFile(f, append([]byte(filepath.Base(f)), self[:64]...), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var aci bytes.Buffer
+	if err := writeACI(&aci, []byte("{}"), "stage1-ns", full, light, ""); err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	tr := tar.NewReader(&aci)
+	for {
+		h, err := tr.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		switch h.Typeflag {
+		case tar.TypeSymlink:
+			got[h.Name] = "-> " + h.Linkname
+		case tar.TypeReg:
+			b, _ := io.ReadAll(tr)
+			got[h.Name] = strings.SplitN(string(b), "\x7fELF", 2)[0]
+		}
+	}
+	for name, want := range map[string]string{
+		"rootfs/stage1-ns": "full", "rootfs/run": "light",
+		"rootfs/enter": "-> stage1-ns", "rootfs/gc": "-> stage1-ns", "rootfs/stop": "-> stage1-ns",
+	} {
+		if got[name] != want {
+			t.Errorf("%s = %q, want %q", name, got[name], want)
+		}
 	}
 }
