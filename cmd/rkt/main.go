@@ -5,7 +5,7 @@ import (
 	"os"
 
 	"github.com/rkt/rkt/internal/cli"
-	_ "github.com/rkt/rkt/internal/prestack" // first: see its doc
+	_ "github.com/rkt/rkt/internal/startup" // its init tunes the runtime for a short start
 )
 
 func main() {

@@ -4,8 +4,8 @@ package main
 import (
 	"os"
 
-	_ "github.com/rkt/rkt/internal/prestack" // first: see its doc
 	"github.com/rkt/rkt/internal/stage1/ns"
+	_ "github.com/rkt/rkt/internal/startup" // its init tunes the runtime for a short start
 )
 
 func main() {

@@ -18,6 +18,7 @@ import (
 	"github.com/rkt/rkt/internal/config"
 	"github.com/rkt/rkt/internal/errdefs"
 	"github.com/rkt/rkt/internal/stage0"
+	"github.com/rkt/rkt/internal/startup"
 	"github.com/rkt/rkt/internal/store"
 )
 
@@ -273,6 +274,9 @@ func (a *app) setup(cmd *cobra.Command, _ []string) error {
 		cfg.Paths.Data = a.dir
 	}
 	a.cfg = cfg
+	if a.memProfile != "" {
+		startup.ProfileMemory()
+	}
 	// Options whose feature does not exist yet are accepted, as rkt 1.x
 	// scripts pass them, but said to do nothing rather than ignored.
 	if a.cpuProfile != "" {

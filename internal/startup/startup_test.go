@@ -1,4 +1,4 @@
-package prestack
+package startup
 
 import (
 	"runtime"
@@ -28,5 +28,18 @@ func TestGrow(t *testing.T) {
 	close(done)
 	if g < b+Size/2 {
 		t.Fatalf("stack in use went from %d to %d bytes: Grow did not grow the stack to %d", b, g, Size)
+	}
+}
+
+// TestMemProfileRate: importing the package turns the memory profiler's
+// sampling off; ProfileMemory turns it on again.
+func TestMemProfileRate(t *testing.T) {
+	if runtime.MemProfileRate != 0 {
+		t.Fatalf("MemProfileRate = %d after init, want 0", runtime.MemProfileRate)
+	}
+	ProfileMemory()
+	defer func() { runtime.MemProfileRate = 0 }()
+	if runtime.MemProfileRate != defaultMemProfileRate {
+		t.Errorf("MemProfileRate = %d after ProfileMemory", runtime.MemProfileRate)
 	}
 }

@@ -1,4 +1,4 @@
-package prestack
+package startup
 
 import "runtime"
 
@@ -7,7 +7,18 @@ import "runtime"
 // frame is just under half of it).
 const Size = 64 << 10
 
-func init() { Grow() }
+func init() {
+	runtime.MemProfileRate = 0
+	Grow()
+}
+
+// ProfileMemory turns the memory profiler's sampling back on, at the
+// runtime's default rate, for a command that writes a heap profile: it
+// records what is allocated from then on.
+func ProfileMemory() { runtime.MemProfileRate = defaultMemProfileRate }
+
+// defaultMemProfileRate is the runtime's own default.
+const defaultMemProfileRate = 512 * 1024
 
 // frame is a little under half of Size, so that the runtime's doubling
 // stops at Size: it doubles until the stack holds the frame, what is
