@@ -15,6 +15,7 @@ import (
 	"github.com/rkt/rkt/internal/pod"
 	"github.com/rkt/rkt/internal/podspec"
 	"github.com/rkt/rkt/internal/stage1/abi"
+	"github.com/rkt/rkt/internal/startup"
 )
 
 // AppLimits reads the resource limits of an app: the resource/memory and
@@ -136,6 +137,7 @@ type cgroupsStart struct {
 func startCgroups(p *pod.Pod, pm *schema.PodManifest, allDevices bool) *cgroupsStart {
 	cs := &cgroupsStart{done: make(chan struct{}), recorded: make(chan struct{}), allDevices: allDevices}
 	go func() {
+		startup.Grow()
 		defer close(cs.done)
 		// Closed when recorded, or at the latest when the creation ends.
 		recorded := sync.OnceFunc(func() { close(cs.recorded) })

@@ -24,6 +24,7 @@ import (
 	"github.com/rkt/rkt/internal/podspec"
 	"github.com/rkt/rkt/internal/rootfs"
 	"github.com/rkt/rkt/internal/stage1/abi"
+	"github.com/rkt/rkt/internal/startup"
 	"github.com/rkt/rkt/internal/store"
 )
 
@@ -591,6 +592,7 @@ func startPod(dataDir string, early bool) *podStart {
 	if early {
 		ps.done = make(chan struct{})
 		go func() {
+			startup.Grow()
 			defer close(ps.done)
 			ps.p, ps.err = newPodWithDirs(dataDir)
 		}()

@@ -29,7 +29,10 @@ const frame = Size/2 - 4<<10
 // know which byte is written and read.
 var at = frame - 1
 
-// Grow grows the calling goroutine's stack to at least Size.
+// Grow grows the calling goroutine's stack to at least Size. A goroutine
+// of the start path whose calls go deep (the front's pod directory and
+// cgroups, made beside prepare) calls it first, for the reason the main
+// goroutine's is grown.
 //
 //go:noinline
 func Grow() {
