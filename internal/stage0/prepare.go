@@ -140,21 +140,10 @@ func Prepare(ctx context.Context, images Images, dataDir string, opts PrepareOpt
 		}
 		fetched[i] = fetchedImage{img, tree}
 	}
-	p, err := made.take()
-	if err != nil {
-		return nil, err
-	}
-	defer discardOnError(p, &err)
 	pm := schema.BlankPodManifest()
 	pm.Volumes = volumes
 	pm.Ports = ports
-	res := &Prepared{Pod: p, Stage1: st1, Manifest: pm}
-	defer func() {
-		// Before discardOnError removes the pod: its cgroups go first.
-		if err != nil && res.cgroups != nil {
-			_ = res.cgroups.remove()
-		}
-	}()
+	res := &Prepared{Stage1: st1, Manifest: pm}
 	type appRootfsToWrite struct {
 		name string
 		img  *store.Image
@@ -190,6 +179,20 @@ func Prepare(ctx context.Context, images Images, dataDir string, opts PrepareOpt
 	if err := checkPorts(pm); err != nil {
 		return nil, err
 	}
+	// The pod directory (made meanwhile when early) is needed from here
+	// on: the apps were mapped without it.
+	p, err := made.take()
+	if err != nil {
+		return nil, err
+	}
+	defer discardOnError(p, &err)
+	res.Pod = p
+	defer func() {
+		// Before discardOnError removes the pod: its cgroups go first.
+		if err != nil && res.cgroups != nil {
+			_ = res.cgroups.remove()
+		}
+	}()
 	// pm is complete: from here on it is only read.
 	if opts.Run != nil {
 		res.cgroups = startCgroups(p, pm, opts.Run.AllDevices)
