@@ -51,22 +51,6 @@ type tokens struct {
 	dec *json.Decoder
 }
 
-// fieldName returns the name of fields that key selects: the exact one,
-// else the first that matches it case-insensitively, else "".
-func fieldName(key string, fields ...string) string {
-	for _, f := range fields {
-		if f == key {
-			return f
-		}
-	}
-	for _, f := range fields {
-		if strings.EqualFold(f, key) {
-			return f
-		}
-	}
-	return ""
-}
-
 // mismatch reads the rest of a value of the wrong type, whose first token
 // was tok, and the rest of the input, then says what did not fit: as with
 // json.Unmarshal, a syntax error anywhere in the input comes first.
@@ -133,10 +117,18 @@ func (d *tokens) skipRest() error {
 	return nil
 }
 
+// field is a key of an object, and what reads its value from the value's
+// first token.
+type field struct {
+	name string
+	read func(json.Token) error
+}
+
 // object reads an object whose first token was tok (null leaves it
-// alone), calling field with each key and the first token of its value;
-// field must read the rest of that value.
-func (d *tokens) object(tok json.Token, want string, field func(key string, tok json.Token) error) error {
+// alone): the value of each key goes to the field the key selects (its
+// exact name, else the first that matches it case-insensitively), and
+// keys that select none are skipped.
+func (d *tokens) object(tok json.Token, want string, fields ...field) error {
 	if tok == nil {
 		return nil
 	}
@@ -156,12 +148,31 @@ func (d *tokens) object(tok json.Token, want string, field func(key string, tok 
 		if err != nil {
 			return err
 		}
-		if err := field(k, vt); err != nil {
+		read := d.skip
+		if f := selectField(k, fields); f != nil {
+			read = f.read
+		}
+		if err := read(vt); err != nil {
 			return err
 		}
 	}
 	_, err := d.dec.Token() // '}'
 	return err
+}
+
+// selectField returns the field key selects, or nil.
+func selectField(key string, fields []field) *field {
+	for i := range fields {
+		if fields[i].name == key {
+			return &fields[i]
+		}
+	}
+	for i := range fields {
+		if strings.EqualFold(fields[i].name, key) {
+			return &fields[i]
+		}
+	}
+	return nil
 }
 
 // decodeSlice reads an array whose first token was tok into *p (null
@@ -269,124 +280,77 @@ func (d *tokens) strs(tok json.Token, p *[]string) error {
 }
 
 func (d *tokens) podManifest(tok json.Token, pm *PodManifest) error {
-	return d.object(tok, "PodManifest", func(k string, tok json.Token) error {
-		switch fieldName(k, "acVersion", "acKind", "apps", "volumes", "ports") {
-		case "acVersion":
-			return d.str(tok, &pm.ACVersion)
-		case "acKind":
-			return d.str(tok, &pm.ACKind)
-		case "apps":
-			return decodeSlice(d, tok, &pm.Apps, d.runtimeApp)
-		case "volumes":
-			return decodeSlice(d, tok, &pm.Volumes, d.volume)
-		case "ports":
-			return decodeSlice(d, tok, &pm.Ports, d.exposedPort)
-		}
-		return d.skip(tok)
-	})
+	return d.object(tok, "PodManifest",
+		field{"acVersion", func(tok json.Token) error { return d.str(tok, &pm.ACVersion) }},
+		field{"acKind", func(tok json.Token) error { return d.str(tok, &pm.ACKind) }},
+		field{"apps", func(tok json.Token) error { return decodeSlice(d, tok, &pm.Apps, d.runtimeApp) }},
+		field{"volumes", func(tok json.Token) error { return decodeSlice(d, tok, &pm.Volumes, d.volume) }},
+		field{"ports", func(tok json.Token) error { return decodeSlice(d, tok, &pm.Ports, d.exposedPort) }},
+	)
 }
 
 func (d *tokens) runtimeApp(tok json.Token, ra *RuntimeApp) error {
-	return d.object(tok, "RuntimeApp", func(k string, tok json.Token) error {
-		switch fieldName(k, "name", "app", "readOnlyRootFS", "mounts") {
-		case "name":
-			return d.str(tok, &ra.Name)
-		case "app":
-			return ptr(tok, &ra.App, d.app)
-		case "readOnlyRootFS":
-			return d.boolean(tok, &ra.ReadOnlyRootFS)
-		case "mounts":
-			return decodeSlice(d, tok, &ra.Mounts, d.mount)
-		}
-		return d.skip(tok)
-	})
+	return d.object(tok, "RuntimeApp",
+		field{"name", func(tok json.Token) error { return d.str(tok, &ra.Name) }},
+		field{"app", func(tok json.Token) error { return ptr(tok, &ra.App, d.app) }},
+		field{"readOnlyRootFS", func(tok json.Token) error { return d.boolean(tok, &ra.ReadOnlyRootFS) }},
+		field{"mounts", func(tok json.Token) error { return decodeSlice(d, tok, &ra.Mounts, d.mount) }},
+	)
 }
 
 func (d *tokens) app(tok json.Token, a *App) error {
-	return d.object(tok, "App", func(k string, tok json.Token) error {
-		switch fieldName(k, "exec", "user", "group", "supplementaryGIDs", "workingDirectory", "environment", "mountPoints", "isolators", "ports", "eventHandlers") {
-		case "exec":
-			return d.strs(tok, &a.Exec)
-		case "user":
-			return d.str(tok, &a.User)
-		case "group":
-			return d.str(tok, &a.Group)
-		case "supplementaryGIDs":
-			return decodeSlice(d, tok, &a.SupplementaryGIDs, d.integer)
-		case "workingDirectory":
-			return d.str(tok, &a.WorkingDirectory)
-		case "environment":
-			return decodeSlice(d, tok, &a.Environment, d.envVar)
-		case "mountPoints":
-			return decodeSlice(d, tok, &a.MountPoints, d.mountPoint)
-		case "isolators":
-			return decodeSlice(d, tok, &a.Isolators, d.isolator)
-		case "ports":
-			return decodeSlice(d, tok, &a.Ports, d.port)
-		case "eventHandlers":
-			return decodeSlice(d, tok, &a.EventHandlers, d.eventHandler)
-		}
-		return d.skip(tok)
-	})
+	return d.object(tok, "App",
+		field{"exec", func(tok json.Token) error { return d.strs(tok, &a.Exec) }},
+		field{"user", func(tok json.Token) error { return d.str(tok, &a.User) }},
+		field{"group", func(tok json.Token) error { return d.str(tok, &a.Group) }},
+		field{"supplementaryGIDs", func(tok json.Token) error { return decodeSlice(d, tok, &a.SupplementaryGIDs, d.integer) }},
+		field{"workingDirectory", func(tok json.Token) error { return d.str(tok, &a.WorkingDirectory) }},
+		field{"environment", func(tok json.Token) error { return decodeSlice(d, tok, &a.Environment, d.envVar) }},
+		field{"mountPoints", func(tok json.Token) error { return decodeSlice(d, tok, &a.MountPoints, d.mountPoint) }},
+		field{"isolators", func(tok json.Token) error { return decodeSlice(d, tok, &a.Isolators, d.isolator) }},
+		field{"ports", func(tok json.Token) error { return decodeSlice(d, tok, &a.Ports, d.port) }},
+		field{"eventHandlers", func(tok json.Token) error { return decodeSlice(d, tok, &a.EventHandlers, d.eventHandler) }},
+	)
 }
 
 func (d *tokens) envVar(tok json.Token, e *EnvVar) error {
-	return d.object(tok, "EnvVar", func(k string, tok json.Token) error {
-		switch fieldName(k, "name", "value") {
-		case "name":
-			return d.str(tok, &e.Name)
-		case "value":
-			return d.str(tok, &e.Value)
-		}
-		return d.skip(tok)
-	})
+	return d.object(tok, "EnvVar",
+		field{"name", func(tok json.Token) error { return d.str(tok, &e.Name) }},
+		field{"value", func(tok json.Token) error { return d.str(tok, &e.Value) }},
+	)
 }
 
 func (d *tokens) mountPoint(tok json.Token, m *MountPoint) error {
-	return d.object(tok, "MountPoint", func(k string, tok json.Token) error {
-		switch fieldName(k, "name", "path", "readOnly") {
-		case "name":
-			return d.str(tok, &m.Name)
-		case "path":
-			return d.str(tok, &m.Path)
-		case "readOnly":
-			return d.boolean(tok, &m.ReadOnly)
-		}
-		return d.skip(tok)
-	})
+	return d.object(tok, "MountPoint",
+		field{"name", func(tok json.Token) error { return d.str(tok, &m.Name) }},
+		field{"path", func(tok json.Token) error { return d.str(tok, &m.Path) }},
+		field{"readOnly", func(tok json.Token) error { return d.boolean(tok, &m.ReadOnly) }},
+	)
 }
 
 func (d *tokens) eventHandler(tok json.Token, h *EventHandler) error {
-	return d.object(tok, "EventHandler", func(k string, tok json.Token) error {
-		switch fieldName(k, "name", "exec") {
-		case "name":
-			return d.str(tok, &h.Name)
-		case "exec":
-			return d.strs(tok, &h.Exec)
-		}
-		return d.skip(tok)
-	})
+	return d.object(tok, "EventHandler",
+		field{"name", func(tok json.Token) error { return d.str(tok, &h.Name) }},
+		field{"exec", func(tok json.Token) error { return d.strs(tok, &h.Exec) }},
+	)
 }
 
 // isolator keeps the value's raw bytes: the isolator that knows the name
 // decodes them (isolators.go).
 func (d *tokens) isolator(tok json.Token, iso *Isolator) error {
-	return d.object(tok, "Isolator", func(k string, tok json.Token) error {
-		switch fieldName(k, "name", "value") {
-		case "name":
-			return d.str(tok, &iso.Name)
-		case "value":
+	return d.object(tok, "Isolator",
+		field{"name", func(tok json.Token) error { return d.str(tok, &iso.Name) }},
+		field{"value", func(tok json.Token) error {
 			raw, err := d.raw(tok)
 			iso.Value = raw
 			return err
-		}
-		return d.skip(tok)
-	})
+		}},
+	)
 }
 
-// raw re-encodes the value whose first token was tok: the compact form
-// json.Unmarshal's json.RawMessage would hold, up to white space, which
-// json.Compact then removes from both.
+// raw re-encodes the value whose first token was tok, compact: where
+// json.Unmarshal's json.RawMessage keeps the input's bytes, this gives the
+// same value (numbers as written, strings escaped as json.Marshal does).
 func (d *tokens) raw(tok json.Token) (json.RawMessage, error) {
 	var b bytes.Buffer
 	if err := d.encode(&b, tok); err != nil {
@@ -458,71 +422,40 @@ func (d *tokens) encode(b *bytes.Buffer, tok json.Token) error {
 }
 
 func (d *tokens) port(tok json.Token, p *Port) error {
-	return d.object(tok, "Port", func(k string, tok json.Token) error {
-		switch fieldName(k, "name", "protocol", "port", "count") {
-		case "name":
-			return d.str(tok, &p.Name)
-		case "protocol":
-			return d.str(tok, &p.Protocol)
-		case "port":
-			return d.unsigned(tok, &p.Port)
-		case "count":
-			return d.unsigned(tok, &p.Count)
-		}
-		return d.skip(tok)
-	})
+	return d.object(tok, "Port",
+		field{"name", func(tok json.Token) error { return d.str(tok, &p.Name) }},
+		field{"protocol", func(tok json.Token) error { return d.str(tok, &p.Protocol) }},
+		field{"port", func(tok json.Token) error { return d.unsigned(tok, &p.Port) }},
+		field{"count", func(tok json.Token) error { return d.unsigned(tok, &p.Count) }},
+	)
 }
 
 func (d *tokens) exposedPort(tok json.Token, p *ExposedPort) error {
-	return d.object(tok, "ExposedPort", func(k string, tok json.Token) error {
-		switch fieldName(k, "name", "hostPort", "hostIP", "podPort") {
-		case "name":
-			return d.str(tok, &p.Name)
-		case "hostPort":
-			return d.unsigned(tok, &p.HostPort)
-		case "hostIP":
-			return d.str(tok, &p.HostIP)
-		case "podPort":
-			return ptr(tok, &p.PodPort, d.port)
-		}
-		return d.skip(tok)
-	})
+	return d.object(tok, "ExposedPort",
+		field{"name", func(tok json.Token) error { return d.str(tok, &p.Name) }},
+		field{"hostPort", func(tok json.Token) error { return d.unsigned(tok, &p.HostPort) }},
+		field{"hostIP", func(tok json.Token) error { return d.str(tok, &p.HostIP) }},
+		field{"podPort", func(tok json.Token) error { return ptr(tok, &p.PodPort, d.port) }},
+	)
 }
 
 func (d *tokens) mount(tok json.Token, m *Mount) error {
-	return d.object(tok, "Mount", func(k string, tok json.Token) error {
-		switch fieldName(k, "volume", "path", "appVolume") {
-		case "volume":
-			return d.str(tok, &m.Volume)
-		case "path":
-			return d.str(tok, &m.Path)
-		case "appVolume":
-			return ptr(tok, &m.AppVolume, d.volume)
-		}
-		return d.skip(tok)
-	})
+	return d.object(tok, "Mount",
+		field{"volume", func(tok json.Token) error { return d.str(tok, &m.Volume) }},
+		field{"path", func(tok json.Token) error { return d.str(tok, &m.Path) }},
+		field{"appVolume", func(tok json.Token) error { return ptr(tok, &m.AppVolume, d.volume) }},
+	)
 }
 
 func (d *tokens) volume(tok json.Token, v *Volume) error {
-	return d.object(tok, "Volume", func(k string, tok json.Token) error {
-		switch fieldName(k, "name", "kind", "source", "readOnly", "recursive", "mode", "uid", "gid") {
-		case "name":
-			return d.str(tok, &v.Name)
-		case "kind":
-			return d.str(tok, &v.Kind)
-		case "source":
-			return d.str(tok, &v.Source)
-		case "readOnly":
-			return ptr(tok, &v.ReadOnly, d.boolean)
-		case "recursive":
-			return ptr(tok, &v.Recursive, d.boolean)
-		case "mode":
-			return ptr(tok, &v.Mode, d.str)
-		case "uid":
-			return ptr(tok, &v.UID, d.integer)
-		case "gid":
-			return ptr(tok, &v.GID, d.integer)
-		}
-		return d.skip(tok)
-	})
+	return d.object(tok, "Volume",
+		field{"name", func(tok json.Token) error { return d.str(tok, &v.Name) }},
+		field{"kind", func(tok json.Token) error { return d.str(tok, &v.Kind) }},
+		field{"source", func(tok json.Token) error { return d.str(tok, &v.Source) }},
+		field{"readOnly", func(tok json.Token) error { return ptr(tok, &v.ReadOnly, d.boolean) }},
+		field{"recursive", func(tok json.Token) error { return ptr(tok, &v.Recursive, d.boolean) }},
+		field{"mode", func(tok json.Token) error { return ptr(tok, &v.Mode, d.str) }},
+		field{"uid", func(tok json.Token) error { return ptr(tok, &v.UID, d.integer) }},
+		field{"gid", func(tok json.Token) error { return ptr(tok, &v.GID, d.integer) }},
+	)
 }
