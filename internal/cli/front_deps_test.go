@@ -1,10 +1,10 @@
 package cli
 
 import (
-	"os/exec"
 	"slices"
-	"strings"
 	"testing"
+
+	"github.com/rkt/rkt/internal/testutil"
 )
 
 // TestFrontDeps keeps packages that the front rkt binary, which starts
@@ -13,18 +13,7 @@ import (
 // with its TLS stack cost about 0.5 ms per rkt run (bench/RESULTS.md,
 // seventh pass).
 func TestFrontDeps(t *testing.T) {
-	gobin, err := exec.LookPath("go")
-	if err != nil {
-		t.Skip("no go command to list the front's packages with")
-	}
-	out, err := exec.CommandContext(t.Context(), gobin, "list", "-deps", "-tags", "rktfront", "github.com/rkt/rkt/cmd/rkt").Output()
-	if err != nil {
-		t.Fatalf("go list: %v", err)
-	}
-	deps := strings.Fields(string(out))
-	if !slices.Contains(deps, "github.com/rkt/rkt/internal/stage0") {
-		t.Fatalf("go list of the front did not list stage0: %q", deps)
-	}
+	deps := testutil.Deps(t, "rktfront", "github.com/rkt/rkt/cmd/rkt", "github.com/rkt/rkt/internal/stage0")
 	for _, banned := range []string{"net/http", "crypto/tls", "github.com/rkt/rkt/internal/mds"} {
 		if slices.Contains(deps, banned) {
 			t.Errorf("the front rkt binary links %s", banned)

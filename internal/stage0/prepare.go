@@ -342,25 +342,20 @@ func readAccounts(layers []string) *podspec.Accounts {
 // readRunConfig reads what a pod's app is made of in an image's
 // configuration (podspec.ParseRunConfig); readConfig reads all of it.
 func readRunConfig(s *store.Store, img *store.Image) (*v1.ConfigFile, error) {
-	f, err := s.OpenBlob(img.Config)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	cf, err := podspec.ParseRunConfig(io.LimitReader(f, 8<<20))
-	if err != nil {
-		return nil, fmt.Errorf("parse config %s: %w", img.Config, err)
-	}
-	return cf, nil
+	return parseConfig(s, img, podspec.ParseRunConfig)
 }
 
 func readConfig(s *store.Store, img *store.Image) (*v1.ConfigFile, error) {
+	return parseConfig(s, img, v1.ParseConfigFile)
+}
+
+func parseConfig(s *store.Store, img *store.Image, parse func(io.Reader) (*v1.ConfigFile, error)) (*v1.ConfigFile, error) {
 	f, err := s.OpenBlob(img.Config)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
-	cf, err := v1.ParseConfigFile(io.LimitReader(f, 8<<20))
+	cf, err := parse(io.LimitReader(f, 8<<20))
 	if err != nil {
 		return nil, fmt.Errorf("parse config %s: %w", img.Config, err)
 	}
