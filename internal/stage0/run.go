@@ -7,6 +7,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"syscall" //nolint:depguard // syscall.ForkExec: x/sys/unix has no fork-and-exec
 
 	"github.com/appc/spec/schema"
 	"golang.org/x/sys/unix"
@@ -98,6 +99,18 @@ func execPod(p *pod.Pod, pm *schema.PodManifest, st1 *Stage1, cs *cgroupsStart, 
 		}
 	}
 	entry := filepath.Join(p.Dir, abi.Stage1Rootfs, st1.Entrypoints[abi.AnnotationRun])
+	if err := os.Chdir(p.Dir); err != nil {
+		return err
+	}
+	var early *abi.EarlyPodInit
+	if init, ok := st1.Entrypoints[abi.AnnotationPodInit]; ok {
+		// Without one (it could not start), the run entrypoint starts
+		// pod init itself, and reports what stops it. Started before the
+		// lock fd is made inheritable: pod init must not hold the lock.
+		if early, err = startPodInit(filepath.Join(p.Dir, abi.Stage1Rootfs, init), args); err != nil {
+			early = nil
+		}
+	}
 	fd, err := pod.Inheritable(lock)
 	if err != nil {
 		return fmt.Errorf("pod %s: lock: %w", p.UUID, err)
@@ -108,16 +121,74 @@ func execPod(p *pod.Pod, pm *schema.PodManifest, st1 *Stage1, cs *cgroupsStart, 
 	if args.Debug {
 		set = append(set, abi.EnvDebug+"=1")
 	}
-	env := append(withoutVars(os.Environ(), set), set...)
-	if err := os.Chdir(p.Dir); err != nil {
-		return err
+	if early != nil {
+		set = append(set, abi.EnvPodInit+"="+early.String())
 	}
+	env := append(withoutVars(os.Environ(), set), set...)
 	argv := append([]string{entry}, args.Argv()...)
 	covflush.BeforeExec()
 	if err := unix.Exec(entry, argv, env); err != nil {
 		return fmt.Errorf("pod %s: exec stage1 %s: %w", p.UUID, entry, err)
 	}
 	return nil
+}
+
+// startPodInit starts the stage1's pod init (abi.AnnotationPodInit, at
+// path) for a pod run with args, from this thread, which execs the run
+// entrypoint next (the thread's death would be pod init's parent-death
+// signal; an exec is not a death): pod init's start overlaps the exec and
+// the run entrypoint's. It returns nil for a pod whose namespaces only
+// the run entrypoint can make (abi.PodNamespaces). The descriptors it
+// returns are open across the exec; the cwd is the pod directory.
+func startPodInit(path string, args abi.RunArgs) (*abi.EarlyPodInit, error) {
+	flags, ok := abi.PodNamespaces(args.Net, args.IPC)
+	if !ok {
+		return nil, nil
+	}
+	// Pod init gets fds 0-4 and nothing else: whatever rkt's caller left
+	// open without close-on-exec goes no further than this process (the
+	// run entrypoint would have closed it on its exec too).
+	if err := unix.CloseRange(3, ^uint(0), unix.CLOSE_RANGE_CLOEXEC); err != nil {
+		return nil, fmt.Errorf("close_range: %w", err)
+	}
+	var cfg [2]int
+	if err := unix.Pipe2(cfg[:], unix.O_CLOEXEC); err != nil {
+		return nil, fmt.Errorf("pod init: configuration pipe: %w", err)
+	}
+	mnt, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		unix.Close(cfg[0])
+		unix.Close(cfg[1])
+		return nil, fmt.Errorf("pod init: mounts socket: %w", err)
+	}
+	env := []string{"GOMAXPROCS=1"}
+	if d := os.Getenv("GOCOVERDIR"); d != "" {
+		env = append(env, "GOCOVERDIR="+d)
+	}
+	// argv[0] is the name the binary dispatches on, not the host path
+	// (which the apps would read in /proc/1/cmdline).
+	pid, err := syscall.ForkExec(path, []string{"pod-init"}, &syscall.ProcAttr{ //nolint:gosec // G204: the stage1 image's pod init entrypoint
+		Env:   env,
+		Files: []uintptr{0, 1, 2, uintptr(cfg[0]), uintptr(mnt[1])},
+		Sys:   &unix.SysProcAttr{Cloneflags: flags, Pdeathsig: unix.SIGKILL},
+	})
+	unix.Close(cfg[0])
+	unix.Close(mnt[1])
+	if err == nil {
+		// This process's ends go to the run entrypoint.
+		for _, fd := range []int{cfg[1], mnt[0]} {
+			if _, err = unix.FcntlInt(uintptr(fd), unix.F_SETFD, 0); err != nil {
+				_ = unix.Kill(pid, unix.SIGKILL)
+				break
+			}
+		}
+	}
+	if err != nil {
+		unix.Close(cfg[1])
+		unix.Close(mnt[0])
+		return nil, fmt.Errorf("starting pod init %s: %w", path, err)
+	}
+	return &abi.EarlyPodInit{PID: pid, ConfigFD: cfg[1], MountsFD: mnt[0], CloneFlags: flags}, nil
 }
 
 // withoutVars drops from environ the variables that set gives: a copy

@@ -119,7 +119,7 @@ func stage1FromImage(s *store.Store, img *store.Image) (*Stage1, error) {
 		return nil, fmt.Errorf("stage1: %w", err)
 	}
 	st := &Stage1{Image: img, Manifest: m.Raw, Rootfs: filepath.Join(m.Tree, "rootfs"), Entrypoints: map[string]string{}, Version: 1}
-	for _, a := range []string{abi.AnnotationRun, abi.AnnotationEnter, abi.AnnotationGC, abi.AnnotationStop} {
+	for _, a := range []string{abi.AnnotationRun, abi.AnnotationEnter, abi.AnnotationGC, abi.AnnotationStop, abi.AnnotationPodInit} {
 		if v, ok := m.Annotations[a]; ok {
 			if !filepath.IsAbs(v) || strings.Contains(v, "..") {
 				return nil, fmt.Errorf("stage1 image %s: entrypoint %s=%q is not a clean absolute path", store.FormatID(img.ID), a, v)

@@ -3,8 +3,9 @@
 // images in. One binary serves every entrypoint: rootfs/run, enter, gc and
 // stop are symlinks to it, and it dispatches on the name it was run as;
 // with -run-binary, rootfs/run is that binary instead (the light build of
-// the flavor, which hands what it cannot do to the full one). The image
-// also carries the built-in CNI networks (etc/rkt/net.d) and, with
+// the flavor, which hands what it cannot do to the full one), and
+// rootfs/pod-init, the pod's PID 1 that stage0 may start early
+// (rkt.dev/stage1/pod-init), a symlink to it. The image also carries the built-in CNI networks (etc/rkt/net.d) and, with
 // -plugins, the CNI plugins of that directory (usr/lib/rkt/plugins/net).
 //
 //	go run ./tools/mkstage1 -flavor ns -binary bin/stage1-ns -run-binary bin/stage1-ns-run -plugins bin/cni -version V -o bin/stage1-ns.aci
@@ -58,6 +59,9 @@ var entrypoints = []struct{ annotation, name string }{
 	{abi.AnnotationEnter, "enter"},
 	{abi.AnnotationGC, "gc"},
 	{abi.AnnotationStop, "stop"},
+	// The pod's PID 1 when stage0 starts it (abi.AnnotationPodInit): the
+	// run entrypoint's binary, which serves it under this name.
+	{abi.AnnotationPodInit, "pod-init"},
 }
 
 func run(args []string) error {
@@ -163,7 +167,11 @@ func writeACI(w io.Writer, manifest []byte, binName, binary, runBinary, plugins 
 			}
 			continue
 		}
-		if err := hdr(&tar.Header{Name: "rootfs/" + e.name, Linkname: binName, Mode: 0o777, Typeflag: tar.TypeSymlink}); err != nil {
+		target := binName
+		if e.name == "pod-init" && runBinary != "" {
+			target = "run"
+		}
+		if err := hdr(&tar.Header{Name: "rootfs/" + e.name, Linkname: target, Mode: 0o777, Typeflag: tar.TypeSymlink}); err != nil {
 			return err
 		}
 	}

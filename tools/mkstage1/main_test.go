@@ -41,8 +41,8 @@ func TestCheckStatic(t *testing.T) {
 	}
 }
 
-// TestRunBinary: with -run-binary, rootfs/run is that file and the other
-// entrypoints stay symlinks to the flavor binary.
+// TestRunBinary: with -run-binary, rootfs/run is that file, pod-init a
+// symlink to it, and the other entrypoints symlinks to the flavor binary.
 func TestRunBinary(t *testing.T) {
 	dir := t.TempDir()
 	full, light := filepath.Join(dir, "full"), filepath.Join(dir, "light")
@@ -81,6 +81,7 @@ func TestRunBinary(t *testing.T) {
 	for name, want := range map[string]string{
 		"rootfs/stage1-ns": "full", "rootfs/run": "light",
 		"rootfs/enter": "-> stage1-ns", "rootfs/gc": "-> stage1-ns", "rootfs/stop": "-> stage1-ns",
+		"rootfs/pod-init": "-> run",
 	} {
 		if got[name] != want {
 			t.Errorf("%s = %q, want %q", name, got[name], want)

@@ -135,3 +135,25 @@ func TestSmallHelpers(t *testing.T) {
 		}
 	}
 }
+
+// TestPodConfigNamespaces: the namespaces the run entrypoint wants for a
+// pod are those stage0 starts an early pod init in (abi.PodNamespaces);
+// were they not, every pod init stage0 starts would be killed and started
+// again.
+func TestPodConfigNamespaces(t *testing.T) {
+	for _, net := range []string{"host", "none", "default", "default-restricted"} {
+		for _, ipc := range []string{"", "auto", "private", "parent"} {
+			plan, err := PodConfig(abi.RunArgs{Net: net, IPC: ipc, UUID: "u"}, func(string) string { return "" })
+			if err != nil {
+				t.Fatalf("PodConfig(--net=%s --ipc=%s): %v", net, ipc, err)
+			}
+			flags, ok := abi.PodNamespaces(net, ipc)
+			if ok != (plan.Nets == nil) {
+				t.Errorf("--net=%s --ipc=%s: early pod init %v, CNI networks %v", net, ipc, ok, plan.Nets)
+			}
+			if ok && flags != plan.CloneFlags {
+				t.Errorf("--net=%s --ipc=%s: early pod init in %#x, the run entrypoint wants %#x", net, ipc, flags, plan.CloneFlags)
+			}
+		}
+	}
+}

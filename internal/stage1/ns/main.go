@@ -15,8 +15,9 @@ const exitFailure = 254
 // Main runs the stage1-ns binary. The role is chosen by, in order:
 //   - a hidden first argument (podinit.RolePodInit), used only when the
 //     binary re-executes itself;
-//   - the base name of argv[0] (run, init, enter, stop, gc), for stage1
-//     images whose entrypoint annotations name symlinks to this binary;
+//   - the base name of argv[0] (run, init, enter, stop, gc, pod-init),
+//     for stage1 images whose entrypoint annotations name symlinks to
+//     this binary;
 //   - an explicit first argument (stage1-ns run ...).
 func Main(argv []string) int {
 	// Every role is sequential system calls and waiting: one P is enough,
@@ -53,6 +54,9 @@ func dispatch(name string, args []string) (int, bool) {
 	switch name {
 	case "run", "init":
 		return Run(args), true
+	case "pod-init":
+		// The pod's PID 1, started by stage0 (abi.AnnotationPodInit).
+		return podinit.PodInitMain(args), true
 	case "enter":
 		return Enter(args), true
 	case "stop":

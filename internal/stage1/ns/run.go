@@ -181,44 +181,17 @@ func Run(args []string) int {
 		leaveNets = nil
 	}
 	defer teardown()
-	// Pod init is started first and given its configuration while its
-	// runtime starts: encoding the configuration and setting up the
-	// signals here overlap its start.
-	cfgR, cfgW, err := podinit.ConfigPipe()
-	if err != nil {
-		return fail("%v", err)
-	}
-	// And its apps' overlays, made while it starts (podinit.MountsFD).
-	mntRun, mntInit, err := podinit.MountSocket()
-	if err != nil {
-		unix.Close(cfgR)
-		unix.Close(cfgW)
-		return fail("%v", err)
-	}
-	// Pdeathsig follows the thread that forked: keep this one.
+	// Pod init is started first (or was, by stage0) and given its
+	// configuration while its runtime starts: encoding the configuration
+	// and setting up the signals here overlap its start.
+	// Pdeathsig follows the thread that forked: keep this one. (The
+	// parent of a pod init stage0 started is the thread that exec'd this
+	// program, its main thread, which lives as long as the process.)
 	runtime.LockOSThread()
-	// Pod init is born in the pod's network namespace: this thread enters
-	// it for the fork and leaves it again.
-	leaveNetNS := func() error { return nil }
-	if nsPath != "" {
-		if leaveNetNS, err = enterNetNS(nsPath); err != nil {
-			for _, fd := range []int{cfgR, cfgW, mntRun, mntInit} {
-				unix.Close(fd)
-			}
-			return fail("%v", err)
-		}
+	pid, cfgW, mntRun, err := podInit(cloneflags, nsPath, debugf)
+	if err != nil {
+		return fail("%v", err)
 	}
-	// syscall.ForkExec and wait4 rather than os.StartProcess: os probes
-	// pidfd support with a throwaway fork on first use.
-	pid, err := syscall.ForkExec("/proc/self/exe", []string{"stage1-pod-init", podinit.RolePodInit}, &syscall.ProcAttr{ //nolint:gosec // G204: ourselves
-		// Pod init waits as long as the pod lives: one P from its start
-		// spares it the threads and span caches of others (see Main).
-		Env:   podinit.HelperEnv(),
-		Files: []uintptr{0, 1, 2, uintptr(cfgR), uintptr(mntInit)}, // podinit.ConfigFD: 3, podinit.MountsFD: 4
-		Sys:   &unix.SysProcAttr{Cloneflags: cloneflags, Pdeathsig: unix.SIGKILL},
-	})
-	unix.Close(cfgR)
-	unix.Close(mntInit)
 	// closeEnds closes this process's ends, on the ways out before
 	// WriteConfig and SendOverlays, which close their own.
 	closeEnds := func() {
@@ -229,19 +202,6 @@ func Run(args []string) int {
 	killInit := func() {
 		_ = unix.Kill(pid, unix.SIGKILL)
 		_, _ = podinit.Wait(pid)
-	}
-	if lerr := leaveNetNS(); lerr != nil {
-		// This thread would run the plugins of the teardown in the pod's
-		// namespace: give up on it, and on the pod.
-		closeEnds()
-		if err == nil {
-			killInit()
-		}
-		return fail("%v", lerr)
-	}
-	if err != nil {
-		closeEnds()
-		return fail("starting pod init: %v", err)
 	}
 	// Pod init reads its configuration from the pipe as soon as its
 	// runtime has started; until then the pipe's buffer holds it (and a
@@ -334,6 +294,87 @@ func Run(args []string) int {
 // exited pod keeps no mount in the host's namespace: stage0 binds the
 // tree again when it needs an entrypoint (gc, for one). Thousands of
 // exited pods would otherwise make every mount table read, and so every
+// podInit returns the pod's PID 1 and this process's ends of its
+// configuration pipe and mounts socket: the pod init stage0 started
+// (abi.EnvPodInit) when it was born in the namespaces this pod wants,
+// else one started here, in the pod's network namespace (nsPath) when
+// there is one.
+func podInit(cloneflags uintptr, nsPath string, debugf func(string, ...any)) (pid, cfgW, mntRun int, err error) {
+	if v := os.Getenv(abi.EnvPodInit); v != "" {
+		e, err := abi.ParseEarlyPodInit(v)
+		if err != nil {
+			return 0, -1, -1, err
+		}
+		if e.CloneFlags == cloneflags && nsPath == "" && isChild(e.PID) {
+			debugf("pod init %d started by stage0", e.PID)
+			return e.PID, e.ConfigFD, e.MountsFD, nil
+		}
+		// Not one for this pod: it goes, and one is started here.
+		debugf("pod init %d of stage0 has namespaces %#x, not %#x: starting another", e.PID, e.CloneFlags, cloneflags)
+		_ = unix.Kill(e.PID, unix.SIGKILL)
+		_, _ = podinit.Wait(e.PID)
+		unix.Close(e.ConfigFD)
+		unix.Close(e.MountsFD)
+	}
+	cfgR, cfgW, err := podinit.ConfigPipe()
+	if err != nil {
+		return 0, -1, -1, err
+	}
+	// And its apps' overlays, made while it starts (podinit.MountsFD).
+	mntRun, mntInit, err := podinit.MountSocket()
+	if err != nil {
+		unix.Close(cfgR)
+		unix.Close(cfgW)
+		return 0, -1, -1, err
+	}
+	// Pod init is born in the pod's network namespace: this thread enters
+	// it for the fork and leaves it again.
+	leaveNetNS := func() error { return nil }
+	if nsPath != "" {
+		if leaveNetNS, err = enterNetNS(nsPath); err != nil {
+			for _, fd := range []int{cfgR, cfgW, mntRun, mntInit} {
+				unix.Close(fd)
+			}
+			return 0, -1, -1, err
+		}
+	}
+	// syscall.ForkExec and wait4 rather than os.StartProcess: os probes
+	// pidfd support with a throwaway fork on first use.
+	pid, err = syscall.ForkExec("/proc/self/exe", []string{"stage1-pod-init", podinit.RolePodInit}, &syscall.ProcAttr{ //nolint:gosec // G204: ourselves
+		// Pod init waits as long as the pod lives: one P from its start
+		// spares it the threads and span caches of others (see Main).
+		Env:   podinit.HelperEnv(),
+		Files: []uintptr{0, 1, 2, uintptr(cfgR), uintptr(mntInit)}, // podinit.ConfigFD: 3, podinit.MountsFD: 4
+		Sys:   &unix.SysProcAttr{Cloneflags: cloneflags, Pdeathsig: unix.SIGKILL},
+	})
+	unix.Close(cfgR)
+	unix.Close(mntInit)
+	if lerr := leaveNetNS(); lerr != nil {
+		// This thread would run the plugins of the teardown in the pod's
+		// namespace: give up on it, and on the pod.
+		unix.Close(cfgW)
+		unix.Close(mntRun)
+		if err == nil {
+			_ = unix.Kill(pid, unix.SIGKILL)
+			_, _ = podinit.Wait(pid)
+		}
+		return 0, -1, -1, lerr
+	}
+	if err != nil {
+		unix.Close(cfgW)
+		unix.Close(mntRun)
+		return 0, -1, -1, fmt.Errorf("starting pod init: %w", err)
+	}
+	return pid, cfgW, mntRun, nil
+}
+
+// isChild reports whether pid is a child of this process (running, or
+// exited and not yet waited for).
+func isChild(pid int) bool {
+	var info unix.Siginfo
+	return unix.Waitid(unix.P_PID, pid, &info, unix.WEXITED|unix.WNOHANG|unix.WNOWAIT, nil) == nil
+}
+
 // gc, slow.
 func detachStage1(debugf func(string, ...any)) {
 	if err := mount.Detach(abi.Stage1Rootfs); err != nil {
