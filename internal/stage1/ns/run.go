@@ -1,7 +1,6 @@
 package ns
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -206,7 +205,9 @@ func Run(args []string) int {
 	// Pod init reads its configuration from the pipe as soon as its
 	// runtime has started; until then the pipe's buffer holds it (and a
 	// larger one waits for its reads).
-	cfgJSON, err := json.Marshal(cfg)
+	// Its MarshalJSON, not json.Marshal: encoding/json, cold in every
+	// process, is not needed on the way to pod init's start.
+	cfgJSON, err := cfg.MarshalJSON()
 	if err != nil {
 		closeEnds()
 		killInit()

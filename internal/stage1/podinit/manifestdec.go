@@ -35,14 +35,21 @@ func decodePodManifest(data []byte) (*PodManifest, error) {
 	if err := d.podManifest(tok, &pm); err != nil {
 		return nil, err
 	}
-	// Nothing but white space may follow the value.
+	if err := d.end(); err != nil {
+		return nil, err
+	}
+	return &pm, nil
+}
+
+// end checks that nothing but white space follows the value read.
+func (d *tokens) end() error {
 	if _, err := d.dec.Token(); !errors.Is(err, io.EOF) {
 		if err == nil {
 			err = errors.New("invalid character after top-level value")
 		}
-		return nil, err
+		return err
 	}
-	return &pm, nil
+	return nil
 }
 
 // tokens reads JSON values from a decoder's token stream. Each reader
