@@ -31,7 +31,8 @@ import (
 //
 // Before the exec it creates the pod's cgroups (warn gets what they cannot
 // enforce), or with Prepared.Exec waits for those Prepare made, and moves
-// this process into them.
+// this process into them; and, for a stage1 image that names a pod-init
+// entrypoint, it starts the pod's PID 1 (startPodInit).
 func Exec(p *pod.Pod, pm *schema.PodManifest, st1 *Stage1, args abi.RunArgs, before func(podDir string, pm *schema.PodManifest, args *abi.RunArgs) ([]string, error), warn func(string)) error {
 	return execPod(p, pm, st1, nil, args, before, warn)
 }
@@ -179,6 +180,7 @@ func startPodInit(path string, args abi.RunArgs) (*abi.EarlyPodInit, error) {
 		for _, fd := range []int{cfg[1], mnt[0]} {
 			if _, err = unix.FcntlInt(uintptr(fd), unix.F_SETFD, 0); err != nil {
 				_ = unix.Kill(pid, unix.SIGKILL)
+				_, _ = unix.Wait4(pid, nil, 0, nil)
 				break
 			}
 		}
