@@ -183,10 +183,6 @@ func Run(args []string) int {
 	// Pod init is started first (or was, by stage0) and given its
 	// configuration while its runtime starts: encoding the configuration
 	// and setting up the signals here overlap its start.
-	// Pdeathsig follows the thread that forked: keep this one. (The
-	// parent of a pod init stage0 started is the thread that exec'd this
-	// program, its main thread, which lives as long as the process.)
-	runtime.LockOSThread()
 	pid, cfgW, mntRun, err := podInit(cloneflags, nsPath, debugf)
 	if err != nil {
 		return fail("%v", err)
@@ -317,6 +313,11 @@ func podInit(cloneflags uintptr, nsPath string, debugf func(string, ...any)) (pi
 		unix.Close(e.ConfigFD)
 		unix.Close(e.MountsFD)
 	}
+	// Pdeathsig follows the thread that forked: keep this one. (The
+	// parent of a pod init stage0 started is the thread that exec'd this
+	// program, its main thread, which lives as long as the process; no
+	// thread is locked then, which spares the runtime's template thread.)
+	runtime.LockOSThread()
 	cfgR, cfgW, err := podinit.ConfigPipe()
 	if err != nil {
 		return 0, -1, -1, err
