@@ -44,11 +44,10 @@ const ExitSetupFailed = 254
 func startApp(spec ExecSpec, sec Security, cg appCgroup, us *userns, stdin *os.File) (pid, pidfd, code int) {
 	type result struct{ pid, pidfd, code int }
 	done := make(chan result, 1)
-	go func() {
-		runtime.LockOSThread() // never unlocked: the thread dies with us
+	onSpareThread(func() {
 		pid, pidfd, code := startInThread(spec, sec, cg, us, stdin)
 		done <- result{pid, pidfd, code}
-	}()
+	})
 	r := <-done
 	return r.pid, r.pidfd, r.code
 }

@@ -138,11 +138,10 @@ func (s *initState) debugf(format string, args ...any) {
 // the pod's own mount, UTS and IPC (and maybe net) namespaces, with cwd =
 // the pod dir. args is empty: the Config comes as JSON on ConfigFD.
 func PodInitMain(args []string) int {
-	// The main goroutine keeps the main thread, which is pod init as
-	// /proc/1 shows it: a goroutine that starts an app (startApp) changes
-	// its thread's cgroups, root and mount namespace for good, and must
-	// never run there.
-	runtime.LockOSThread()
+	// The main thread is pod init as /proc/1 shows it: the goroutines
+	// that change their thread for good (an app's start, the user
+	// namespace) keep off it (onSpareThread), so the main goroutine need
+	// not hold it.
 	_ = unix.Prctl(unix.PR_SET_DUMPABLE, 0, 0, 0, 0)
 	s := &initState{start: time.Now(), status: -1, mounts: mountsSocket()}
 	if len(args) != 0 {

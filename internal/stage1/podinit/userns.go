@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"runtime"
 	"strconv"
 	"syscall" //nolint:depguard // syscall.ForkExec and SysProcIDMap: x/sys/unix re-exports neither
 
@@ -54,11 +53,11 @@ func newUserns(shift, size uint32) (*userns, error) {
 		err error
 	}
 	done := make(chan result, 1)
-	go func() {
-		runtime.LockOSThread() // never unlocked: the thread dies with its mount namespace
+	// The thread dies with its mount namespace.
+	onSpareThread(func() {
 		u, err := newUsernsInThread(shift, size)
 		done <- result{u, err}
-	}()
+	})
 	r := <-done
 	return r.u, r.err
 }
