@@ -165,33 +165,15 @@ func (c *Config) UnmarshalJSON(data []byte) error {
 }
 
 func (d *tokens) duration(tok json.Token, p *time.Duration) error {
-	switch v := tok.(type) {
-	case nil:
-		*p = 0
-	case json.Number:
-		n, err := strconv.ParseInt(string(v), 10, 64)
-		if err != nil {
-			return d.mismatch(tok, "time.Duration")
-		}
-		*p = time.Duration(n)
-	default:
-		return d.mismatch(tok, "time.Duration")
-	}
-	return nil
+	return number(d, tok, p, "time.Duration", func(s string) (time.Duration, error) {
+		n, err := strconv.ParseInt(s, 10, 64)
+		return time.Duration(n), err
+	})
 }
 
 func (d *tokens) uint32(tok json.Token, p *uint32) error {
-	switch v := tok.(type) {
-	case nil:
-		*p = 0
-	case json.Number:
-		n, err := strconv.ParseUint(string(v), 10, 32)
-		if err != nil {
-			return d.mismatch(tok, "uint32")
-		}
-		*p = uint32(n)
-	default:
-		return d.mismatch(tok, "uint32")
-	}
-	return nil
+	return number(d, tok, p, "uint32", func(s string) (uint32, error) {
+		n, err := strconv.ParseUint(s, 10, 32)
+		return uint32(n), err
+	})
 }

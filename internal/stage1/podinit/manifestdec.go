@@ -251,33 +251,34 @@ func (d *tokens) boolean(tok json.Token, p *bool) error {
 }
 
 func (d *tokens) integer(tok json.Token, p *int) error {
-	switch v := tok.(type) {
-	case nil:
-		*p = 0
-	case json.Number:
-		n, err := strconv.ParseInt(string(v), 10, strconv.IntSize)
-		if err != nil {
-			return d.mismatch(tok, "int")
-		}
-		*p = int(n)
-	default:
-		return d.mismatch(tok, "int")
-	}
-	return nil
+	return number(d, tok, p, "int", func(s string) (int, error) {
+		n, err := strconv.ParseInt(s, 10, strconv.IntSize)
+		return int(n), err
+	})
 }
 
 func (d *tokens) unsigned(tok json.Token, p *uint) error {
+	return number(d, tok, p, "uint", func(s string) (uint, error) {
+		n, err := strconv.ParseUint(s, 10, strconv.IntSize)
+		return uint(n), err
+	})
+}
+
+// number reads an integer into *p (null makes it zero): parse turns the
+// literal into a T, and fails for one that is not an integer in range.
+func number[T any](d *tokens, tok json.Token, p *T, want string, parse func(string) (T, error)) error {
 	switch v := tok.(type) {
 	case nil:
-		*p = 0
+		var zero T
+		*p = zero
 	case json.Number:
-		n, err := strconv.ParseUint(string(v), 10, strconv.IntSize)
+		n, err := parse(string(v))
 		if err != nil {
-			return d.mismatch(tok, "uint")
+			return d.mismatch(tok, want)
 		}
-		*p = uint(n)
+		*p = n
 	default:
-		return d.mismatch(tok, "uint")
+		return d.mismatch(tok, want)
 	}
 	return nil
 }
