@@ -7,7 +7,6 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
-	"syscall" //nolint:depguard // syscall.ForkExec: x/sys/unix has no fork-and-exec
 
 	"github.com/appc/spec/schema"
 	"golang.org/x/sys/unix"
@@ -103,14 +102,13 @@ func execPod(p *pod.Pod, pm *schema.PodManifest, st1 *Stage1, cs *cgroupsStart, 
 	if err := os.Chdir(p.Dir); err != nil {
 		return err
 	}
-	var early *abi.EarlyPodInit
+	var early *abi.PodInit
 	if init, ok := st1.Entrypoints[abi.AnnotationPodInit]; ok {
-		// Without one (it could not start), the run entrypoint starts
-		// pod init itself, and reports what stops it. Started before the
-		// lock fd is made inheritable: pod init must not hold the lock.
-		if early, err = startPodInit(filepath.Join(p.Dir, abi.Stage1Rootfs, init), args); err != nil {
-			early = nil
-		}
+		// Without one (nil also when it could not start), the run
+		// entrypoint starts pod init itself, and reports what stops it.
+		// Started before the lock fd is made inheritable: pod init must
+		// not hold the lock.
+		early, _ = startPodInit(filepath.Join(p.Dir, abi.Stage1Rootfs, init), args)
 	}
 	fd, err := pod.Inheritable(lock)
 	if err != nil {
@@ -141,7 +139,7 @@ func execPod(p *pod.Pod, pm *schema.PodManifest, st1 *Stage1, cs *cgroupsStart, 
 // the run entrypoint's. It returns nil for a pod whose namespaces only
 // the run entrypoint can make (abi.PodNamespaces). The descriptors it
 // returns are open across the exec; the cwd is the pod directory.
-func startPodInit(path string, args abi.RunArgs) (*abi.EarlyPodInit, error) {
+func startPodInit(path string, args abi.RunArgs) (*abi.PodInit, error) {
 	flags, ok := abi.PodNamespaces(args.Net, args.IPC)
 	if !ok {
 		return nil, nil
@@ -152,45 +150,22 @@ func startPodInit(path string, args abi.RunArgs) (*abi.EarlyPodInit, error) {
 	if err := unix.CloseRange(3, ^uint(0), unix.CLOSE_RANGE_CLOEXEC); err != nil {
 		return nil, fmt.Errorf("close_range: %w", err)
 	}
-	var cfg [2]int
-	if err := unix.Pipe2(cfg[:], unix.O_CLOEXEC); err != nil {
-		return nil, fmt.Errorf("pod init: configuration pipe: %w", err)
-	}
-	mnt, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
+	// argv[0] is the name the binary dispatches on.
+	pi, err := abi.StartPodInit(path, []string{"pod-init"}, flags)
 	if err != nil {
-		unix.Close(cfg[0])
-		unix.Close(cfg[1])
-		return nil, fmt.Errorf("pod init: mounts socket: %w", err)
+		return nil, err
 	}
-	env := []string{"GOMAXPROCS=1"}
-	if d := os.Getenv("GOCOVERDIR"); d != "" {
-		env = append(env, "GOCOVERDIR="+d)
-	}
-	// argv[0] is the name the binary dispatches on, not the host path
-	// (which the apps would read in /proc/1/cmdline).
-	pid, err := syscall.ForkExec(path, []string{"pod-init"}, &syscall.ProcAttr{ //nolint:gosec // G204: the stage1 image's pod init entrypoint
-		Env:   env,
-		Files: []uintptr{0, 1, 2, uintptr(cfg[0]), uintptr(mnt[1])},
-		Sys:   &unix.SysProcAttr{Cloneflags: flags, Pdeathsig: unix.SIGKILL},
-	})
-	unix.Close(cfg[0])
-	unix.Close(mnt[1])
-	if err == nil {
-		// This process's ends go to the run entrypoint.
-		for _, fd := range []int{cfg[1], mnt[0]} {
-			if _, err = unix.FcntlInt(uintptr(fd), unix.F_SETFD, 0); err != nil {
-				_ = unix.Kill(pid, unix.SIGKILL)
-				_, _ = unix.Wait4(pid, nil, 0, nil)
-				break
-			}
+	// This process's ends go to the run entrypoint.
+	for _, fd := range []int{pi.ConfigFD, pi.MountsFD} {
+		if _, err := unix.FcntlInt(uintptr(fd), unix.F_SETFD, 0); err != nil {
+			_ = unix.Kill(pi.PID, unix.SIGKILL)
+			_, _ = unix.Wait4(pi.PID, nil, 0, nil)
+			unix.Close(pi.ConfigFD)
+			unix.Close(pi.MountsFD)
+			return nil, fmt.Errorf("pod init: %w", err)
 		}
 	}
-	if err != nil {
-		unix.Close(cfg[1])
-		unix.Close(mnt[0])
-		return nil, fmt.Errorf("starting pod init %s: %w", path, err)
-	}
-	return &abi.EarlyPodInit{PID: pid, ConfigFD: cfg[1], MountsFD: mnt[0], CloneFlags: flags}, nil
+	return &pi, nil
 }
 
 // withoutVars drops from environ the variables that set gives: a copy

@@ -2,8 +2,10 @@ package abi
 
 import (
 	"fmt"
+	"os"
 	"strconv"
 	"strings"
+	"syscall" //nolint:depguard // syscall.ForkExec: x/sys/unix has no fork-and-exec
 
 	"golang.org/x/sys/unix"
 )
@@ -26,11 +28,13 @@ import (
 const AnnotationPodInit = "rkt.dev/stage1/pod-init"
 
 // EnvPodInit tells the run entrypoint of the pod init stage0 started
-// (EarlyPodInit.String).
+// (PodInit.String).
 const EnvPodInit = "RKT_STAGE1_POD_INIT"
 
-// EarlyPodInit is a pod init stage0 started (AnnotationPodInit).
-type EarlyPodInit struct {
+// PodInit is a started pod init and its starter's ends of its pipe and
+// socket (StartPodInit): stage0's, passed on in EnvPodInit, or the run
+// entrypoint's own.
+type PodInit struct {
 	// PID is its host PID: a child of the run entrypoint's process.
 	PID int
 	// ConfigFD is the write end of the pipe that is pod init's fd 3.
@@ -42,29 +46,29 @@ type EarlyPodInit struct {
 }
 
 // String is the value of EnvPodInit: "PID,CONFIGFD,MOUNTSFD,FLAGS".
-func (e EarlyPodInit) String() string {
+func (e PodInit) String() string {
 	return fmt.Sprintf("%d,%d,%d,%d", e.PID, e.ConfigFD, e.MountsFD, e.CloneFlags)
 }
 
-// ParseEarlyPodInit reads EnvPodInit's value.
-func ParseEarlyPodInit(v string) (EarlyPodInit, error) {
+// ParsePodInit reads EnvPodInit's value.
+func ParsePodInit(v string) (PodInit, error) {
 	f := strings.Split(v, ",")
 	if len(f) != 4 {
-		return EarlyPodInit{}, fmt.Errorf("%s=%q: want PID,CONFIGFD,MOUNTSFD,FLAGS", EnvPodInit, v)
+		return PodInit{}, fmt.Errorf("%s=%q: want PID,CONFIGFD,MOUNTSFD,FLAGS", EnvPodInit, v)
 	}
 	var n [3]int
 	for i, x := range f[:3] {
 		num, err := strconv.Atoi(x)
 		if err != nil || num <= 0 || num > 1<<31-1 {
-			return EarlyPodInit{}, fmt.Errorf("%s=%q: field %d is not a valid number", EnvPodInit, v, i+1)
+			return PodInit{}, fmt.Errorf("%s=%q: field %d is not a valid number", EnvPodInit, v, i+1)
 		}
 		n[i] = num
 	}
 	flags, err := strconv.ParseUint(f[3], 10, 32)
 	if err != nil {
-		return EarlyPodInit{}, fmt.Errorf("%s=%q: field 4 is not a valid number", EnvPodInit, v)
+		return PodInit{}, fmt.Errorf("%s=%q: field 4 is not a valid number", EnvPodInit, v)
 	}
-	return EarlyPodInit{PID: n[0], ConfigFD: n[1], MountsFD: n[2], CloneFlags: uintptr(flags)}, nil
+	return PodInit{PID: n[0], ConfigFD: n[1], MountsFD: n[2], CloneFlags: uintptr(flags)}, nil
 }
 
 // PodNamespaces returns the namespaces a pod's PID 1 is born in, for the
@@ -94,4 +98,51 @@ func PodNamespaces(net, ipc string) (uintptr, bool) {
 		return 0, false
 	}
 	return flags, true
+}
+
+// HelperEnv is the environment of the stage1 processes started from a
+// stage1 binary (pod init, the helpers): one Go P, and GOCOVERDIR when
+// set, so that a coverage build (scripts/cover.sh) counts them too.
+func HelperEnv() []string {
+	env := []string{"GOMAXPROCS=1"}
+	if d := os.Getenv("GOCOVERDIR"); d != "" {
+		env = append(env, "GOCOVERDIR="+d)
+	}
+	return env
+}
+
+// StartPodInit starts pod init as AnnotationPodInit says, for stage0 and
+// the run entrypoint alike: the program at path with argv (argv[0] is not
+// the host path: the apps read it in /proc/1/cmdline), in the caller's
+// working directory, with its stdin, stdout and stderr, fd 3 the read end
+// of a new pipe and fd 4 one end of a new SOCK_SEQPACKET socket pair,
+// born in the namespaces flags gives, with SIGKILL as its parent-death
+// signal (the caller's thread must stay, locked, or exec) and HelperEnv.
+// The caller's ends, close-on-exec, are in the PodInit. syscall.ForkExec
+// rather than os.StartProcess: os probes pidfd support with a throwaway
+// fork on first use.
+func StartPodInit(path string, argv []string, flags uintptr) (PodInit, error) {
+	var cfg [2]int
+	if err := unix.Pipe2(cfg[:], unix.O_CLOEXEC); err != nil {
+		return PodInit{}, fmt.Errorf("pod init: configuration pipe: %w", err)
+	}
+	mnt, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		unix.Close(cfg[0])
+		unix.Close(cfg[1])
+		return PodInit{}, fmt.Errorf("pod init: mounts socket: %w", err)
+	}
+	pid, err := syscall.ForkExec(path, argv, &syscall.ProcAttr{ //nolint:gosec // G204: the stage1's own pod init
+		Env:   HelperEnv(),
+		Files: []uintptr{0, 1, 2, uintptr(cfg[0]), uintptr(mnt[1])},
+		Sys:   &syscall.SysProcAttr{Cloneflags: flags, Pdeathsig: syscall.SIGKILL},
+	})
+	unix.Close(cfg[0])
+	unix.Close(mnt[1])
+	if err != nil {
+		unix.Close(cfg[1])
+		unix.Close(mnt[0])
+		return PodInit{}, fmt.Errorf("starting pod init %s: %w", path, err)
+	}
+	return PodInit{PID: pid, ConfigFD: cfg[1], MountsFD: mnt[0], CloneFlags: flags}, nil
 }

@@ -33,15 +33,15 @@ func TestPodNamespaces(t *testing.T) {
 	}
 }
 
-func TestEarlyPodInit(t *testing.T) {
-	e := EarlyPodInit{PID: 4242, ConfigFD: 5, MountsFD: 6, CloneFlags: unix.CLONE_NEWNS | unix.CLONE_NEWPID}
-	got, err := ParseEarlyPodInit(e.String())
+func TestPodInitEnv(t *testing.T) {
+	e := PodInit{PID: 4242, ConfigFD: 5, MountsFD: 6, CloneFlags: unix.CLONE_NEWNS | unix.CLONE_NEWPID}
+	got, err := ParsePodInit(e.String())
 	if err != nil || got != e {
-		t.Fatalf("ParseEarlyPodInit(%q) = %+v, %v; want %+v", e.String(), got, err, e)
+		t.Fatalf("ParsePodInit(%q) = %+v, %v; want %+v", e.String(), got, err, e)
 	}
 	for _, bad := range []string{"", "1,2,3", "1,2,3,4,5", "0,5,6,1", "1,-5,6,1", "1,5,x,1", "1,5,6,-1", "4294967296,5,6,1"} {
-		if _, err := ParseEarlyPodInit(bad); err == nil || !strings.Contains(err.Error(), EnvPodInit) {
-			t.Errorf("ParseEarlyPodInit(%q): err = %v, want an error naming %s", bad, err, EnvPodInit)
+		if _, err := ParsePodInit(bad); err == nil || !strings.Contains(err.Error(), EnvPodInit) {
+			t.Errorf("ParsePodInit(%q): err = %v, want an error naming %s", bad, err, EnvPodInit)
 		}
 	}
 }

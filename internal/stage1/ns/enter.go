@@ -123,7 +123,7 @@ func Enter(args []string) int {
 		}
 		// The specification on podinit.ConfigFD (3), the binary on 4.
 		child, err := syscall.ForkExec("/proc/self/fd/4", []string{"stage1-enter", podinit.RoleEnterChild}, &syscall.ProcAttr{ //nolint:gosec // G204: ourselves
-			Dir: "/", Env: podinit.HelperEnv(), Files: []uintptr{0, 1, 2, uintptr(cfg), uintptr(exe)},
+			Dir: "/", Env: abi.HelperEnv(), Files: []uintptr{0, 1, 2, uintptr(cfg), uintptr(exe)},
 		})
 		unix.Close(cfg)
 		if err != nil {

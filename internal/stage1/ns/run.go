@@ -10,7 +10,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall" //nolint:depguard // syscall.ForkExec: x/sys/unix has no fork-and-exec
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -183,10 +182,11 @@ func Run(args []string) int {
 	// Pod init is started first (or was, by stage0) and given its
 	// configuration while its runtime starts: encoding the configuration
 	// and setting up the signals here overlap its start.
-	pid, cfgW, mntRun, err := podInit(cloneflags, nsPath, debugf)
+	pi, err := podInit(cloneflags, nsPath, debugf)
 	if err != nil {
 		return fail("%v", err)
 	}
+	pid, cfgW, mntRun := pi.PID, pi.ConfigFD, pi.MountsFD
 	// closeEnds closes this process's ends, on the ways out before
 	// WriteConfig and SendOverlays, which close their own.
 	closeEnds := func() {
@@ -287,24 +287,20 @@ func Run(args []string) int {
 	return ws.ExitStatus()
 }
 
-// detachStage1 unmounts the host's bind of the pod's stage1 tree. An
-// exited pod keeps no mount in the host's namespace: stage0 binds the
-// tree again when it needs an entrypoint (gc, for one). Thousands of
-// exited pods would otherwise make every mount table read, and so every
 // podInit returns the pod's PID 1 and this process's ends of its
 // configuration pipe and mounts socket: the pod init stage0 started
 // (abi.EnvPodInit) when it was born in the namespaces this pod wants,
 // else one started here, in the pod's network namespace (nsPath) when
 // there is one.
-func podInit(cloneflags uintptr, nsPath string, debugf func(string, ...any)) (pid, cfgW, mntRun int, err error) {
+func podInit(cloneflags uintptr, nsPath string, debugf func(string, ...any)) (abi.PodInit, error) {
 	if v := os.Getenv(abi.EnvPodInit); v != "" {
-		e, err := abi.ParseEarlyPodInit(v)
+		e, err := abi.ParsePodInit(v)
 		if err != nil {
-			return 0, -1, -1, err
+			return abi.PodInit{}, err
 		}
 		if e.CloneFlags == cloneflags && nsPath == "" && isChild(e.PID) {
 			debugf("pod init %d started by stage0", e.PID)
-			return e.PID, e.ConfigFD, e.MountsFD, nil
+			return e, nil
 		}
 		// Not one for this pod: it goes, and one is started here.
 		debugf("pod init %d of stage0 has namespaces %#x, not %#x: starting another", e.PID, e.CloneFlags, cloneflags)
@@ -318,56 +314,28 @@ func podInit(cloneflags uintptr, nsPath string, debugf func(string, ...any)) (pi
 	// program, its main thread, which lives as long as the process; no
 	// thread is locked then, which spares the runtime's template thread.)
 	runtime.LockOSThread()
-	cfgR, cfgW, err := podinit.ConfigPipe()
-	if err != nil {
-		return 0, -1, -1, err
-	}
-	// And its apps' overlays, made while it starts (podinit.MountsFD).
-	mntRun, mntInit, err := podinit.MountSocket()
-	if err != nil {
-		unix.Close(cfgR)
-		unix.Close(cfgW)
-		return 0, -1, -1, err
-	}
 	// Pod init is born in the pod's network namespace: this thread enters
 	// it for the fork and leaves it again.
 	leaveNetNS := func() error { return nil }
 	if nsPath != "" {
+		var err error
 		if leaveNetNS, err = enterNetNS(nsPath); err != nil {
-			for _, fd := range []int{cfgR, cfgW, mntRun, mntInit} {
-				unix.Close(fd)
-			}
-			return 0, -1, -1, err
+			return abi.PodInit{}, err
 		}
 	}
-	// syscall.ForkExec and wait4 rather than os.StartProcess: os probes
-	// pidfd support with a throwaway fork on first use.
-	pid, err = syscall.ForkExec("/proc/self/exe", []string{"stage1-pod-init", podinit.RolePodInit}, &syscall.ProcAttr{ //nolint:gosec // G204: ourselves
-		// Pod init waits as long as the pod lives: one P from its start
-		// spares it the threads and span caches of others (see Main).
-		Env:   podinit.HelperEnv(),
-		Files: []uintptr{0, 1, 2, uintptr(cfgR), uintptr(mntInit)}, // podinit.ConfigFD: 3, podinit.MountsFD: 4
-		Sys:   &unix.SysProcAttr{Cloneflags: cloneflags, Pdeathsig: unix.SIGKILL},
-	})
-	unix.Close(cfgR)
-	unix.Close(mntInit)
+	pi, err := abi.StartPodInit("/proc/self/exe", []string{"stage1-pod-init", podinit.RolePodInit}, cloneflags)
 	if lerr := leaveNetNS(); lerr != nil {
 		// This thread would run the plugins of the teardown in the pod's
 		// namespace: give up on it, and on the pod.
-		unix.Close(cfgW)
-		unix.Close(mntRun)
 		if err == nil {
-			_ = unix.Kill(pid, unix.SIGKILL)
-			_, _ = podinit.Wait(pid)
+			unix.Close(pi.ConfigFD)
+			unix.Close(pi.MountsFD)
+			_ = unix.Kill(pi.PID, unix.SIGKILL)
+			_, _ = podinit.Wait(pi.PID)
 		}
-		return 0, -1, -1, lerr
+		return abi.PodInit{}, lerr
 	}
-	if err != nil {
-		unix.Close(cfgW)
-		unix.Close(mntRun)
-		return 0, -1, -1, fmt.Errorf("starting pod init: %w", err)
-	}
-	return pid, cfgW, mntRun, nil
+	return pi, err
 }
 
 // isChild reports whether pid is a child of this process (running, or
@@ -377,6 +345,10 @@ func isChild(pid int) bool {
 	return unix.Waitid(unix.P_PID, pid, &info, unix.WEXITED|unix.WNOHANG|unix.WNOWAIT, nil) == nil
 }
 
+// detachStage1 unmounts the host's bind of the pod's stage1 tree. An
+// exited pod keeps no mount in the host's namespace: stage0 binds the
+// tree again when it needs an entrypoint (gc, for one). Thousands of
+// exited pods would otherwise make every mount table read, and so every
 // gc, slow.
 func detachStage1(debugf func(string, ...any)) {
 	if err := mount.Detach(abi.Stage1Rootfs); err != nil {

@@ -13,6 +13,8 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/rkt/rkt/internal/stage1/abi"
+
 	"github.com/rkt/rkt/internal/covflush"
 	"github.com/rkt/rkt/internal/isolation/mount"
 )
@@ -162,17 +164,6 @@ type HelperSpec struct {
 	Security Security `json:"security"`
 }
 
-// HelperEnv is the environment of the stage1 processes we start from our
-// own binary (pod init, the helpers): one Go P, and GOCOVERDIR when set,
-// so that a coverage build (scripts/cover.sh) counts them too.
-func HelperEnv() []string {
-	env := []string{"GOMAXPROCS=1"}
-	if d := os.Getenv("GOCOVERDIR"); d != "" {
-		env = append(env, "GOCOVERDIR="+d)
-	}
-	return env
-}
-
 // ForkHelper starts the helper in a new user namespace mapping 0..size-1
 // to the host's shift..: the calling thread's root, directory, namespaces
 // and cgroups are the command's. The helper is /proc/self/exe (the stage1
@@ -190,7 +181,7 @@ func ForkHelper(hs HelperSpec, shift, size uint32, stdin uintptr) (pid, pidfd in
 	maps := idMaps(shift, size)
 	pidfd = -1
 	pid, err = syscall.ForkExec("/proc/self/exe", []string{"stage1-app-exec", RoleAppExec}, &syscall.ProcAttr{ //nolint:gosec // G204: ourselves
-		Env:   HelperEnv(),
+		Env:   abi.HelperEnv(),
 		Files: []uintptr{stdin, 1, 2, uintptr(cfg)}, // ConfigFD: 3
 		Sys: &unix.SysProcAttr{
 			Cloneflags: unix.CLONE_NEWUSER, UidMappings: maps, GidMappings: maps,

@@ -39,22 +39,9 @@ func ConfigFile(name string, data []byte) (int, error) {
 	return fd, nil
 }
 
-// ConfigPipe returns a pipe (both ends close-on-exec) to hand a helper
-// its configuration while it starts: the helper gets the read end and
-// reads it with ReadConfig; the parent writes the configuration with
-// WriteConfig once the helper runs, so that encoding it overlaps the
-// helper's start.
-func ConfigPipe() (r, w int, err error) {
-	var p [2]int
-	if err := unix.Pipe2(p[:], unix.O_CLOEXEC); err != nil {
-		return -1, -1, fmt.Errorf("configuration pipe: %w", err)
-	}
-	return p[0], p[1], nil
-}
-
-// WriteConfig writes data to the write end of a ConfigPipe and closes
-// it: the reader sees the end of the configuration. A reader that died
-// makes it fail (EPIPE).
+// WriteConfig writes data to the write end of a configuration pipe
+// (abi.StartPodInit) and closes it: the reader sees the end of the
+// configuration. A reader that died makes it fail (EPIPE).
 func WriteConfig(w int, data []byte) error {
 	defer unix.Close(w)
 	if len(data) > maxConfig {
@@ -74,7 +61,7 @@ func WriteConfig(w int, data []byte) error {
 }
 
 // ReadConfig decodes the JSON configuration in fd (a ConfigFile, or the
-// read end of a ConfigPipe) into v and closes fd, so that no app
+// read end of a configuration pipe) into v and closes fd, so that no app
 // inherits it.
 func ReadConfig(fd int, v any) error {
 	defer unix.Close(fd)

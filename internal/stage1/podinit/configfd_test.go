@@ -8,7 +8,7 @@ import (
 )
 
 // TestReadConfig: a configuration comes back whole through a memory file
-// (ConfigFile) and through a pipe written while it is read (ConfigPipe),
+// (ConfigFile) and through a pipe written while it is read (configPipe),
 // larger than an argument may be (128 KiB, as a pod's hosts entries may
 // be) and than a pipe's buffer; one that is cut short, empty or too large
 // is an error.
@@ -42,7 +42,7 @@ func TestReadConfig(t *testing.T) {
 					err = readConfig(fd, &cfg)
 					unix.Close(fd)
 				} else {
-					r, w, perr := ConfigPipe()
+					r, w, perr := configPipe()
 					if perr != nil {
 						t.Fatal(perr)
 					}
@@ -106,7 +106,7 @@ func writeAll(fd int, data []byte) error {
 // TestWriteConfig: WriteConfig hands the reader everything and the end of
 // it, and fails once the reader is gone.
 func TestWriteConfig(t *testing.T) {
-	r, w, err := ConfigPipe()
+	r, w, err := configPipe()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -119,7 +119,7 @@ func TestWriteConfig(t *testing.T) {
 	if err := <-errc; err != nil {
 		t.Fatal(err)
 	}
-	r, w, err = ConfigPipe()
+	r, w, err = configPipe()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -133,4 +133,12 @@ func TestConfigFileTooLarge(t *testing.T) {
 	if _, err := ConfigFile("test", make([]byte, maxConfig+1)); err == nil {
 		t.Fatal("a configuration over the limit was accepted")
 	}
+}
+
+// configPipe is the configuration pipe of abi.StartPodInit: both ends
+// close-on-exec.
+func configPipe() (r, w int, err error) {
+	var p [2]int
+	err = unix.Pipe2(p[:], unix.O_CLOEXEC)
+	return p[0], p[1], err
 }

@@ -21,17 +21,6 @@ const MountsFD = 4
 // maxPremade bounds what pod init accepts on MountsFD.
 const maxPremade = 1024
 
-// MountSocket returns the two ends (close-on-exec) of the socket that
-// carries the overlays: the run process keeps the first and hands pod
-// init the second as MountsFD.
-func MountSocket() (runEnd, initEnd int, err error) {
-	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
-	if err != nil {
-		return -1, -1, fmt.Errorf("mount socket: %w", err)
-	}
-	return fds[0], fds[1], nil
-}
-
 // SendOverlays makes the overlay rootfs of each app of the pod (cwd is
 // the pod dir) that pod init would mount one for, as a detached mount
 // (fsmount), and sends it on sock with the app's name; then it closes

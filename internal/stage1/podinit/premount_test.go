@@ -42,7 +42,7 @@ func TestPremadeOverlays(t *testing.T) {
 	}
 	t.Chdir(pod)
 
-	runEnd, initEnd, err := MountSocket()
+	runEnd, initEnd, err := mountSocket()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -75,7 +75,7 @@ func TestPremadeOverlays(t *testing.T) {
 // TestPremadeOverlaysUserns: with --private-users pod init idmaps the
 // layers itself, so the run process sends nothing, and closes the socket.
 func TestPremadeOverlaysUserns(t *testing.T) {
-	runEnd, initEnd, err := MountSocket()
+	runEnd, initEnd, err := mountSocket()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -102,4 +102,14 @@ func mkdirs(t *testing.T, dirs ...string) {
 			t.Fatal(err)
 		}
 	}
+}
+
+// mountSocket is the mounts socket of abi.StartPodInit: the run
+// process's end, then pod init's.
+func mountSocket() (runEnd, initEnd int, err error) {
+	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return -1, -1, err
+	}
+	return fds[0], fds[1], nil
 }

@@ -9,6 +9,8 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/rkt/rkt/internal/stage1/abi"
+
 	"github.com/rkt/rkt/internal/isolation/mount"
 )
 
@@ -76,7 +78,7 @@ func newUsernsInThread(shift, size uint32) (*userns, error) {
 	}
 	defer w.Close()
 	pid, err := syscall.ForkExec("/proc/self/exe", []string{"stage1-userns", RoleUsernsHold}, &syscall.ProcAttr{ //nolint:gosec // G204: ourselves
-		Env:   HelperEnv(),
+		Env:   abi.HelperEnv(),
 		Files: []uintptr{r.Fd(), 1, 2},
 		Sys: &syscall.SysProcAttr{
 			Cloneflags: unix.CLONE_NEWUSER, UidMappings: u.maps(), GidMappings: u.maps(),
