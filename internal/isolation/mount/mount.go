@@ -228,9 +228,21 @@ func MknodInRoot(root int, p string, mode uint32, dev uint64, uid, gid int) erro
 // MountFS creates a new file system instance of fstype with opts and attrs
 // (MOUNT_ATTR_*) and attaches it onto the opened target fd.
 func MountFS(fstype string, opts []Option, attrs int, target int) error {
+	mfd, err := NewFS(fstype, opts, attrs)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(mfd)
+	return attach(mfd, target, fstype)
+}
+
+// NewFS creates a new file system instance of fstype with opts and attrs
+// (MOUNT_ATTR_*) as a detached mount, and returns its fd (close-on-exec):
+// AttachAt or MountFS's target attach it.
+func NewFS(fstype string, opts []Option, attrs int) (int, error) {
 	fsfd, err := unix.Fsopen(fstype, unix.FSOPEN_CLOEXEC)
 	if err != nil {
-		return fmt.Errorf("fsopen %s: %w", fstype, err)
+		return -1, fmt.Errorf("fsopen %s: %w", fstype, err)
 	}
 	defer unix.Close(fsfd)
 	for _, o := range opts {
@@ -240,18 +252,26 @@ func MountFS(fstype string, opts []Option, attrs int, target int) error {
 			err = unix.FsconfigSetString(fsfd, o.Key, o.Value)
 		}
 		if err != nil {
-			return fmt.Errorf("%s option %s=%s: %w", fstype, o.Key, o.Value, err)
+			return -1, fmt.Errorf("%s option %s=%s: %w", fstype, o.Key, o.Value, err)
 		}
 	}
 	if err := unix.FsconfigCreate(fsfd); err != nil {
-		return fmt.Errorf("creating %s: %w", fstype, err)
+		return -1, fmt.Errorf("creating %s: %w", fstype, err)
 	}
 	mfd, err := unix.Fsmount(fsfd, unix.FSMOUNT_CLOEXEC, attrs)
 	if err != nil {
-		return fmt.Errorf("fsmount %s: %w", fstype, err)
+		return -1, fmt.Errorf("fsmount %s: %w", fstype, err)
 	}
-	defer unix.Close(mfd)
-	return attach(mfd, target, fstype)
+	return mfd, nil
+}
+
+// AttachAt attaches the detached mount from (NewFS) at p, a trusted host
+// path.
+func AttachAt(from int, p string) error {
+	if err := unix.MoveMount(from, "", unix.AT_FDCWD, p, unix.MOVE_MOUNT_F_EMPTY_PATH); err != nil {
+		return fmt.Errorf("attaching a mount at %s: %w", p, err)
+	}
+	return nil
 }
 
 // Bind clones the mount tree at source (a trusted host path; relative paths

@@ -8,6 +8,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/rkt/rkt/internal/isolation/mount"
 	"github.com/rkt/rkt/internal/stage1/abi"
 )
 
@@ -68,48 +69,36 @@ func SendOverlays(sock int, cfg Config, debugf func(string, ...any)) error {
 
 // makeOverlay makes the overlay that mountOverlay would mount for app
 // name, detached. Its layers go one by one ("lowerdir+", Linux 6.8), or
-// all at once when they fit fsconfig's 256 bytes.
+// all at once when they fit fsconfig's 256 bytes; without syncs when the
+// kernel has the option (volatile, Linux 5.10), as mountOverlay.
 func makeOverlay(name string, layers []string) (int, error) {
 	lower, err := lowerLayers(layers)
 	if err != nil {
 		return -1, err
 	}
-	fs, err := unix.Fsopen("overlay", unix.FSOPEN_CLOEXEC)
-	if err != nil {
-		return -1, fmt.Errorf("fsopen: %w", err)
-	}
-	defer unix.Close(fs)
-	for i, l := range lower {
-		err := unix.FsconfigSetString(fs, "lowerdir+", l)
-		if err == nil {
-			continue
-		}
-		// Before Linux 6.8 the first one fails: all at once then.
-		all := strings.Join(lower, ":")
-		if i > 0 || !errors.Is(err, unix.EINVAL) || len(all) > 255 {
-			return -1, fmt.Errorf("lowerdir+ %s: %w", l, err)
-		}
-		if err := unix.FsconfigSetString(fs, "lowerdir", all); err != nil {
-			return -1, fmt.Errorf("lowerdir %s: %w", all, err)
-		}
-		break
-	}
 	upper, work := overlayDirs(name)
-	for _, kv := range [][2]string{{"source", "overlay"}, {"upperdir", upper}, {"workdir", work}} {
-		if err := unix.FsconfigSetString(fs, kv[0], kv[1]); err != nil {
-			return -1, fmt.Errorf("%s %s: %w", kv[0], kv[1], err)
+	dirs := []mount.Option{{Key: "source", Value: "overlay"}, {Key: "upperdir", Value: upper}, {Key: "workdir", Value: work}}
+	perLayer := make([]mount.Option, 0, len(lower)+len(dirs))
+	for _, l := range lower {
+		perLayer = append(perLayer, mount.Option{Key: "lowerdir+", Value: l})
+	}
+	variants := [][]mount.Option{append(perLayer, dirs...)}
+	if all := strings.Join(lower, ":"); len(all) <= 255 {
+		variants = append(variants, append([]mount.Option{{Key: "lowerdir", Value: all}}, dirs...))
+	}
+	// The kernel refuses what it does not know with EINVAL: the next
+	// variant then.
+	volatile := mount.Option{Key: "volatile"}
+	for _, opts := range variants {
+		for _, o := range [][]mount.Option{append(opts[:len(opts):len(opts)], volatile), opts} {
+			fd, ferr := mount.NewFS("overlay", o, 0)
+			if ferr == nil || !errors.Is(ferr, unix.EINVAL) {
+				return fd, ferr
+			}
+			err = ferr
 		}
 	}
-	// As mountOverlay: without syncs, when the kernel has the option.
-	_ = unix.FsconfigSetFlag(fs, "volatile")
-	if err := unix.FsconfigCreate(fs); err != nil {
-		return -1, fmt.Errorf("creating the overlay: %w", err)
-	}
-	mfd, err := unix.Fsmount(fs, unix.FSMOUNT_CLOEXEC, 0)
-	if err != nil {
-		return -1, fmt.Errorf("fsmount: %w", err)
-	}
-	return mfd, nil
+	return -1, err
 }
 
 // mountsSocket returns MountsFD when pod init was started with the
@@ -177,8 +166,8 @@ func receivedFDs(oob []byte) []int {
 // attachOverlay attaches a premade overlay at p.Rootfs and closes it.
 func attachOverlay(p AppPlan, fd int) error {
 	defer unix.Close(fd)
-	if err := unix.MoveMount(fd, "", unix.AT_FDCWD, p.Rootfs, unix.MOVE_MOUNT_F_EMPTY_PATH); err != nil {
-		return fmt.Errorf("app %q: attaching its overlay: %w", p.Name, err)
+	if err := mount.AttachAt(fd, p.Rootfs); err != nil {
+		return fmt.Errorf("app %q: its overlay: %w", p.Name, err)
 	}
 	return nil
 }
