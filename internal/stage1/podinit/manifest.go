@@ -14,10 +14,10 @@ import (
 // that the flavor uses, decoded with encoding/json's tokenizer alone
 // (manifestdec.go) so that the stage1 binary does not link the appc schema
 // (and its pflag, inf, semver, go4 dependencies). The struct tags say what
-// each field is called in JSON, for the differential fuzz test. Fields the flavor does not use (images, annotations,
-// labels) are not decoded, so not validated either; the
-// isolators are decoded by name, each value by the isolator that knows it
-// (isolators.go).
+// each field is called in JSON, for the differential fuzz test. Fields the
+// flavor does not use (images, annotations, labels) are not decoded, so
+// not validated either; the isolators are decoded by name, each value by
+// the isolator that knows it (isolators.go).
 //
 // ParsePodManifest checks what the flavor relies on, with the rules of the
 // appc schema: names are appc ACNames (so safe as one path element) and
