@@ -49,6 +49,11 @@ work=/var/tmp/rkt-bench-suite-$$
 rm -rf "$work"
 mkdir -p "$work"
 data=$work/data
+# The floor of rkt's process shape (tools/gochain): three empty Go programs
+# chained as stage0, the stage1 run entrypoint and pod init are.
+gochain=$work/gochain
+(cd "$bench_root" && PATH=$PATH:/usr/local/go/bin CGO_ENABLED=0 GOTOOLCHAIN=local go build -trimpath -ldflags "-s -w" -o "$gochain" ./tools/gochain) 2>"$work/gochain.err" ||
+	say "tools/gochain did not build: $(tail -1 "$work/gochain.err")"
 
 # Tools: ok[t]=1 while t can run; leave_out says why one cannot.
 declare -A ok=() label=()
@@ -124,12 +129,13 @@ label=(
 	[podman]="podman run --rm --network=none"
 	[docker]="docker run --rm --network=none"
 	[bwrap]="bwrap --unshare-all (floor)"
+	[gochain]="three chained empty Go programs, rkt's process shape (floor)"
 	[rkt-net]="rkt run (default CNI network)"
 	[podman-net]="podman run --rm (default network)"
 	[docker-net]="docker run --rm (default bridge)"
 	[nspawn-net]="systemd-nspawn (host network: its default)"
 )
-tools_1a=(rkt crun runc nspawn podman docker bwrap)
+tools_1a=(rkt crun runc nspawn podman docker bwrap gochain)
 tools_1b=(rkt-net podman-net docker-net nspawn-net)
 for t in "${tools_1a[@]}" "${tools_1b[@]}"; do ok[$t]=1; done
 for t in $SKIP_TOOLS; do
@@ -141,6 +147,7 @@ bin_of() {
 	case $1 in
 	nspawn*) echo systemd-nspawn ;;
 	docker*) echo dockerd ;;
+	gochain) echo "$gochain" ;;
 	*) echo "${1%-net}" ;;
 	esac
 }
@@ -219,6 +226,7 @@ argv() {
 	nspawn) A=(systemd-nspawn -D "$work/ns/$slot" --quiet --register=no --keep-unit --private-network "${cmd[@]}") ;;
 	nspawn-net) A=(systemd-nspawn -D "$work/ns/$slot" --quiet --register=no --keep-unit "${cmd[@]}") ;;
 	bwrap) A=(bwrap --unshare-all --bind "$rootfs" / --proc /proc --dev /dev "${cmd[@]}") ;;
+	gochain) A=("$gochain" "$rootfs" "${cmd[@]}") ;;
 	podman) A=(podman run "${detach[@]}" --rm --network=none "$ref_bb" "${cmd[@]}") ;;
 	podman-net) A=(podman run "${detach[@]}" --rm "$ref_bb" "${cmd[@]}") ;;
 	docker) A=("$docker" run "${detach[@]}" --rm --network=none "$ref_bb" "${cmd[@]}") ;;
@@ -283,7 +291,7 @@ add_row() {
 kind_of() {
 	case $1 in
 	rkt*) echo rkt ;;
-	bwrap | tar) echo floor ;;
+	bwrap | tar | gochain) echo floor ;;
 	*) echo peer ;;
 	esac
 }
@@ -347,7 +355,7 @@ w1() {
 # ---------------------------------------------------------------- 2
 w2() {
 	local tools t r t0 t1
-	mapfile -t tools < <(usable rkt crun runc nspawn podman docker)
+	mapfile -t tools < <(usable rkt crun runc nspawn podman docker gochain)
 	say "2: 50 containers 10 at a time, $ROUNDS_50 rounds of ${tools[*]}"
 	[ -z "${ok[nspawn]}" ] || ns_slots 50
 	for r in $(seq "$ROUNDS_50"); do
@@ -505,7 +513,7 @@ stop_sleepers() {
 }
 w4() {
 	local tools t r s=$work/pss
-	mapfile -t tools < <(usable rkt crun runc nspawn podman docker bwrap)
+	mapfile -t tools < <(usable rkt crun runc nspawn podman docker bwrap gochain)
 	say "4: memory, $MEM_REPS repetitions of ${tools[*]}"
 	[ -z "${ok[nspawn]}" ] || ns_slots 20
 	# The registry is not needed here, and its heap shrinks a while after
@@ -702,6 +710,7 @@ report() {
 	echo "- 2: rkt with --net=host; systemd-nspawn with --private-network, each container on its own hard-linked copy of the rootfs (nspawn locks its tree)."
 	echo "- 3: each fetch starts from an empty store with the page cache dropped; docker's image is removed before each pull, outside the timing; the registry is Debian's docker-registry on $registry."
 	echo "- 4: Pss summed over all processes on the host, after minus before, excluding the apps (busybox sleep) and, from the before sum, processes that exited in between; it counts daemon growth (dockerd, containerd, shims, conmon, crun/runc/nspawn parents, rkt's stage1 processes), not daemons already idle before the start, and not kernel memory (mounts, namespaces, cgroups). Other activity on the host shows up as noise; min and max are over $MEM_REPS repetition(s); the apps are waited for (the busybox sleep running), then 1 s to settle."
+	echo "- Floors: bwrap (namespaces and mounts, no runtime of its own), tar (3) and tools/gochain: three empty static Go programs in rkt's process shape (the first execs the second, which starts the third in new mount, PID, UTS and IPC namespaces, which runs the app chrooted into the busybox rootfs). rkt's distance to gochain is its own work (the pod directory and manifest, cgroups, the app's mounts and isolation, its packages' initialization); gochain against crun is three Go runtimes against crun's whole start."
 	echo "- 5: rkt only; peers are not measured: podman ps -a with 1,000 created containers is too slow to set up here."
 	echo "- 6: user+nice+system+irq+softirq+steal of /proc/stat before and after $CPU_RUNS starts back to back, divided by $CPU_RUNS: it counts everything on the host, so the machine must be quiet; median, min and max over $CPU_REPS repetition(s)."
 	echo
