@@ -66,12 +66,14 @@ func PrepareManifest(ctx context.Context, images Images, dataDir string, pm *sch
 	if err != nil {
 		return nil, err
 	}
-	p, err := newPod(dataDir)
-	if err != nil {
-		return nil, err
+	// Every app's image and rootfs are resolved before the pod directory
+	// is made: an image that is not there, or that the front cannot give
+	// (it hands over to the full rkt), leaves no pod behind.
+	type resolved struct {
+		img  *store.Image
+		root appRootfs
 	}
-	defer discardOnError(p, &err)
-	res := &Prepared{Pod: p, Stage1: st1, Manifest: pm}
+	apps := make([]resolved, len(pm.Apps))
 	for i := range pm.Apps {
 		ra := &pm.Apps[i]
 		img, err := imageOfApp(images.ImageStore(), ra)
@@ -95,13 +97,23 @@ func PrepareManifest(ctx context.Context, images Images, dataDir string, pm *sch
 			v, _ := derived.Annotations.Get(k)
 			ra.Annotations.Set(types.ACIdentifier(k), v)
 		}
-		res.Images = append(res.Images, img)
-		if err := writeAppRootfs(ctx, images, p.Dir, ra.Name.String(), img, root, false); err != nil {
-			return nil, fmt.Errorf("app %s: %w", ra.Name, err)
-		}
+		apps[i] = resolved{img, root}
 	}
 	if err := checkPorts(pm); err != nil {
 		return nil, fmt.Errorf("pod manifest: %w", err)
+	}
+	p, err := newPod(dataDir)
+	if err != nil {
+		return nil, err
+	}
+	defer discardOnError(p, &err)
+	res := &Prepared{Pod: p, Stage1: st1, Manifest: pm}
+	for i, a := range apps {
+		name := pm.Apps[i].Name.String()
+		res.Images = append(res.Images, a.img)
+		if err := writeAppRootfs(ctx, images, p.Dir, name, a.img, a.root, false); err != nil {
+			return nil, fmt.Errorf("app %s: %w", name, err)
+		}
 	}
 	if err := writePodFiles(p.Dir, pm, st1); err != nil {
 		return nil, err
