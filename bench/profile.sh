@@ -28,7 +28,10 @@ command -v go >/dev/null || bench_die "go is not installed"
 
 say() { echo "profile: $*" >&2; }
 data=$work/data
+# What an interrupted run left: its pods collected, then any mount under
+# the scratch directory (rm would go through a bind mount into the store).
 if [ -d "$data" ]; then "$work/bin/rkt" --dir="$data" gc --grace-period=0s >/dev/null 2>&1 || true; fi
+umount_under "$work/"
 rm -rf "$work"
 mkdir -p "$work/bin"
 
