@@ -6,13 +6,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/rkt/rkt/internal/testutil"
 )
 
 // maxStage1Size is the largest a built stage1 binary (bin/stage1-*) may be.
@@ -210,52 +211,6 @@ func goTool(t *testing.T) string {
 	return g
 }
 
-// moduleRoot returns the directory of the main module's go.mod.
-func moduleRoot(t *testing.T, goCmd string) string {
-	t.Helper()
-	out, err := exec.CommandContext(t.Context(), goCmd, "env", "GOMOD").Output()
-	if err != nil {
-		t.Fatalf("go env GOMOD: %v", err)
-	}
-	gomod := strings.TrimSpace(string(out))
-	if gomod == "" || gomod == os.DevNull {
-		t.Fatalf("go env GOMOD = %q: not inside a module", gomod)
-	}
-	return filepath.Dir(gomod)
-}
-
-// readSources reads every Go file, go.mod and go.sum of the module. The
-// results of `go list` come from a subprocess, whose reads the test cache
-// does not see; reading the same files here makes `go test` rerun this test
-// whenever an import changes, instead of replaying a stale pass.
-func readSources(t *testing.T, root string) {
-	t.Helper()
-	err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		name := d.Name()
-		if d.IsDir() {
-			// Directories the go command ignores, build output, and the
-			// separate tools module.
-			if path != root && (strings.HasPrefix(name, ".") || strings.HasPrefix(name, "_") ||
-				name == "testdata" || name == "vendor" || path == filepath.Join(root, "bin") ||
-				path == filepath.Join(root, "tools")) {
-				return filepath.SkipDir
-			}
-			return nil
-		}
-		if strings.HasSuffix(name, ".go") || path == filepath.Join(root, "go.mod") || path == filepath.Join(root, "go.sum") {
-			_, err := os.ReadFile(path)
-			return err
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatalf("read module sources: %v", err)
-	}
-}
-
 // listPackages runs `go list` over the whole module in root.
 func listPackages(t *testing.T, goCmd, root string) (mod string, pkgs []pkg) {
 	t.Helper()
@@ -294,8 +249,8 @@ func listPackages(t *testing.T, goCmd, root string) (mod string, pkgs []pkg) {
 // rule of DESIGN.md section 4.
 func TestLayering(t *testing.T) {
 	goCmd := goTool(t)
-	root := moduleRoot(t, goCmd)
-	readSources(t, root)
+	root := testutil.ModuleRoot(t, goCmd)
+	testutil.ReadModuleSources(t, root)
 	mod, pkgs := listPackages(t, goCmd, root)
 	if len(pkgs) == 0 {
 		t.Fatalf("go list ./... in %s found no packages", root)
@@ -314,7 +269,7 @@ func TestLayering(t *testing.T) {
 // TestStage1Size reports the size of each built stage1 binary and fails when
 // one is over maxStage1Size.
 func TestStage1Size(t *testing.T) {
-	root := moduleRoot(t, goTool(t))
+	root := testutil.ModuleRoot(t, goTool(t))
 	matches, err := filepath.Glob(filepath.Join(root, "bin", "stage1-*"))
 	if err != nil {
 		t.Fatal(err)
