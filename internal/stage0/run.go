@@ -105,13 +105,23 @@ func execPod(p *pod.Pod, pm *schema.PodManifest, st1 *Stage1, cs *cgroupsStart, 
 	var early *abi.PodInit
 	if init, ok := st1.Entrypoints[abi.AnnotationPodInit]; ok {
 		// Without one (nil also when it could not start), the run
-		// entrypoint starts pod init itself, and reports what stops it.
-		// Started before the lock fd is made inheritable: pod init must
-		// not hold the lock.
-		early, _ = startPodInit(filepath.Join(p.Dir, abi.Stage1Rootfs, init), args)
+		// entrypoint starts pod init itself. Started before the lock fd
+		// is made inheritable: pod init must not hold the lock.
+		var err error
+		if early, err = startPodInit(filepath.Join(p.Dir, abi.Stage1Rootfs, init), args); err != nil && args.Debug {
+			warn(fmt.Sprintf("pod init not started before the run entrypoint, which starts it: %v", err))
+		}
+	}
+	// giveUp stops the pod init started here when the exec does not
+	// happen.
+	giveUp := func() {
+		if early != nil {
+			early.Abandon()
+		}
 	}
 	fd, err := pod.Inheritable(lock)
 	if err != nil {
+		giveUp()
 		return fmt.Errorf("pod %s: lock: %w", p.UUID, err)
 	}
 	// The run process only waits for the pod: one Go P keeps its threads,
@@ -120,13 +130,17 @@ func execPod(p *pod.Pod, pm *schema.PodManifest, st1 *Stage1, cs *cgroupsStart, 
 	if args.Debug {
 		set = append(set, abi.EnvDebug+"=1")
 	}
+	// EnvPodInit is dropped from rkt's own environment in any case: the
+	// run entrypoint must hear only of a pod init started here.
+	env := withoutVars(os.Environ(), append(set, abi.EnvPodInit+"="))
 	if early != nil {
 		set = append(set, abi.EnvPodInit+"="+early.String())
 	}
-	env := append(withoutVars(os.Environ(), set), set...)
+	env = append(env, set...)
 	argv := append([]string{entry}, args.Argv()...)
 	covflush.BeforeExec()
 	if err := unix.Exec(entry, argv, env); err != nil {
+		giveUp()
 		return fmt.Errorf("pod %s: exec stage1 %s: %w", p.UUID, entry, err)
 	}
 	return nil
@@ -158,10 +172,7 @@ func startPodInit(path string, args abi.RunArgs) (*abi.PodInit, error) {
 	// This process's ends go to the run entrypoint.
 	for _, fd := range []int{pi.ConfigFD, pi.MountsFD} {
 		if _, err := unix.FcntlInt(uintptr(fd), unix.F_SETFD, 0); err != nil {
-			_ = unix.Kill(pi.PID, unix.SIGKILL)
-			_, _ = unix.Wait4(pi.PID, nil, 0, nil)
-			unix.Close(pi.ConfigFD)
-			unix.Close(pi.MountsFD)
+			pi.Abandon()
 			return nil, fmt.Errorf("pod init: %w", err)
 		}
 	}

@@ -1,6 +1,7 @@
 package abi
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"strconv"
@@ -48,6 +49,19 @@ type PodInit struct {
 // String is the value of EnvPodInit: "PID,CONFIGFD,MOUNTSFD,FLAGS".
 func (e PodInit) String() string {
 	return fmt.Sprintf("%d,%d,%d,%d", e.PID, e.ConfigFD, e.MountsFD, e.CloneFlags)
+}
+
+// Abandon is for a starter that will not use its pod init: it kills and
+// reaps it, and closes the starter's ends.
+func (e PodInit) Abandon() {
+	_ = unix.Kill(e.PID, unix.SIGKILL)
+	for {
+		if _, err := unix.Wait4(e.PID, nil, 0, nil); !errors.Is(err, unix.EINTR) {
+			break
+		}
+	}
+	unix.Close(e.ConfigFD)
+	unix.Close(e.MountsFD)
 }
 
 // ParsePodInit reads EnvPodInit's value.

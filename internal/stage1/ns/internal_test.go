@@ -1,6 +1,7 @@
 package ns
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -155,5 +156,53 @@ func TestPodConfigNamespaces(t *testing.T) {
 				t.Errorf("--net=%s --ipc=%s: early pod init in %#x, the run entrypoint wants %#x", net, ipc, flags, plan.CloneFlags)
 			}
 		}
+	}
+}
+
+// TestStage0PodInit: the run entrypoint takes a pod init of stage0's only
+// when it is its child, born in the pod's namespaces; one in others is
+// killed and its ends closed; a value that is not stage0's (garbage, or a
+// PID that is not a child) leaves what it names alone.
+func TestStage0PodInit(t *testing.T) {
+	const flags = unix.CLONE_NEWNS | unix.CLONE_NEWPID
+	ends := func() (int, int) {
+		var p [2]int
+		if err := unix.Pipe2(p[:], unix.O_CLOEXEC); err != nil {
+			t.Fatal(err)
+		}
+		return p[0], p[1]
+	}
+	open := func(fd int) bool { _, err := unix.FcntlInt(uintptr(fd), unix.F_GETFD, 0); return err == nil }
+	child := func() int {
+		p, err := os.StartProcess("/bin/sleep", []string{"sleep", "60"}, &os.ProcAttr{})
+		if err != nil {
+			t.Skipf("no /bin/sleep to stand for pod init: %v", err)
+		}
+		pid := p.Pid
+		t.Cleanup(func() { _ = unix.Kill(pid, unix.SIGKILL); _, _ = unix.Wait4(pid, nil, 0, nil) })
+		return pid
+	}
+	quiet := func(string, ...any) {}
+
+	a, b := ends()
+	if _, ok := stage0PodInit(abi.PodInit{PID: 1, ConfigFD: a, MountsFD: b, CloneFlags: flags}.String(), flags, "", quiet); ok || !open(a) || !open(b) {
+		t.Errorf("PID 1, not a child: taken %v, ends open %v %v; want not taken, ends left open", ok, open(a), open(b))
+	}
+	_ = unix.Close(a)
+	_ = unix.Close(b)
+	if _, ok := stage0PodInit("1,2", flags, "", quiet); ok {
+		t.Error("a value that does not parse was taken")
+	}
+	pid := child()
+	a, b = ends() // closed by the abandon below
+	e := abi.PodInit{PID: pid, ConfigFD: a, MountsFD: b, CloneFlags: flags}
+	if got, ok := stage0PodInit(e.String(), flags, "", quiet); !ok || got != e {
+		t.Errorf("a child in the pod's namespaces: got %+v, %v; want %+v", got, ok, e)
+	}
+	if _, ok := stage0PodInit(e.String(), flags|unix.CLONE_NEWNET, "", quiet); ok || open(a) || open(b) {
+		t.Errorf("a child in other namespaces: taken %v, ends open %v %v; want it abandoned", ok, open(a), open(b))
+	}
+	if err := unix.Kill(pid, 0); !errors.Is(err, unix.ESRCH) {
+		t.Errorf("the abandoned child %d is still there (kill 0: %v)", pid, err)
 	}
 }

@@ -293,21 +293,8 @@ func Run(args []string) int {
 // else one started here, in the pod's network namespace (nsPath) when
 // there is one.
 func podInit(cloneflags uintptr, nsPath string, debugf func(string, ...any)) (abi.PodInit, error) {
-	if v := os.Getenv(abi.EnvPodInit); v != "" {
-		e, err := abi.ParsePodInit(v)
-		if err != nil {
-			return abi.PodInit{}, err
-		}
-		if e.CloneFlags == cloneflags && nsPath == "" && isChild(e.PID) {
-			debugf("pod init %d started by stage0", e.PID)
-			return e, nil
-		}
-		// Not one for this pod: it goes, and one is started here.
-		debugf("pod init %d of stage0 has namespaces %#x, not %#x: starting another", e.PID, e.CloneFlags, cloneflags)
-		_ = unix.Kill(e.PID, unix.SIGKILL)
-		_, _ = podinit.Wait(e.PID)
-		unix.Close(e.ConfigFD)
-		unix.Close(e.MountsFD)
+	if e, ok := stage0PodInit(os.Getenv(abi.EnvPodInit), cloneflags, nsPath, debugf); ok {
+		return e, nil
 	}
 	// Pdeathsig follows the thread that forked: keep this one. (The
 	// parent of a pod init stage0 started is the thread that exec'd this
@@ -328,14 +315,36 @@ func podInit(cloneflags uintptr, nsPath string, debugf func(string, ...any)) (ab
 		// This thread would run the plugins of the teardown in the pod's
 		// namespace: give up on it, and on the pod.
 		if err == nil {
-			unix.Close(pi.ConfigFD)
-			unix.Close(pi.MountsFD)
-			_ = unix.Kill(pi.PID, unix.SIGKILL)
-			_, _ = podinit.Wait(pi.PID)
+			pi.Abandon()
 		}
 		return abi.PodInit{}, lerr
 	}
 	return pi, err
+}
+
+// stage0PodInit returns the pod init stage0 started, which v (the value
+// of abi.EnvPodInit) tells of, when it was born in the namespaces this pod
+// wants (cloneflags, and no network namespace of the run entrypoint's,
+// nsPath). One born in others is killed, and its ends closed. A value
+// that does not parse, or whose PID is not this process's child, is not
+// stage0's: nothing it names is touched.
+func stage0PodInit(v string, cloneflags uintptr, nsPath string, debugf func(string, ...any)) (abi.PodInit, bool) {
+	if v == "" {
+		return abi.PodInit{}, false
+	}
+	switch e, err := abi.ParsePodInit(v); {
+	case err != nil:
+		debugf("ignoring %v", err)
+	case !isChild(e.PID):
+		debugf("ignoring %s=%s: %d is not a child of this process", abi.EnvPodInit, v, e.PID)
+	case e.CloneFlags == cloneflags && nsPath == "":
+		debugf("pod init %d started by stage0", e.PID)
+		return e, true
+	default:
+		debugf("pod init %d of stage0 has namespaces %#x, not %#x, or the pod a network namespace: starting another", e.PID, e.CloneFlags, cloneflags)
+		e.Abandon()
+	}
+	return abi.PodInit{}, false
 }
 
 // isChild reports whether pid is a child of this process (running, or
