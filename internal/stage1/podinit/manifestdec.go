@@ -226,10 +226,11 @@ func ptr[T any](tok json.Token, p **T, read func(json.Token, *T) error) error {
 	return nil
 }
 
+// str, boolean and number read a scalar; null leaves it as it was, as
+// encoding/json does.
 func (d *tokens) str(tok json.Token, p *string) error {
 	switch v := tok.(type) {
 	case nil:
-		*p = ""
 	case string:
 		*p = v
 	default:
@@ -241,7 +242,6 @@ func (d *tokens) str(tok json.Token, p *string) error {
 func (d *tokens) boolean(tok json.Token, p *bool) error {
 	switch v := tok.(type) {
 	case nil:
-		*p = false
 	case bool:
 		*p = v
 	default:
@@ -264,13 +264,11 @@ func (d *tokens) unsigned(tok json.Token, p *uint) error {
 	})
 }
 
-// number reads an integer into *p (null makes it zero): parse turns the
-// literal into a T, and fails for one that is not an integer in range.
+// number reads an integer into *p: parse turns the literal into a T, and
+// fails for one that is not an integer in range.
 func number[T any](d *tokens, tok json.Token, p *T, want string, parse func(string) (T, error)) error {
 	switch v := tok.(type) {
 	case nil:
-		var zero T
-		*p = zero
 	case json.Number:
 		n, err := parse(string(v))
 		if err != nil {
