@@ -18,14 +18,14 @@ import (
 //
 // The rules are encoding/json's: an object key matches a field by its
 // exact name, else case-insensitively; unknown keys are skipped; null
-// leaves a value zero (nil for slices and pointers); an empty array is an
+// leaves a scalar as it was and makes a slice or pointer nil; an empty array is an
 // empty slice; numbers go into integers only when they are integers in
 // range; an isolator's value is kept as its raw bytes; a value of the
 // wrong type is an error. One difference: a key given twice replaces the
 // value, where json.Unmarshal merges objects into what an earlier key
 // left. FuzzDecodePodManifest holds it to json.Unmarshal.
 func decodePodManifest(data []byte) (*PodManifest, error) {
-	d := &tokens{dec: json.NewDecoder(bytes.NewReader(data))}
+	d := &tokens{dec: json.NewDecoder(bytes.NewReader(data)), data: data}
 	d.dec.UseNumber()
 	var pm PodManifest
 	tok, err := d.dec.Token()
@@ -56,6 +56,10 @@ func (d *tokens) end() error {
 // gets the first token of its value, already read.
 type tokens struct {
 	dec *json.Decoder
+	// data is what dec reads, and keyEnd the offset in it just past the
+	// last object key read (raw).
+	data   []byte
+	keyEnd int64
 }
 
 // mismatch reads the rest of a value of the wrong type, whose first token
@@ -90,7 +94,18 @@ func (d *tokens) mismatch(tok json.Token, want string) error {
 	case bool:
 		got = "bool"
 	}
-	return fmt.Errorf("json: cannot unmarshal %s into a value of type %s", got, want)
+	return &typeError{got: got, want: want}
+}
+
+// typeError is a value of the wrong type, at field: the keys that lead to
+// it from the top, as encoding/json names them ("apps.app.user").
+type typeError struct{ got, want, field string }
+
+func (e *typeError) Error() string {
+	if e.field == "" {
+		return fmt.Sprintf("json: cannot unmarshal %s into a value of type %s", e.got, e.want)
+	}
+	return fmt.Sprintf("json: cannot unmarshal %s into field %s of type %s", e.got, e.field, e.want)
 }
 
 // next reads the first token of the next value.
@@ -147,10 +162,8 @@ func (d *tokens) object(tok json.Token, want string, fields ...field) error {
 		if err != nil {
 			return err
 		}
-		k, ok := kt.(string)
-		if !ok {
-			return fmt.Errorf("json: object key %v is not a string", kt)
-		}
+		k, _ := kt.(string) // the decoder gives only strings as keys
+		d.keyEnd = d.dec.InputOffset()
 		vt, err := d.next()
 		if err != nil {
 			return err
@@ -160,6 +173,10 @@ func (d *tokens) object(tok json.Token, want string, fields ...field) error {
 			read = f.read
 		}
 		if err := read(vt); err != nil {
+			var te *typeError
+			if errors.As(err, &te) {
+				te.field = strings.TrimSuffix(k+"."+te.field, ".")
+			}
 			return err
 		}
 	}
@@ -354,77 +371,16 @@ func (d *tokens) isolator(tok json.Token, iso *Isolator) error {
 	)
 }
 
-// raw re-encodes the value whose first token was tok, compact: where
-// json.Unmarshal's json.RawMessage keeps the input's bytes, this gives the
-// same value (numbers as written, strings escaped as json.Marshal does).
+// raw returns the bytes of the value whose first token was tok, as
+// json.Unmarshal's json.RawMessage keeps them: object reads only hand it
+// to the field of the key they read last, from whose end it cuts the
+// value's text.
 func (d *tokens) raw(tok json.Token) (json.RawMessage, error) {
-	var b bytes.Buffer
-	if err := d.encode(&b, tok); err != nil {
+	if err := d.skip(tok); err != nil {
 		return nil, err
 	}
-	return json.RawMessage(b.Bytes()), nil
-}
-
-func (d *tokens) encode(b *bytes.Buffer, tok json.Token) error {
-	switch v := tok.(type) {
-	case nil:
-		b.WriteString("null")
-	case json.Number:
-		b.WriteString(string(v))
-	case string, bool:
-		s, err := json.Marshal(v)
-		if err != nil {
-			return err
-		}
-		b.Write(s)
-	case json.Delim:
-		first := true
-		switch v {
-		case '{':
-			b.WriteByte('{')
-			for d.dec.More() {
-				kt, err := d.dec.Token()
-				if err != nil {
-					return err
-				}
-				if !first {
-					b.WriteByte(',')
-				}
-				first = false
-				if err := d.encode(b, kt); err != nil {
-					return err
-				}
-				b.WriteByte(':')
-				vt, err := d.next()
-				if err != nil {
-					return err
-				}
-				if err := d.encode(b, vt); err != nil {
-					return err
-				}
-			}
-			b.WriteByte('}')
-		case '[':
-			b.WriteByte('[')
-			for d.dec.More() {
-				et, err := d.next()
-				if err != nil {
-					return err
-				}
-				if !first {
-					b.WriteByte(',')
-				}
-				first = false
-				if err := d.encode(b, et); err != nil {
-					return err
-				}
-			}
-			b.WriteByte(']')
-		}
-		_, err := d.dec.Token() // the closing delimiter
-		return err
-	}
-	return nil
+	v := bytes.TrimLeft(d.data[d.keyEnd:d.dec.InputOffset()], " \t\r\n:")
+	return json.RawMessage(bytes.Clone(v)), nil
 }
 
 func (d *tokens) port(tok json.Token, p *Port) error {
