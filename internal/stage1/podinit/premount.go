@@ -109,6 +109,9 @@ func mountsSocket() int {
 	if err := unix.Fstat(MountsFD, &st); err != nil || st.Mode&unix.S_IFMT != unix.S_IFSOCK {
 		return -1
 	}
+	// Nothing pod init starts before it has read the overlays (the
+	// --private-users helper) gets the socket.
+	unix.CloseOnExec(MountsFD)
 	return MountsFD
 }
 

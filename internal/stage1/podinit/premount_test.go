@@ -50,7 +50,7 @@ func TestPremadeOverlays(t *testing.T) {
 		t.Fatal(err)
 	}
 	got := receiveOverlays(initEnd, t.Logf)
-	if len(got) != 1 || got["web"] < 0 {
+	if _, ok := got["web"]; len(got) != 1 || !ok {
 		t.Fatalf("received overlays %v, want web's alone", got)
 	}
 	p := AppPlan{Name: "web", Rootfs: abi.Stage2 + "/web/rootfs"}
