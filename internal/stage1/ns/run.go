@@ -214,6 +214,14 @@ func Run(args []string) int {
 		killInit()
 		return fail("pod init: %v", err)
 	}
+	// The pid file is there before the pod can say it is ready (pod init
+	// starts the apps once the overlays below are sent): a stop after
+	// ready finds it.
+	if err := podinit.WriteAtomic(abi.PID, []byte(strconv.Itoa(pid))); err != nil {
+		unix.Close(mntRun)
+		killInit()
+		return fail("writing %s: %v", abi.PID, err)
+	}
 	// Pod init mounts what it does not get; a failure to send (pod init
 	// died) shows when it is waited for.
 	if err := podinit.SendOverlays(mntRun, cfg, debugf); err != nil {
@@ -235,10 +243,6 @@ func Run(args []string) int {
 	sigc := make(chan os.Signal, 8)
 	signal.Notify(sigc, unix.SIGTERM, unix.SIGINT, unix.SIGHUP)
 	debugf("pod init started as PID %d", pid)
-	if err := podinit.WriteAtomic(abi.PID, []byte(strconv.Itoa(pid))); err != nil {
-		killInit()
-		return fail("writing %s: %v", abi.PID, err)
-	}
 	// Signals go to pod init until it has exited; after that (while the
 	// networks are torn down) its PID may be another process's, and a
 	// signal is ignored.
