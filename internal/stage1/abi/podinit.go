@@ -86,32 +86,40 @@ func ParsePodInit(v string) (PodInit, error) {
 }
 
 // PodNamespaces returns the namespaces a pod's PID 1 is born in, for the
-// run entrypoint's --net and --ipc values: a new mount, PID and UTS
-// namespace, IPC unless --ipc=parent, and network with --net=none. It
-// returns false where the PID 1 cannot be started before the run
-// entrypoint runs: with CNI networks (it is born in the network namespace
-// the run entrypoint makes), and for values the run entrypoint refuses.
+// run entrypoint's --net and --ipc values (PodCloneFlags). It returns
+// false where the PID 1 cannot be started before the run entrypoint runs:
+// with CNI networks (it is born in the network namespace the run
+// entrypoint makes), and for values the run entrypoint refuses.
 func PodNamespaces(net, ipc string) (uintptr, bool) {
 	reqs, err := ParseNets([]string{net})
 	if err != nil {
 		return 0, false
 	}
-	flags := uintptr(unix.CLONE_NEWNS | unix.CLONE_NEWPID | unix.CLONE_NEWUTS)
-	switch NetsMode(reqs) {
-	case NetHost:
-	case NetNone:
-		flags |= unix.CLONE_NEWNET
-	default:
+	mode := NetsMode(reqs)
+	if mode != NetHost && mode != NetNone {
 		return 0, false
+	}
+	flags, err := PodCloneFlags(mode, ipc)
+	return flags, err == nil
+}
+
+// PodCloneFlags returns the clone flags of a pod's PID 1 for its network
+// mode (NetsMode) and --ipc value: a new mount, PID and UTS namespace,
+// IPC unless --ipc=parent, and network with --net=none (CNI networks
+// attach pod init to the namespace the run entrypoint makes for them).
+func PodCloneFlags(mode, ipc string) (uintptr, error) {
+	flags := uintptr(unix.CLONE_NEWNS | unix.CLONE_NEWPID | unix.CLONE_NEWUTS)
+	if mode == NetNone {
+		flags |= unix.CLONE_NEWNET
 	}
 	switch ipc {
 	case "", "auto", "private":
 		flags |= unix.CLONE_NEWIPC
 	case "parent":
 	default:
-		return 0, false
+		return 0, fmt.Errorf("invalid --ipc %q", ipc)
 	}
-	return flags, true
+	return flags, nil
 }
 
 // HelperEnv is the environment of the stage1 processes started from a

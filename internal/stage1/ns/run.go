@@ -43,17 +43,16 @@ func PodConfig(a abi.RunArgs, getenv func(string) string) (RunPlan, error) {
 		DisableCapabilities: a.DisableCapabilities, DisablePaths: a.DisablePaths, DisableSeccomp: a.DisableSeccomp,
 	}
 	var plan RunPlan
-	flags := uintptr(unix.CLONE_NEWNS | unix.CLONE_NEWPID | unix.CLONE_NEWUTS)
 	reqs, err := abi.ParseNets([]string{a.Net})
 	if err != nil {
 		return plan, err
 	}
-	switch abi.NetsMode(reqs) {
+	mode := abi.NetsMode(reqs)
+	switch mode {
 	case abi.NetHost:
 		cfg.Net = abi.NetHost
 	case abi.NetNone:
 		cfg.Net = abi.NetNone
-		flags |= unix.CLONE_NEWNET
 		if a.MDSToken != "" {
 			return plan, errors.New("--mds-token: the metadata service cannot be reached from a pod with --net=none")
 		}
@@ -70,12 +69,9 @@ func PodConfig(a abi.RunArgs, getenv func(string) string) (RunPlan, error) {
 		}
 		cfg.UsernsShift, cfg.UsernsSize = shift, size
 	}
-	switch a.IPC {
-	case "", "auto", "private":
-		flags |= unix.CLONE_NEWIPC
-	case "parent":
-	default:
-		return plan, fmt.Errorf("invalid --ipc %q", a.IPC)
+	flags, err := abi.PodCloneFlags(mode, a.IPC)
+	if err != nil {
+		return plan, err
 	}
 	dns, err := abi.ParseDNSConfMode(a.DNSConfMode)
 	if err != nil {
