@@ -69,11 +69,8 @@ func PrepareManifest(ctx context.Context, images Images, dataDir string, pm *sch
 	// Every app's image and rootfs are resolved before the pod directory
 	// is made: an image that is not there, or that the front cannot give
 	// (it hands over to the full rkt), leaves no pod behind.
-	type resolved struct {
-		img  *store.Image
-		root appRootfs
-	}
-	apps := make([]resolved, len(pm.Apps))
+	apps := make([]appRootfsToWrite, len(pm.Apps))
+	var imgs []*store.Image
 	for i := range pm.Apps {
 		ra := &pm.Apps[i]
 		img, err := imageOfApp(images.ImageStore(), ra)
@@ -97,7 +94,8 @@ func PrepareManifest(ctx context.Context, images Images, dataDir string, pm *sch
 			v, _ := derived.Annotations.Get(k)
 			ra.Annotations.Set(types.ACIdentifier(k), v)
 		}
-		apps[i] = resolved{img, root}
+		apps[i] = appRootfsToWrite{ra.Name.String(), img, root}
+		imgs = append(imgs, img)
 	}
 	if err := checkPorts(pm); err != nil {
 		return nil, fmt.Errorf("pod manifest: %w", err)
@@ -107,13 +105,9 @@ func PrepareManifest(ctx context.Context, images Images, dataDir string, pm *sch
 		return nil, err
 	}
 	defer discardOnError(p, &err)
-	res := &Prepared{Pod: p, Stage1: st1, Manifest: pm}
-	for i, a := range apps {
-		name := pm.Apps[i].Name.String()
-		res.Images = append(res.Images, a.img)
-		if err := writeAppRootfs(ctx, images, p.Dir, name, a.img, a.root, false); err != nil {
-			return nil, fmt.Errorf("app %s: %w", name, err)
-		}
+	res := &Prepared{Pod: p, Stage1: st1, Manifest: pm, Images: imgs}
+	if err := writeAppRootfses(ctx, images, p.Dir, apps, false); err != nil {
+		return nil, err
 	}
 	if err := writePodFiles(p.Dir, pm, st1); err != nil {
 		return nil, err

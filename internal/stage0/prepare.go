@@ -144,11 +144,6 @@ func Prepare(ctx context.Context, images Images, dataDir string, opts PrepareOpt
 	pm.Volumes = volumes
 	pm.Ports = ports
 	res := &Prepared{Stage1: st1, Manifest: pm}
-	type appRootfsToWrite struct {
-		name string
-		img  *store.Image
-		root appRootfs
-	}
 	var rootfses []appRootfsToWrite
 	names := map[string]bool{}
 	for i, spec := range opts.Apps {
@@ -197,15 +192,31 @@ func Prepare(ctx context.Context, images Images, dataDir string, opts PrepareOpt
 	if opts.Run != nil {
 		res.cgroups = startCgroups(p, pm, opts.Run.AllDevices)
 	}
-	for _, r := range rootfses {
-		if err := writeAppRootfs(ctx, images, p.Dir, r.name, r.img, r.root, opts.NoOverlay); err != nil {
-			return nil, fmt.Errorf("app %s: %w", r.name, err)
-		}
+	if err := writeAppRootfses(ctx, images, p.Dir, rootfses, opts.NoOverlay); err != nil {
+		return nil, err
 	}
 	if err := writePodFiles(p.Dir, pm, st1); err != nil {
 		return nil, err
 	}
 	return res, nil
+}
+
+// appRootfsToWrite is an app mapped before its pod directory is made, and
+// what writeAppRootfses then writes for it.
+type appRootfsToWrite struct {
+	name string
+	img  *store.Image
+	root appRootfs
+}
+
+// writeAppRootfses writes each app's rootfs entries in the pod directory.
+func writeAppRootfses(ctx context.Context, images Images, podDir string, apps []appRootfsToWrite, noOverlay bool) error {
+	for _, a := range apps {
+		if err := writeAppRootfs(ctx, images, podDir, a.name, a.img, a.root, noOverlay); err != nil {
+			return fmt.Errorf("app %s: %w", a.name, err)
+		}
+	}
+	return nil
 }
 
 type podEnv struct {
