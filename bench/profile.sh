@@ -19,7 +19,7 @@ cd "$(dirname "$0")/.."
 N=${N:-40}
 FREQ=${FREQ:-10000}
 LIMIT=${LIMIT:-5}
-work=${PROFILE_DIR:-/var/tmp/rkt-bench-profile}
+work=$(realpath -m "${PROFILE_DIR:-/var/tmp/rkt-bench-profile}")
 [ "$(id -u)" -eq 0 ] || bench_die "needs root"
 command -v perf >/dev/null || bench_die "perf is not installed (apt-get install linux-perf)"
 export PATH=$PATH:/usr/local/go/bin GOTOOLCHAIN=local CGO_ENABLED=0
@@ -28,12 +28,19 @@ command -v go >/dev/null || bench_die "go is not installed"
 
 say() { echo "profile: $*" >&2; }
 data=$work/data
+# The scratch directory is removed first: only one this script made
+# (its marker file), never a directory PROFILE_DIR names by mistake.
+marker=.rkt-bench-profile
+if [ -e "$work" ] && [ ! -e "$work/$marker" ]; then
+	bench_die "$work exists and is not a scratch directory of bench/profile.sh ($marker missing): give PROFILE_DIR a new path"
+fi
 # What an interrupted run left: its pods collected, then any mount under
 # the scratch directory (rm would go through a bind mount into the store).
 if [ -d "$data" ]; then "$work/bin/rkt" --dir="$data" gc --grace-period=0s >/dev/null 2>&1 || true; fi
 umount_under "$work/"
-rm -rf "$work"
+rm -rf --one-file-system "$work"
 mkdir -p "$work/bin"
+touch "$work/$marker"
 
 say "unstripped builds in $work/bin"
 go build -trimpath -tags rktfront -o "$work/bin/rkt" ./cmd/rkt
@@ -44,15 +51,20 @@ go run ./tools/mkstage1 -flavor ns -binary "$work/stage1-ns" -run-binary "$work/
 	-plugins bin/cni -version profile -o "$work/bin/stage1-ns.aci"
 
 rkt=$work/bin/rkt
-img=$("$rkt" --dir="$data" --insecure-options=image fetch "oci:$(busybox_layout):latest" 2>/dev/null)
-start() { "$rkt" --dir="$data" run --net=host "$img" --exec=/bin/true; }
+img=$("$rkt" --dir="$data" --insecure-options=image fetch "oci:$(busybox_layout):latest" 2>"$work/fetch.err") ||
+	bench_die "rkt fetch of the busybox image failed: $(tail -1 "$work/fetch.err")"
 # Two starts outside the profile: the first imports the stage1 image.
-start && start
+for i in 1 2; do
+	"$rkt" --dir="$data" run --net=host "$img" --exec=/bin/true 2>"$work/start.err" ||
+		bench_die "rkt run failed: $(tail -1 "$work/start.err")"
+done
 
 say "$N starts under perf record -a -g -F $FREQ"
+# shellcheck disable=SC2016 # the loop's variables are bash -c's arguments
 perf record -q -a -g -F "$FREQ" -o "$work/perf.data" -- \
-	bash -c "for i in \$(seq $N); do $rkt --dir=$data run --net=host $img --exec=/bin/true || exit 1; done" >/dev/null 2>&1 ||
-	bench_die "the profiled starts failed"
+	bash -c 'for i in $(seq "$1"); do "$2" --dir="$3" run --net=host "$4" --exec=/bin/true || exit 1; done' \
+	loop "$N" "$rkt" "$data" "$img" >/dev/null 2>"$work/perf.err" ||
+	bench_die "the profiled starts failed: $(tail -1 "$work/perf.err")"
 
 # perf reads the stage1 binaries' symbols from the paths they ran from,
 # the pods' stage1/rootfs, which each pod unmounted as it exited: the

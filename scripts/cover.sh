@@ -45,7 +45,9 @@ if [ "$(id -u)" -eq 0 ] && [ -n "$(find test/e2e -name '*.go' -print -quit 2>/de
 	mkdir -p "$cbin"
 	go build -cover -covermode=atomic -coverpkg=./... -o "$cbin/rkt" ./cmd/rkt
 	CGO_ENABLED=0 go build -cover -covermode=atomic -coverpkg=./... -o "$cbin/stage1-ns" ./cmd/stage1-ns
-	go run ./tools/mkstage1 -flavor ns -binary "$cbin/stage1-ns" -version cover -o "$cbin/stage1-ns.aci"
+	# The light build for the run entrypoint, as make build has it.
+	CGO_ENABLED=0 go build -cover -covermode=atomic -coverpkg=./... -tags stage1light -o "$cbin/stage1-ns-run" ./cmd/stage1-ns
+	go run ./tools/mkstage1 -flavor ns -binary "$cbin/stage1-ns" -run-binary "$cbin/stage1-ns-run" -version cover -o "$cbin/stage1-ns.aci"
 	if ! RKT_BINARY=$cbin/rkt GOCOVERDIR=$covdata \
 		go test -count=1 -timeout 20m ./test/e2e/... >"$out/e2e.log" 2>&1; then
 		echo "cover: end-to-end tests failed (see $out/e2e.log); coverage below is partial" >&2

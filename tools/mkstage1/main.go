@@ -78,11 +78,11 @@ func run(args []string) error {
 	if *binary == "" || *out == "" {
 		return errors.New("-binary and -o are required")
 	}
-	for _, b := range []string{*binary, *runBinary} {
-		if b == "" {
+	for _, b := range []struct{ flag, path string }{{"-binary", *binary}, {"-run-binary", *runBinary}} {
+		if b.path == "" {
 			continue
 		}
-		if err := checkStatic(b); err != nil {
+		if err := checkStatic(b.flag, b.path); err != nil {
 			return err
 		}
 	}
@@ -124,16 +124,17 @@ func run(args []string) error {
 // helpers are executed again from inside apps' roots (the app-exec helper
 // of --private-users), where the host's loader is not, and fail there
 // with a bare "no such file or directory". Build it with CGO_ENABLED=0.
-func checkStatic(binary string) error {
+// flag is the option that named it.
+func checkStatic(flag, binary string) error {
 	f, err := elf.Open(binary)
 	if err != nil {
-		return fmt.Errorf("-binary %s: %w", binary, err)
+		return fmt.Errorf("%s %s: %w", flag, binary, err)
 	}
 	defer f.Close()
 	for _, p := range f.Progs {
 		if p.Type == elf.PT_INTERP {
 			interp, _ := io.ReadAll(io.LimitReader(p.Open(), 4096))
-			return fmt.Errorf("-binary %s is dynamically linked (interpreter %s): a stage1 binary must be static (CGO_ENABLED=0), as its helpers run inside apps' roots", binary, strings.TrimRight(string(interp), "\x00"))
+			return fmt.Errorf("%s %s is dynamically linked (interpreter %s): a stage1 binary must be static (CGO_ENABLED=0), as its helpers run inside apps' roots", flag, binary, strings.TrimRight(string(interp), "\x00"))
 		}
 	}
 	return nil

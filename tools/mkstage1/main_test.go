@@ -30,14 +30,14 @@ func TestCheckStatic(t *testing.T) {
 		}
 		return out
 	}
-	if err := checkStatic(build("static", "0")); err != nil {
+	if err := checkStatic("-binary", build("static", "0")); err != nil {
 		t.Errorf("a static binary was refused: %v", err)
 	}
-	if err := checkStatic(build("dynamic", "1")); err == nil || !strings.Contains(err.Error(), "dynamically linked (interpreter /") {
+	if err := checkStatic("-binary", build("dynamic", "1")); err == nil || !strings.Contains(err.Error(), "dynamically linked (interpreter /") {
 		t.Errorf("a dynamic binary: got %v, want a refusal naming its interpreter", err)
 	}
-	if err := checkStatic(src); err == nil {
-		t.Error("a file that is not ELF was accepted")
+	if err := checkStatic("-run-binary", src); err == nil || !strings.HasPrefix(err.Error(), "-run-binary "+src) {
+		t.Errorf("a file that is not ELF: got %v, want a refusal naming -run-binary and the file", err)
 	}
 }
 
