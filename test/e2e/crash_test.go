@@ -49,7 +49,8 @@ func statusState(t *testing.T, e *env, uuid string) (string, string) {
 
 // podProcesses returns the host PIDs of the processes whose executable lies
 // under e's data directory: the stage1 run process and pod init of every
-// pod of e (both run <pod>/stage1/rootfs/stage1-ns).
+// pod of e (both run from <pod>/stage1/rootfs: its run binary, which
+// pod-init links to).
 func podProcesses(e *env) []int {
 	ents, _ := os.ReadDir("/proc")
 	var pids []int

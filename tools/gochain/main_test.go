@@ -11,8 +11,8 @@ import (
 	"testing"
 )
 
-// TestChain runs the built chain on the host's root: the app runs in new
-// PID and UTS namespaces, and its exit status is the chain's.
+// TestChain runs the built chain on the host's root: the app runs in a new
+// PID namespace, and its exit status is the chain's.
 func TestChain(t *testing.T) {
 	if os.Getuid() != 0 {
 		t.Skip("needs root: the chain makes namespaces")
