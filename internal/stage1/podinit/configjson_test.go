@@ -28,6 +28,24 @@ var configSeeds = []string{
 // reproduce.
 type configJSON Config
 
+// checkMarshal fails unless c's MarshalJSON writes what json.Marshal
+// writes of its fields and tags, and returns it.
+func checkMarshal(t *testing.T, c Config) []byte {
+	t.Helper()
+	got, err := c.MarshalJSON()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := json.Marshal(configJSON(c))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(got) != string(want) {
+		t.Fatalf("MarshalJSON:\n got %s\nwant %s", got, want)
+	}
+	return want
+}
+
 func FuzzConfigJSON(f *testing.F) {
 	for _, s := range configSeeds {
 		f.Add([]byte(s), "h\x00<&>\u2028\xff", "host", true, int64(3*time.Second), uint32(65536), uint32(1))
@@ -37,17 +55,7 @@ func FuzzConfigJSON(f *testing.F) {
 			HostResolvConf: net, ResolvMode: str, HostsMode: net, HostHosts: str, HostsEntries: str, PodIP: net,
 			NetResolvConf: str, DisableCapabilities: !flag, DisablePaths: flag, DisableSeccomp: flag,
 			UsernsShift: shift, UsernsSize: size, MetadataURL: str}
-		got, err := c.MarshalJSON()
-		if err != nil {
-			t.Fatal(err)
-		}
-		want, err := json.Marshal(configJSON(c))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if string(got) != string(want) {
-			t.Fatalf("MarshalJSON:\n got %s\nwant %s", got, want)
-		}
+		checkMarshal(t, c)
 
 		// Decoded over c: keys the data does not give keep c's values.
 		w := configJSON(c)
@@ -100,17 +108,7 @@ func TestConfigJSONEveryField(t *testing.T) {
 			t.Fatalf("Config.%s is a %s: teach this test to set it", v.Type().Field(i).Name, f.Kind())
 		}
 	}
-	got, err := c.MarshalJSON()
-	if err != nil {
-		t.Fatal(err)
-	}
-	want, err := json.Marshal(configJSON(c))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if string(got) != string(want) {
-		t.Fatalf("MarshalJSON:\n got %s\nwant %s", got, want)
-	}
+	want := checkMarshal(t, c)
 	var back Config
 	if err := back.UnmarshalJSON(want); err != nil || back != c {
 		t.Fatalf("UnmarshalJSON(%s) = %+v, %v; want %+v", want, back, err, c)
