@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/moby/sys/userns"
 	"github.com/opencontainers/cgroups"
 	_ "github.com/opencontainers/cgroups/devices" // the v1 and v2 device controllers (v2: an eBPF program)
 	devconfig "github.com/opencontainers/cgroups/devices/config"
@@ -243,25 +244,24 @@ func create(l *layout.Layout, apps []App) ([]string, error) {
 	// rkt's own processes: on v2 the init child, on v1 the pod cgroup in
 	// every hierarchy.
 	var has func(string) bool
-	var base manager
-	var err error
-	if l.Version == 2 {
-		base, err = newManager(l, layout.InitName, nil, &cgroups.Resources{})
-	} else {
-		ctrls := make([]string, 0, len(l.Dirs))
-		for c := range l.Dirs {
-			ctrls = append(ctrls, c)
+	if l.Version == 1 {
+		// On v1 the pod cgroup is one directory per hierarchy, with
+		// nothing to set: made directly, as the library's Apply(-1) would,
+		// without its per-controller work.
+		for _, d := range l.SortedDirs() {
+			if err := mkdirV1(d); err != nil {
+				return nil, fmt.Errorf("cgroup %s: %w", l.Path, err)
+			}
 		}
-		base, err = newManager(l, "", ctrls, &cgroups.Resources{})
 		has = func(c string) bool { _, ok := l.Dirs[c]; return ok }
-	}
-	if err != nil {
-		return nil, err
-	}
-	if err := base.Apply(-1); err != nil {
-		return nil, fmt.Errorf("cgroup %s: %w", l.Path, err)
-	}
-	if l.Version == 2 {
+	} else {
+		base, err := newManager(l, layout.InitName, nil, &cgroups.Resources{})
+		if err != nil {
+			return nil, err
+		}
+		if err := base.Apply(-1); err != nil {
+			return nil, fmt.Errorf("cgroup %s: %w", l.Path, err)
+		}
 		// What the pod's children may use, now that Apply enabled it.
 		avail := map[string]bool{}
 		if b, err := os.ReadFile(l.Dirs[""] + "/cgroup.subtree_control"); err == nil {
@@ -281,7 +281,16 @@ func create(l *layout.Layout, apps []App) ([]string, error) {
 		if len(ctrls) == 0 {
 			continue
 		}
-		r := resources(a.Limits, deviceRules(a.Limits.Devices), l.Version == 2)
+		rules := deviceRules(a.Limits.Devices)
+		if l.Version == 1 && len(ctrls) == 1 && ctrls[0] == "devices" {
+			// The usual app, with device rules and no limit: the rules
+			// are written directly (see setDevicesV1).
+			if err := setDevicesV1(l.Dirs["devices"]+"/"+a.Name, rules); err != nil {
+				return nil, fmt.Errorf("app %q: cgroup: %w", a.Name, err)
+			}
+			continue
+		}
+		r := resources(a.Limits, rules, l.Version == 2)
 		dropMissing(r, has)
 		if d, ok := l.Dirs["memory"]; ok && l.Version == 1 && r.MemorySwap != 0 {
 			if memsw == nil {
@@ -307,6 +316,61 @@ func create(l *layout.Layout, apps []App) ([]string, error) {
 		}
 	}
 	return warnings, nil
+}
+
+// mkdirV1 makes a v1 cgroup directory, and its parents when missing (the
+// first pod makes machine.slice); one that exists is kept, as the
+// library's Apply does.
+func mkdirV1(d string) error {
+	err := unix.Mkdir(d, 0o755)
+	switch {
+	case err == nil || errors.Is(err, unix.EEXIST):
+		return nil
+	case errors.Is(err, unix.ENOENT):
+		return os.MkdirAll(d, 0o755) //nolint:gosec // G301: cgroup directories are 0755, as the library and systemd make them
+	}
+	return &os.PathError{Op: "mkdir", Path: d, Err: err}
+}
+
+// setDevicesV1 makes the v1 devices cgroup d of an app and writes its
+// rules: the first denies everything (the new cgroup inherits its
+// parent's allow-all), the others allow, one rule per write as the kernel
+// reads them. It is what the library's devices Set does for a new cgroup
+// (its emulator computes the same transition), without reading
+// devices.list before and after and opening the file once per rule;
+// TestSetDevicesV1 holds the two to the same result. In a user namespace
+// the devices controller cannot be written, and the library skips it too.
+func setDevicesV1(d string, rules []*devconfig.Rule) error {
+	if err := mkdirV1(d); err != nil {
+		return err
+	}
+	if userns.RunningInUserNS() {
+		return nil
+	}
+	var deny, allow *os.File
+	defer func() {
+		for _, f := range []*os.File{deny, allow} {
+			if f != nil {
+				_ = f.Close()
+			}
+		}
+	}()
+	for _, r := range rules {
+		name, f := "devices.allow", &allow
+		if !r.Allow {
+			name, f = "devices.deny", &deny
+		}
+		if *f == nil {
+			var err error
+			if *f, err = os.OpenFile(d+"/"+name, os.O_WRONLY, 0); err != nil {
+				return err
+			}
+		}
+		if _, err := (*f).WriteString(r.CgroupString()); err != nil {
+			return fmt.Errorf("write %q to %s: %w", r.CgroupString(), (*f).Name(), err)
+		}
+	}
+	return nil
 }
 
 // JoinThread moves the calling thread into the pod's init cgroup, in

@@ -6,12 +6,15 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/opencontainers/cgroups"
 	devconfig "github.com/opencontainers/cgroups/devices/config"
+	cgfs "github.com/opencontainers/cgroups/fs"
+	"golang.org/x/sys/unix"
 
 	"github.com/rkt/rkt/internal/cgroup/layout"
 )
@@ -184,5 +187,57 @@ func TestLimitsHelpers(t *testing.T) {
 	}
 	if QuotaOfMillicores(250) != 25000 {
 		t.Error("QuotaOfMillicores")
+	}
+}
+
+// TestSetDevicesV1 holds the direct v1 device rules to the library's: the
+// same rules written both ways into two new cgroups give the same
+// devices.list (in another order). Needs root and a v1 devices hierarchy.
+func TestSetDevicesV1(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to create cgroups")
+	}
+	root := layout.Mountpoint + "/devices"
+	var st unix.Statfs_t
+	if unix.Statfs(root, &st) != nil || st.Type != unix.CGROUP_SUPER_MAGIC {
+		t.Skip("no cgroup v1 devices hierarchy at " + root)
+	}
+	parent := root + "/rkt-test-" + t.Name()
+	direct, lib := parent+"/direct", parent+"/lib"
+	t.Cleanup(func() { _ = unix.Rmdir(direct); _ = unix.Rmdir(lib); _ = unix.Rmdir(parent) })
+	for _, devs := range [][]Device{nil, {{Major: 1, Minor: 3, ReadOnly: true}, {Block: true, Major: 8, Minor: 1}}} {
+		rules := deviceRules(devs)
+		// Made twice: the second time the directory exists.
+		for range 2 {
+			if err := setDevicesV1(direct, rules); err != nil {
+				t.Fatal(err)
+			}
+		}
+		m, err := cgfs.NewManager(&cgroups.Cgroup{Resources: &cgroups.Resources{}}, map[string]string{"devices": lib})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := m.Apply(-1); err != nil {
+			t.Fatal(err)
+		}
+		if err := m.Set(&cgroups.Resources{Devices: rules}); err != nil {
+			t.Fatal(err)
+		}
+		got, err1 := os.ReadFile(direct + "/devices.list")
+		want, err2 := os.ReadFile(lib + "/devices.list")
+		if err1 != nil || err2 != nil {
+			t.Fatal(err1, err2)
+		}
+		// The same rules; the kernel lists them in the order written.
+		sorted := func(b []byte) string {
+			l := strings.Split(strings.TrimSpace(string(b)), "\n")
+			slices.Sort(l)
+			return strings.Join(l, "\n")
+		}
+		if sorted(got) != sorted(want) || strings.Contains(string(got), "a *:*") {
+			t.Errorf("devices %v: direct rules give\n%s\nthe library's\n%s", devs, got, want)
+		}
+		_ = unix.Rmdir(direct)
+		_ = unix.Rmdir(lib)
 	}
 }
