@@ -10,6 +10,7 @@ import (
 
 	"github.com/rkt/rkt/internal/errdefs"
 	"github.com/rkt/rkt/internal/mds"
+	"github.com/rkt/rkt/internal/mds/mdsclient"
 )
 
 func (a *app) metadataServiceCommand() *cobra.Command {
@@ -46,8 +47,8 @@ socket unit may pass the registration socket (LISTEN_FDS).`,
 		},
 	}
 	fs := cmd.Flags()
-	fs.IntVar(&opts.Port, "listen-port", mds.DefaultPort, "the TCP port apps reach the service on (0: any free port)")
-	fs.StringVar(&opts.Socket, "socket", mds.DefaultSocket, "the registration socket (for tests; rkt run --mds-socket must name the same)")
+	fs.IntVar(&opts.Port, "listen-port", mdsclient.DefaultPort, "the TCP port apps reach the service on (0: any free port)")
+	fs.StringVar(&opts.Socket, "socket", mdsclient.DefaultSocket, "the registration socket (for tests; rkt run --mds-socket must name the same)")
 	_ = fs.MarkHidden("socket")
 	return cmd
 }

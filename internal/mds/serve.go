@@ -14,6 +14,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/rkt/rkt/internal/errdefs"
+	"github.com/rkt/rkt/internal/mds/mdsclient"
 )
 
 // listenFDsStart is the first socket-activated file descriptor
@@ -22,9 +23,9 @@ const listenFDsStart = 3
 
 // Options configure Serve.
 type Options struct {
-	// Port is the public API's TCP port (DefaultPort); 0 picks a free one.
+	// Port is the public API's TCP port (mdsclient.DefaultPort); 0 picks a free one.
 	Port int
-	// Socket is the registration socket (DefaultSocket). It is ignored
+	// Socket is the registration socket (mdsclient.DefaultSocket). It is ignored
 	// when the service is socket-activated (LISTEN_FDS).
 	Socket string
 	// Logf gets the service's log lines.
@@ -104,7 +105,7 @@ func registrationListener(ctx context.Context, path string) (net.Listener, error
 		}
 	}
 	if path == "" {
-		path = DefaultSocket
+		path = mdsclient.DefaultSocket
 	}
 	if !filepath.IsAbs(path) {
 		return nil, errdefs.InvalidArgument(fmt.Errorf("metadata service: socket path %q is not absolute", path))

@@ -5,17 +5,6 @@ import (
 	"crypto/rand"
 	"crypto/sha512"
 	"fmt"
-
-	"github.com/rkt/rkt/internal/mds/mdsclient"
-)
-
-// Well-known places of the service, as in rkt 1.x (defined beside the
-// registration client, which stage0 uses without this package).
-const (
-	// DefaultPort is the TCP port of the public API.
-	DefaultPort = mdsclient.DefaultPort
-	// DefaultSocket is the unix socket of the registration API.
-	DefaultSocket = mdsclient.DefaultSocket
 )
 
 // Service is one metadata service: its registered pods and its HMAC key.
