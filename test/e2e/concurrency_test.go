@@ -47,7 +47,10 @@ func TestConcurrentFetchSharedLayer(t *testing.T) {
 				return
 			}
 			for deadline := time.Now().Add(sharedBlobHold); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
-				if countRequests(evil.Requests(), "GET", "/manifests/") >= 2 {
+				// Each process has asked for its own image's manifest
+				// (an index and its manifest would be two GETs of one).
+				reqs := evil.Requests()
+				if countRequests(reqs, "GET", "/race/a/manifests/") >= 1 && countRequests(reqs, "GET", "/race/b/manifests/") >= 1 {
 					overlapped.Store(true)
 					return
 				}
