@@ -80,7 +80,7 @@ func ImageManifestFromOCI(ref ImageRef, cfg *v1.ConfigFile) (*schema.ImageManife
 			im.Labels = append(im.Labels, types.Label{Name: k, Value: v})
 		}
 	}
-	app, err := appFromConfig(cfg.Config)
+	app, err := appFromConfig(RunConfigOf(cfg.Config))
 	if err != nil {
 		return nil, err
 	}
@@ -113,7 +113,7 @@ func ImageManifestFromOCI(ref ImageRef, cfg *v1.ConfigFile) (*schema.ImageManife
 	return im, nil
 }
 
-func appFromConfig(c v1.Config) (*types.App, error) {
+func appFromConfig(c RunConfig) (*types.App, error) {
 	exec := append(append([]string{}, c.Entrypoint...), c.Cmd...)
 	user, group := "0", "0"
 	if c.User != "" {

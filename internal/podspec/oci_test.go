@@ -313,7 +313,7 @@ func TestAppFromConfig(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			app, err := appFromConfig(tc.cfg)
+			app, err := appFromConfig(RunConfigOf(tc.cfg))
 			if tc.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
 					t.Fatalf("appFromConfig = %+v, %v; want error containing %q", app, err, tc.wantErr)

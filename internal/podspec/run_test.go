@@ -42,7 +42,7 @@ func TestRuntimeAppFromOCI(t *testing.T) {
 		{"bad name", base, AppOptions{Name: "Bad Name"}, nil, "", "", nil, "", "app name"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			ra, err := RuntimeAppFromOCI(ImageRef{Repository: "127.0.0.1:5000/lib/web", Tag: "v1"}, testAppcID, &v1.ConfigFile{OS: "linux", Architecture: "amd64", Config: tc.cfg}, acc, tc.opts)
+			ra, err := RuntimeAppFromOCI(ImageRef{Repository: "127.0.0.1:5000/lib/web", Tag: "v1"}, testAppcID, RunConfigOf(tc.cfg), acc, tc.opts)
 			if tc.err != "" {
 				if err == nil || !strings.Contains(err.Error(), tc.err) {
 					t.Fatalf("error = %v, want %q", err, tc.err)
@@ -183,7 +183,7 @@ func TestParseRunConfig(t *testing.T) {
 			t.Fatalf("ParseRunConfig(%s): %v, v1.ParseConfigFile: nil", in, err)
 		}
 		ref := ImageRef{Repository: "127.0.0.1:5000/lib/web", Tag: "v1"}
-		want, werr := RuntimeAppFromOCI(ref, testAppcID, full, acc, AppOptions{})
+		want, werr := RuntimeAppFromOCI(ref, testAppcID, RunConfigOf(full.Config), acc, AppOptions{})
 		got, gerr := RuntimeAppFromOCI(ref, testAppcID, part, acc, AppOptions{})
 		if (werr == nil) != (gerr == nil) {
 			t.Fatalf("errors differ: %v against %v", gerr, werr)
@@ -211,11 +211,8 @@ func FuzzParseRunConfig(f *testing.F) {
 		if err != nil {
 			t.Fatalf("ParseRunConfig: %v; v1.ParseConfigFile: nil", err)
 		}
-		w, g := full.Config, part.Config
-		if !reflect.DeepEqual([][]string{w.Entrypoint, w.Cmd, w.Env}, [][]string{g.Entrypoint, g.Cmd, g.Env}) ||
-			w.User != g.User || w.WorkingDir != g.WorkingDir ||
-			!reflect.DeepEqual(w.ExposedPorts, g.ExposedPorts) || !reflect.DeepEqual(w.Volumes, g.Volumes) {
-			t.Fatalf("fields differ:\n got %+v\nwant %+v", g, w)
+		if w := RunConfigOf(full.Config); !reflect.DeepEqual(part, w) {
+			t.Fatalf("fields differ:\n got %+v\nwant %+v", part, w)
 		}
 	})
 }

@@ -352,7 +352,7 @@ func readAccounts(layers []string) *podspec.Accounts {
 
 // readRunConfig reads what a pod's app is made of in an image's
 // configuration (podspec.ParseRunConfig); readConfig reads all of it.
-func readRunConfig(s *store.Store, img *store.Image) (*v1.ConfigFile, error) {
+func readRunConfig(s *store.Store, img *store.Image) (podspec.RunConfig, error) {
 	return parseConfig(s, img, podspec.ParseRunConfig)
 }
 
@@ -360,15 +360,16 @@ func readConfig(s *store.Store, img *store.Image) (*v1.ConfigFile, error) {
 	return parseConfig(s, img, v1.ParseConfigFile)
 }
 
-func parseConfig(s *store.Store, img *store.Image, parse func(io.Reader) (*v1.ConfigFile, error)) (*v1.ConfigFile, error) {
+func parseConfig[C any](s *store.Store, img *store.Image, parse func(io.Reader) (C, error)) (C, error) {
+	var zero C
 	f, err := s.OpenBlob(img.Config)
 	if err != nil {
-		return nil, err
+		return zero, err
 	}
 	defer f.Close()
 	cf, err := parse(io.LimitReader(f, 8<<20))
 	if err != nil {
-		return nil, fmt.Errorf("parse config %s: %w", img.Config, err)
+		return zero, fmt.Errorf("parse config %s: %w", img.Config, err)
 	}
 	return cf, nil
 }
