@@ -347,27 +347,30 @@ func setDevicesV1(d string, rules []*devconfig.Rule) error {
 	if userns.RunningInUserNS() {
 		return nil
 	}
-	var deny, allow *os.File
+	// Each file is opened at its first rule: files[0] devices.deny,
+	// files[1] devices.allow.
+	var files [2]*os.File
 	defer func() {
-		for _, f := range []*os.File{deny, allow} {
+		for _, f := range files {
 			if f != nil {
 				_ = f.Close()
 			}
 		}
 	}()
 	for _, r := range rules {
-		name, f := "devices.allow", &allow
-		if !r.Allow {
-			name, f = "devices.deny", &deny
+		i, name := 0, "devices.deny"
+		if r.Allow {
+			i, name = 1, "devices.allow"
 		}
-		if *f == nil {
-			var err error
-			if *f, err = os.OpenFile(d+"/"+name, os.O_WRONLY, 0); err != nil {
+		if files[i] == nil {
+			f, err := os.OpenFile(d+"/"+name, os.O_WRONLY, 0)
+			if err != nil {
 				return err
 			}
+			files[i] = f
 		}
-		if _, err := (*f).WriteString(r.CgroupString()); err != nil {
-			return fmt.Errorf("write %q to %s: %w", r.CgroupString(), (*f).Name(), err)
+		if _, err := files[i].WriteString(r.CgroupString()); err != nil {
+			return fmt.Errorf("write %q to %s: %w", r.CgroupString(), files[i].Name(), err)
 		}
 	}
 	return nil

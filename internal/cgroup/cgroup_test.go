@@ -197,12 +197,16 @@ func TestSetDevicesV1(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("needs root to create cgroups")
 	}
-	root := layout.Mountpoint + "/devices"
-	var st unix.Statfs_t
-	if unix.Statfs(root, &st) != nil || st.Type != unix.CGROUP_SUPER_MAGIC {
-		t.Skip("no cgroup v1 devices hierarchy at " + root)
+	// Plan finds the devices hierarchy, as for a pod; the pod cgroup is
+	// the parent of the two cgroups compared.
+	l, err := Plan("00000000-test-"+t.Name(), nil)
+	if err != nil {
+		t.Fatal(err)
 	}
-	parent := root + "/rkt-test-" + t.Name()
+	parent, ok := l.Dirs["devices"]
+	if l.Version != 1 || !ok {
+		t.Skip("no cgroup v1 devices hierarchy")
+	}
 	direct, lib := parent+"/direct", parent+"/lib"
 	t.Cleanup(func() { _ = unix.Rmdir(direct); _ = unix.Rmdir(lib); _ = unix.Rmdir(parent) })
 	for _, devs := range [][]Device{nil, {{Major: 1, Minor: 3, ReadOnly: true}, {Block: true, Major: 8, Minor: 1}}} {
