@@ -13,8 +13,8 @@ import (
 const exitFailure = 254
 
 // Main runs the stage1-ns binary. The role is chosen by, in order:
-//   - a hidden first argument (podinit.RolePodInit), used only when the
-//     binary re-executes itself;
+//   - a hidden first argument (podinit.RoleUsernsHold, RoleAppExec,
+//     RoleEnterChild), used only when the binary re-executes itself;
 //   - the base name of argv[0] (run, init, enter, stop, gc, pod-init),
 //     for stage1 images whose entrypoint annotations name symlinks to
 //     this binary;
@@ -26,8 +26,6 @@ func Main(argv []string) int {
 	runtime.GOMAXPROCS(1)
 	if len(argv) > 1 {
 		switch argv[1] {
-		case podinit.RolePodInit:
-			return podinit.PodInitMain(argv[2:])
 		case podinit.RoleUsernsHold:
 			return podinit.UsernsHoldMain()
 		case podinit.RoleAppExec:
@@ -55,7 +53,8 @@ func dispatch(name string, args []string) (int, bool) {
 	case "run", "init":
 		return Run(args), true
 	case "pod-init":
-		// The pod's PID 1, started by stage0 (abi.AnnotationPodInit).
+		// The pod's PID 1, started by stage0 (abi.AnnotationPodInit) or
+		// by the run entrypoint.
 		return podinit.PodInitMain(args), true
 	case "enter":
 		return Enter(args), true

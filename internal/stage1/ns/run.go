@@ -310,7 +310,9 @@ func podInit(cloneflags uintptr, nsPath string, debugf func(string, ...any)) (ab
 			return abi.PodInit{}, err
 		}
 	}
-	pi, err := abi.StartPodInit("/proc/self/exe", []string{"stage1-pod-init", podinit.RolePodInit}, cloneflags)
+	// argv[0] is the name the binary dispatches on, as for the pod init
+	// stage0 starts: ps shows the same pod init either way.
+	pi, err := abi.StartPodInit("/proc/self/exe", []string{"pod-init"}, cloneflags)
 	if lerr := leaveNetNS(); lerr != nil {
 		// This thread would run the plugins of the teardown in the pod's
 		// namespace: give up on it, and on the pod.

@@ -20,10 +20,6 @@ import (
 	"github.com/rkt/rkt/internal/stage1/abi"
 )
 
-// RolePodInit is the hidden first argument selecting pod init when the
-// stage1 binary re-executes itself through /proc/self/exe.
-const RolePodInit = "__rkt-stage1-pod-init"
-
 // PidsDir holds pids/<app>: the host PID of each app, for enter.
 const PidsDir = abi.Stage1State + "/pids"
 
