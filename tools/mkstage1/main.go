@@ -110,7 +110,7 @@ func run(args []string) error {
 		return err
 	}
 	defer os.Remove(tmp)
-	if err := writeACI(f, mj, "stage1-"+*flavor, *binary, *runBinary, *plugins); err != nil {
+	if err := writeACI(f, mj, abi.FlavorBinaryPrefix+*flavor, *binary, *runBinary, *plugins); err != nil {
 		f.Close()
 		return fmt.Errorf("write %s: %w", *out, err)
 	}

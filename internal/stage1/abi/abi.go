@@ -13,6 +13,11 @@ import (
 // 1.x's version 6 (adds --ipc to run).
 const InterfaceVersion = 6
 
+// FlavorBinaryPrefix begins the name of a flavor's full binary in the
+// rootfs of the stage1 images this repository builds (tools/mkstage1):
+// rootfs/stage1-<flavor>, beside the entrypoints' symlinks to it.
+const FlavorBinaryPrefix = "stage1-"
+
 // Annotations of a stage1 image manifest naming its entrypoints (paths
 // inside the stage1 rootfs) and its interface version.
 const (

@@ -5,11 +5,13 @@ import (
 	"path/filepath"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/rkt/rkt/internal/stage1/abi"
 )
 
 // FullBinary is the file name of the full stage1 binary in the stage1
 // image, beside the light run binary (see haveCNI).
-const FullBinary = "stage1-ns"
+const FullBinary = abi.FlavorBinaryPrefix + "ns"
 
 // handOver execs the full stage1 binary beside this one, with the same
 // arguments (argv[0] names the entrypoint it dispatches on), environment
