@@ -4,7 +4,8 @@
 # targets and the machine. As root, after make build. Workloads:
 #   1  start to exit of /bin/true from a stored image: (1a) no network,
 #      (1b) each tool's default network; each tool's starts in blocks
-#      back to back, the blocks alternated, the host quiet before each
+#      back to back, the blocks alternated, the host quiet before each;
+#      (1c) no network, each start alone on a quiet host
 #   2  50 containers, PAR_50 (10) at a time (seq 50 | xargs -P10), whole
 #      batch
 #   3  fetch into an empty store, page cache dropped: busybox and Debian
@@ -16,7 +17,8 @@
 # creates and removes PODS pods, about 40 inodes each, and on an ext4
 # without a journal every inode created in the next minutes inspects them,
 # which would weigh on any rkt workload after it), RUNS (20), BLOCK_1 (5:
-# workload 1's starts of one tool back to back), ROUNDS_50
+# workload 1's starts of one tool back to back), COLD_RUNS (10: 1c's
+# starts of each tool, each on a quiet host), ROUNDS_50
 # (3), PAR_50 (10: how many of workload 2's containers at a time; its
 # target is for 10, and other values show how the ratio follows the
 # host's CPUs), FETCH_RUNS (5), PODS (1000), MEM_REPS (3), CPU_RUNS (20), CPU_REPS
@@ -31,9 +33,10 @@ cd "$(dirname "$0")/.."
 WORKLOADS=${WORKLOADS:-1 2 3 4 6 5}
 RUNS=${RUNS:-20}
 BLOCK_1=${BLOCK_1:-5}
+COLD_RUNS=${COLD_RUNS:-10}
 ROUNDS_50=${ROUNDS_50:-3}
 PAR_50=${PAR_50:-10}
-for v in RUNS BLOCK_1 PAR_50; do
+for v in RUNS BLOCK_1 COLD_RUNS PAR_50; do
 	case ${!v} in '' | *[!0-9]* | 0*) echo "suite: $v=${!v}: want a whole number from 1" >&2; exit 2 ;; esac
 done
 FETCH_RUNS=${FETCH_RUNS:-5}
@@ -276,6 +279,7 @@ rows=()
 declare -A group_title=(
 	[1a]="1a start→exit, no network"
 	[1b]="1b start→exit, default network"
+	[1c]="1c start→exit, no network, one start on a quiet host"
 	[2]="2 50 containers, $PAR_50 at a time"
 	[3a]="3a fetch busybox"
 	[3b]="3b fetch Debian minbase"
@@ -287,7 +291,7 @@ declare -A group_title=(
 	[6a]="6a CPU per start, no network"
 	[6b]="6b CPU per start, default network"
 )
-group_order=(1a 1b 2 3a 3b 4a 4b 5a 5b 5c 6a 6b)
+group_order=(1a 1b 1c 2 3a 3b 4a 4b 5a 5b 5c 6a 6b)
 declare -A median_of=()
 # add_row GROUP TOOL KIND UNIT LABEL VALUE...
 add_row() {
@@ -368,11 +372,39 @@ w1() {
 			done
 		done
 	done
+	# 1c: one start at a time on a quiet host, the tools without
+	# networks alternating start by start. What a start costs after the
+	# host has idled differs from one in a series, and not by the same for
+	# every tool (crun's first cgroup.procs write waits for an RCU grace
+	# period then: see RESULTS.md, "Eleventh pass").
+	mapfile -t tools < <(usable "${tools_1a[@]}")
+	n=${#tools[@]}
+	say "1c: start to exit on a quiet host, $COLD_RUNS rounds of ${tools[*]}"
+	for i in $(seq "$COLD_RUNS"); do
+		for k in $(seq 0 $((n - 1))); do
+			t=${tools[$(((i + k) % n))]}
+			[ -n "${ok[$t]}" ] || continue
+			settle
+			t0=$EPOCHREALTIME
+			if start "$t" "q$i"; then
+				t1=$EPOCHREALTIME
+				times[1c/$t]+="$(ms_between "$t0" "$t1") "
+			else
+				leave_out "$t" "quiet-host run $i failed: $(tail -1 "$work/err")"
+				times[1c/$t]=
+			fi
+		done
+	done
 	# Once, after the runs: RUNS × 2 exited pods cost a start nothing,
 	# and a removal's aftermath (writeback, discards) would fall on the
 	# next block.
 	rkt_gc
+	mapfile -t tools < <(usable "${tools_1a[@]}" "${tools_1b[@]}")
 	network_rows 1 1a 1b "${tools[@]}"
+	for t in $(usable "${tools_1a[@]}"); do
+		# shellcheck disable=SC2086 # a space-separated list of times
+		add_row 1c "$t" "$(kind_of "$t")" ms "${label[$t]}" ${times[1c/$t]:-}
+	done
 }
 
 # ---------------------------------------------------------------- 2
@@ -714,7 +746,7 @@ report() {
 	echo
 	echo "Versions: rkt $("$rkt" version | awk '/^rkt Version/{print $3}'); crun $(version_of crun --version | awk '{print $3}'); runc $(version_of runc --version | awk '{print $3}'); podman $(version_of podman --version | awk '{print $3}'); docker (server) $dockerv; $(version_of systemd-nspawn --version | awk '{print $1, $2}') (systemd-nspawn); $(version_of bwrap --version); $(version_of hyperfine --version)."
 	echo
-	echo "Workloads: $WORKLOADS. Counts: RUNS=$RUNS (in blocks of BLOCK_1=$BLOCK_1), ROUNDS_50=$ROUNDS_50, PAR_50=$PAR_50, FETCH_RUNS=$FETCH_RUNS, PODS=$PODS, MEM_REPS=$MEM_REPS, CPU_RUNS=$CPU_RUNS × CPU_REPS=$CPU_REPS."
+	echo "Workloads: $WORKLOADS. Counts: RUNS=$RUNS (in blocks of BLOCK_1=$BLOCK_1), COLD_RUNS=$COLD_RUNS, ROUNDS_50=$ROUNDS_50, PAR_50=$PAR_50, FETCH_RUNS=$FETCH_RUNS, PODS=$PODS, MEM_REPS=$MEM_REPS, CPU_RUNS=$CPU_RUNS × CPU_REPS=$CPU_REPS."
 	echo
 	echo "| workload | tool | median | min | max | unit | rkt ÷ tool |"
 	echo "| --- | --- | --- | --- | --- | --- | --- |"
@@ -729,7 +761,7 @@ report() {
 	done
 	echo
 	echo "Notes:"
-	echo "- Times are wall clock around each command (bash \$EPOCHREALTIME), from one run of this suite, after a warm-up; in workload 1 each tool runs $BLOCK_1 starts back to back, the tools' blocks alternating in an order that rotates round by round, with the host let go quiet before each block (what one tool leaves to the kernel, such as a network namespace's teardown, falls on its own next start, not on another tool's); in 2 the tools' batches alternate, the host quiet before each; in 3 the tools alternate fetch by fetch; rkt gc runs outside the timing (in workload 1 once, after the runs)."
+	echo "- Times are wall clock around each command (bash \$EPOCHREALTIME), from one run of this suite, after a warm-up; in workload 1 each tool runs $BLOCK_1 starts back to back, the tools' blocks alternating in an order that rotates round by round, with the host let go quiet before each block (what one tool leaves to the kernel, such as a network namespace's teardown, falls on its own next start, not on another tool's); in 1c each start is alone, the host let go quiet before it, the tools alternating; in 2 the tools' batches alternate, the host quiet before each; in 3 the tools alternate fetch by fetch; rkt gc runs outside the timing (in workload 1 once, after the runs)."
 	echo "- 1b: systemd-nspawn's default is the host network (no network namespace); rkt's default is its CNI network (ptp, host-local, masqueraded)."
 	echo "- 2: rkt with --net=host; systemd-nspawn with --private-network, each container on its own hard-linked copy of the rootfs (nspawn locks its tree)."
 	echo "- 3: each fetch starts from an empty store with the page cache dropped; docker's image is removed before each pull, outside the timing; the registry is Debian's docker-registry on $registry."
@@ -740,6 +772,7 @@ report() {
 	echo
 	echo "Targets:"
 	target "1a rkt ÷ crun ≤ 1.0" "$(over 1a rkt crun)" 1.0
+	[ -z "$(over 1c rkt crun)" ] || echo "  (1c, each start alone on a quiet host, for comparison: rkt ÷ crun $(over 1c rkt crun))"
 	target "1a rkt ÷ podman --network=none ≤ 0.10 (10× faster)" "$(over 1a rkt podman)" 0.10
 	target "1b rkt ÷ podman run (default network) ≤ 0.25" "$(over 1b rkt-net podman-net)" 0.25
 	if [ "$PAR_50" = 10 ]; then
