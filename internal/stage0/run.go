@@ -158,7 +158,7 @@ func startPodInit(path string, args abi.RunArgs) (*abi.PodInit, error) {
 	if !ok {
 		return nil, nil
 	}
-	// Pod init gets fds 0-4 and nothing else: whatever rkt's caller left
+	// Pod init gets fds 0-3 and nothing else: whatever rkt's caller left
 	// open without close-on-exec goes no further than this process (the
 	// run entrypoint would have closed it on its exec too).
 	if err := unix.CloseRange(3, ^uint(0), unix.CLOSE_RANGE_CLOEXEC); err != nil {
@@ -169,12 +169,10 @@ func startPodInit(path string, args abi.RunArgs) (*abi.PodInit, error) {
 	if err != nil {
 		return nil, err
 	}
-	// This process's ends go to the run entrypoint.
-	for _, fd := range []int{pi.ConfigFD, pi.MountsFD} {
-		if _, err := unix.FcntlInt(uintptr(fd), unix.F_SETFD, 0); err != nil {
-			pi.Abandon()
-			return nil, fmt.Errorf("pod init: %w", err)
-		}
+	// This process's end goes to the run entrypoint.
+	if _, err := unix.FcntlInt(uintptr(pi.ConfigFD), unix.F_SETFD, 0); err != nil {
+		pi.Abandon()
+		return nil, fmt.Errorf("pod init: %w", err)
 	}
 	return &pi, nil
 }

@@ -5,7 +5,7 @@
 // with -run-binary, rootfs/run is that binary instead (the light build of
 // the flavor, which hands what it cannot do to the full one), and
 // rootfs/pod-init, the pod's PID 1 that stage0 may start early
-// (rkt.dev/stage1/pod-init), a symlink to it. The image also carries the built-in CNI networks (etc/rkt/net.d) and, with
+// (rkt.dev/stage1/pod-init-v2), a symlink to it. The image also carries the built-in CNI networks (etc/rkt/net.d) and, with
 // -plugins, the CNI plugins of that directory (usr/lib/rkt/plugins/net).
 //
 //	go run ./tools/mkstage1 -flavor ns -binary bin/stage1-ns -run-binary bin/stage1-ns-run -plugins bin/cni -version V -o bin/stage1-ns.aci

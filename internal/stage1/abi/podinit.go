@@ -22,37 +22,38 @@ import (
 // when it is told of none.
 //
 // stage0 execs the entrypoint with no argument, the pod directory as
-// working directory, its own stdin, stdout and stderr, fd 3 the read end
-// of a pipe and fd 4 one end of a SOCK_SEQPACKET socket pair, in the new
-// namespaces of PodNamespaces, with SIGKILL as its parent-death signal
-// and no environment but GOMAXPROCS=1 (and GOCOVERDIR when set).
-const AnnotationPodInit = "rkt.dev/stage1/pod-init"
+// working directory, its own stdin, stdout and stderr and fd 3 the read
+// end of a pipe, in the new namespaces of PodNamespaces, with SIGKILL as
+// its parent-death signal and no environment but GOMAXPROCS=1 (and
+// GOCOVERDIR when set). The name's version is that of these descriptors
+// and of EnvPodInit's value: the first also gave pod init a socket on fd
+// 4, and a stage0 and a stage1 image that know different versions leave
+// pod init to the run entrypoint.
+const AnnotationPodInit = "rkt.dev/stage1/pod-init-v2"
 
 // EnvPodInit tells the run entrypoint of the pod init stage0 started
 // (PodInit.String).
 const EnvPodInit = "RKT_STAGE1_POD_INIT"
 
-// PodInit is a started pod init and its starter's ends of its pipe and
-// socket (StartPodInit): stage0's, passed on in EnvPodInit, or the run
+// PodInit is a started pod init and its starter's end of its pipe
+// (StartPodInit): stage0's, passed on in EnvPodInit, or the run
 // entrypoint's own.
 type PodInit struct {
 	// PID is its host PID: a child of the run entrypoint's process.
 	PID int
 	// ConfigFD is the write end of the pipe that is pod init's fd 3.
 	ConfigFD int
-	// MountsFD is the other end of the socket that is pod init's fd 4.
-	MountsFD int
 	// CloneFlags are the namespaces it was born in.
 	CloneFlags uintptr
 }
 
-// String is the value of EnvPodInit: "PID,CONFIGFD,MOUNTSFD,FLAGS".
+// String is the value of EnvPodInit: "PID,CONFIGFD,FLAGS".
 func (e PodInit) String() string {
-	return fmt.Sprintf("%d,%d,%d,%d", e.PID, e.ConfigFD, e.MountsFD, e.CloneFlags)
+	return fmt.Sprintf("%d,%d,%d", e.PID, e.ConfigFD, e.CloneFlags)
 }
 
 // Abandon is for a starter that will not use its pod init: it kills and
-// reaps it, and closes the starter's ends.
+// reaps it, and closes the starter's end of its pipe.
 func (e PodInit) Abandon() {
 	_ = unix.Kill(e.PID, unix.SIGKILL)
 	for {
@@ -61,28 +62,27 @@ func (e PodInit) Abandon() {
 		}
 	}
 	unix.Close(e.ConfigFD)
-	unix.Close(e.MountsFD)
 }
 
 // ParsePodInit reads EnvPodInit's value.
 func ParsePodInit(v string) (PodInit, error) {
 	f := strings.Split(v, ",")
-	if len(f) != 4 {
-		return PodInit{}, fmt.Errorf("%s=%q: want PID,CONFIGFD,MOUNTSFD,FLAGS", EnvPodInit, v)
+	if len(f) != 3 {
+		return PodInit{}, fmt.Errorf("%s=%q: want PID,CONFIGFD,FLAGS", EnvPodInit, v)
 	}
-	var n [3]int
-	for i, x := range f[:3] {
+	var n [2]int
+	for i, x := range f[:2] {
 		num, err := strconv.Atoi(x)
 		if err != nil || num <= 0 || num > 1<<31-1 {
 			return PodInit{}, fmt.Errorf("%s=%q: field %d is not a valid number", EnvPodInit, v, i+1)
 		}
 		n[i] = num
 	}
-	flags, err := strconv.ParseUint(f[3], 10, 32)
+	flags, err := strconv.ParseUint(f[2], 10, 32)
 	if err != nil {
-		return PodInit{}, fmt.Errorf("%s=%q: field 4 is not a valid number", EnvPodInit, v)
+		return PodInit{}, fmt.Errorf("%s=%q: field 3 is not a valid number", EnvPodInit, v)
 	}
-	return PodInit{PID: n[0], ConfigFD: n[1], MountsFD: n[2], CloneFlags: uintptr(flags)}, nil
+	return PodInit{PID: n[0], ConfigFD: n[1], CloneFlags: uintptr(flags)}, nil
 }
 
 // PodNamespaces returns the namespaces a pod's PID 1 is born in, for the
@@ -136,11 +136,11 @@ func HelperEnv() []string {
 // StartPodInit starts pod init as AnnotationPodInit says, for stage0 and
 // the run entrypoint alike: the program at path with argv (argv[0] is not
 // the host path: the apps read it in /proc/1/cmdline), in the caller's
-// working directory, with its stdin, stdout and stderr, fd 3 the read end
-// of a new pipe and fd 4 one end of a new SOCK_SEQPACKET socket pair,
-// born in the namespaces flags gives, with SIGKILL as its parent-death
-// signal (the caller's thread must stay, locked, or exec) and HelperEnv.
-// The caller's ends, close-on-exec, are in the PodInit. syscall.ForkExec
+// working directory, with its stdin, stdout and stderr and fd 3 the read
+// end of a new pipe, born in the namespaces flags gives, with SIGKILL as
+// its parent-death signal (the caller's thread must stay, locked, or
+// exec) and HelperEnv. The caller's end, close-on-exec, is in the
+// PodInit. syscall.ForkExec
 // rather than os.StartProcess: os probes pidfd support with a throwaway
 // fork on first use.
 func StartPodInit(path string, argv []string, flags uintptr) (PodInit, error) {
@@ -148,23 +148,15 @@ func StartPodInit(path string, argv []string, flags uintptr) (PodInit, error) {
 	if err := unix.Pipe2(cfg[:], unix.O_CLOEXEC); err != nil {
 		return PodInit{}, fmt.Errorf("pod init: configuration pipe: %w", err)
 	}
-	mnt, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
-	if err != nil {
-		unix.Close(cfg[0])
-		unix.Close(cfg[1])
-		return PodInit{}, fmt.Errorf("pod init: mounts socket: %w", err)
-	}
 	pid, err := syscall.ForkExec(path, argv, &syscall.ProcAttr{ //nolint:gosec // G204: the stage1's own pod init
 		Env:   HelperEnv(),
-		Files: []uintptr{0, 1, 2, uintptr(cfg[0]), uintptr(mnt[1])},
+		Files: []uintptr{0, 1, 2, uintptr(cfg[0])},
 		Sys:   &syscall.SysProcAttr{Cloneflags: flags, Pdeathsig: syscall.SIGKILL},
 	})
 	unix.Close(cfg[0])
-	unix.Close(mnt[1])
 	if err != nil {
 		unix.Close(cfg[1])
-		unix.Close(mnt[0])
 		return PodInit{}, fmt.Errorf("starting pod init %s: %w", path, err)
 	}
-	return PodInit{PID: pid, ConfigFD: cfg[1], MountsFD: mnt[0], CloneFlags: flags}, nil
+	return PodInit{PID: pid, ConfigFD: cfg[1], CloneFlags: flags}, nil
 }

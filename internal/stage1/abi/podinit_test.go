@@ -34,12 +34,13 @@ func TestPodNamespaces(t *testing.T) {
 }
 
 func TestPodInitEnv(t *testing.T) {
-	e := PodInit{PID: 4242, ConfigFD: 5, MountsFD: 6, CloneFlags: unix.CLONE_NEWNS | unix.CLONE_NEWPID}
+	e := PodInit{PID: 4242, ConfigFD: 5, CloneFlags: unix.CLONE_NEWNS | unix.CLONE_NEWPID}
 	got, err := ParsePodInit(e.String())
 	if err != nil || got != e {
 		t.Fatalf("ParsePodInit(%q) = %+v, %v; want %+v", e.String(), got, err, e)
 	}
-	for _, bad := range []string{"", "1,2,3", "1,2,3,4,5", "0,5,6,1", "1,-5,6,1", "1,5,x,1", "1,5,6,-1", "4294967296,5,6,1"} {
+	// "1,5,6,1" is the first version's value (with a socket's fd).
+	for _, bad := range []string{"", "1,2", "1,5,6,1", "0,5,1", "1,-5,1", "1,x,1", "1,5,-1", "1,5,4294967296", "4294967296,5,1"} {
 		if _, err := ParsePodInit(bad); err == nil || !strings.Contains(err.Error(), EnvPodInit) {
 			t.Errorf("ParsePodInit(%q): err = %v, want an error naming %s", bad, err, EnvPodInit)
 		}

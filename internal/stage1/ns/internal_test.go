@@ -161,7 +161,7 @@ func TestPodConfigNamespaces(t *testing.T) {
 
 // TestStage0PodInit: the run entrypoint takes a pod init of stage0's only
 // when it is its child, born in the pod's namespaces; one in others is
-// killed and its ends closed; a value that is not stage0's (garbage, or a
+// killed and its end closed; a value that is not stage0's (garbage, or a
 // PID that is not a child) leaves what it names alone.
 func TestStage0PodInit(t *testing.T) {
 	const flags = unix.CLONE_NEWNS | unix.CLONE_NEWPID
@@ -184,23 +184,26 @@ func TestStage0PodInit(t *testing.T) {
 	}
 	quiet := func(string, ...any) {}
 
-	a, b := ends()
-	if _, ok := stage0PodInit(abi.PodInit{PID: 1, ConfigFD: a, MountsFD: b, CloneFlags: flags}.String(), flags, "", quiet); ok || !open(a) || !open(b) {
-		t.Errorf("PID 1, not a child: taken %v, ends open %v %v; want not taken, ends left open", ok, open(a), open(b))
+	// ends returns the two ends of a pipe: the write end stands for the
+	// run entrypoint's end of pod init's configuration pipe.
+	r, w := ends()
+	_ = unix.Close(r)
+	if _, ok := stage0PodInit(abi.PodInit{PID: 1, ConfigFD: w, CloneFlags: flags}.String(), flags, "", quiet); ok || !open(w) {
+		t.Errorf("PID 1, not a child: taken %v, end open %v; want not taken, end left open", ok, open(w))
 	}
-	_ = unix.Close(a)
-	_ = unix.Close(b)
+	_ = unix.Close(w)
 	if _, ok := stage0PodInit("1,2", flags, "", quiet); ok {
 		t.Error("a value that does not parse was taken")
 	}
 	pid := child()
-	a, b = ends() // closed by the abandon below
-	e := abi.PodInit{PID: pid, ConfigFD: a, MountsFD: b, CloneFlags: flags}
+	r, w = ends() // w is closed by the abandon below
+	_ = unix.Close(r)
+	e := abi.PodInit{PID: pid, ConfigFD: w, CloneFlags: flags}
 	if got, ok := stage0PodInit(e.String(), flags, "", quiet); !ok || got != e {
 		t.Errorf("a child in the pod's namespaces: got %+v, %v; want %+v", got, ok, e)
 	}
-	if _, ok := stage0PodInit(e.String(), flags|unix.CLONE_NEWNET, "", quiet); ok || open(a) || open(b) {
-		t.Errorf("a child in other namespaces: taken %v, ends open %v %v; want it abandoned", ok, open(a), open(b))
+	if _, ok := stage0PodInit(e.String(), flags|unix.CLONE_NEWNET, "", quiet); ok || open(w) {
+		t.Errorf("a child in other namespaces: taken %v, end open %v; want it abandoned", ok, open(w))
 	}
 	if err := unix.Kill(pid, 0); !errors.Is(err, unix.ESRCH) {
 		t.Errorf("the abandoned child %d is still there (kill 0: %v)", pid, err)

@@ -182,17 +182,18 @@ func Run(args []string) int {
 	if err != nil {
 		return fail("%v", err)
 	}
-	pid, cfgW, mntRun := pi.PID, pi.ConfigFD, pi.MountsFD
-	// closeEnds closes this process's ends, on the ways out before
-	// WriteConfig and SendOverlays, which close their own.
-	closeEnds := func() {
-		unix.Close(cfgW)
-		unix.Close(mntRun)
-	}
+	pid, cfgW := pi.PID, pi.ConfigFD
 	// killInit stops a pod init that started, once this process gives up.
 	killInit := func() {
 		_ = unix.Kill(pid, unix.SIGKILL)
 		_, _ = podinit.Wait(pid)
+	}
+	// The pid file is there before pod init has its configuration, so
+	// before the pod can say it is ready: a stop after ready finds it.
+	if err := podinit.WriteAtomic(abi.PID, []byte(strconv.Itoa(pid))); err != nil {
+		unix.Close(cfgW)
+		killInit()
+		return fail("writing %s: %v", abi.PID, err)
 	}
 	// Pod init reads its configuration from the pipe as soon as its
 	// runtime has started; until then the pipe's buffer holds it (and a
@@ -201,27 +202,13 @@ func Run(args []string) int {
 	// process, is not needed on the way to pod init's start.
 	cfgJSON, err := cfg.MarshalJSON()
 	if err != nil {
-		closeEnds()
+		unix.Close(cfgW)
 		killInit()
 		return fail("%v", err)
 	}
 	if err := podinit.WriteConfig(cfgW, cfgJSON); err != nil {
-		unix.Close(mntRun)
 		killInit()
 		return fail("pod init: %v", err)
-	}
-	// The pid file is there before the pod can say it is ready (pod init
-	// starts the apps once the overlays below are sent): a stop after
-	// ready finds it.
-	if err := podinit.WriteAtomic(abi.PID, []byte(strconv.Itoa(pid))); err != nil {
-		unix.Close(mntRun)
-		killInit()
-		return fail("writing %s: %v", abi.PID, err)
-	}
-	// Pod init mounts what it does not get; a failure to send (pod init
-	// died) shows when it is waited for.
-	if err := podinit.SendOverlays(mntRun, cfg, debugf); err != nil {
-		debugf("%v", err)
 	}
 	// Pod init's directories, made while it starts: it makes those still
 	// missing when it gets to them.

@@ -22,8 +22,8 @@ import (
 // layers (or the --no-overlay copy) are idmapped, the upper dir belongs to
 // the namespace's root, and the volume binds are idmapped.
 //
-// premade, unless -1, is the overlay the run process made for the app
-// (SendOverlays): it is attached rather than mounted, and closed.
+// premade, unless -1, is the overlay made ahead for the app
+// (makeOverlays): it is attached rather than mounted, and closed.
 func (p AppPlan) execute(fresh map[string]bool, us *userns, premade int, debugf func(string, ...any)) error {
 	if premade >= 0 && (p.NoOverlay || us != nil) {
 		unix.Close(premade)

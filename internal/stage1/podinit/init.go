@@ -80,7 +80,6 @@ type initState struct {
 	status  int            // fd of abi.StatusDir
 	memDirs map[string]int // app -> fd of its memory cgroup directory
 	userns  *userns        // --private-users, else nil
-	mounts  int            // MountsFD when it is the run process's socket, else -1
 	// failedApp could not be started; failedCode is its exit code.
 	failedApp  string
 	failedCode int
@@ -93,6 +92,9 @@ type initState struct {
 	// in goroutines from pod init's start.
 	layout   func() (*layout.Layout, error)
 	manifest func() (*PodManifest, error)
+	// overlays waits for the apps' overlays (makeOverlays), made once
+	// the configuration is read.
+	overlays func() (premade, error)
 }
 
 // async runs f in a goroutine; the function it returns waits for f's
@@ -139,7 +141,7 @@ func PodInitMain(args []string) int {
 	// namespace) keep off it (onSpareThread), so the main goroutine need
 	// not hold it.
 	_ = unix.Prctl(unix.PR_SET_DUMPABLE, 0, 0, 0, 0)
-	s := &initState{start: time.Now(), status: -1, mounts: mountsSocket()}
+	s := &initState{start: time.Now(), status: -1}
 	if len(args) != 0 {
 		fmt.Fprintln(os.Stderr, "stage1: pod init: want no argument (the configuration comes on fd 3)")
 		return ExitPodInitFailed
@@ -149,6 +151,14 @@ func PodInitMain(args []string) int {
 	if err := ReadConfig(ConfigFD, &s.cfg); err != nil {
 		fmt.Fprintf(os.Stderr, "stage1: pod init: %v\n", err)
 		return ExitPodInitFailed
+	}
+	// The apps' overlays, made while setup goes on. Not before the
+	// configuration: an app in a user namespace of its own
+	// (--private-users) needs another mount, and an overlay's upper and
+	// work directories serve one volatile mount only.
+	s.overlays = func() (premade, error) { return premade{}, nil }
+	if s.cfg.UsernsSize == 0 {
+		s.overlays = async(func() (premade, error) { return makeOverlays(), nil })
 	}
 	// os/signal starts threads of its own (about 0.3 ms here): in a
 	// goroutine, while setup waits in its system calls and while the
@@ -248,8 +258,12 @@ func (s *initState) setup() (map[int]string, func() error, error) {
 	// roots are mounted; done before the pod says it is ready.
 	entered := make(chan error, 1)
 	go func() { entered <- s.writeEnterSpecs(plans) }()
-	// The overlays the run process made meanwhile (see MountsFD).
-	premade := receiveOverlays(s.mounts, s.debugf)
+	// The overlays made meanwhile.
+	made, _ := s.overlays()
+	for _, n := range made.notes {
+		s.debugf("%s", n)
+	}
+	premade := made.fds
 	defer func() {
 		for _, fd := range premade {
 			unix.Close(fd)

@@ -3,6 +3,7 @@ package podinit
 import (
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"golang.org/x/sys/unix"
@@ -10,11 +11,11 @@ import (
 	"github.com/rkt/rkt/internal/stage1/abi"
 )
 
-// TestPremadeOverlays sends the overlays of a pod dir's apps over a
-// mount socket as the run process does, receives them as pod init does,
-// attaches one and checks that it is the app's overlay: the layers'
-// files, written through to the upper dir. An app without an overlay,
-// and one whose layers are missing, get none (pod init mounts those).
+// TestPremadeOverlays makes the overlays of a pod dir's apps as pod init
+// does from its start, attaches one and checks that it is the app's
+// overlay: the layers' files, written through to the upper dir. An app
+// without an overlay, and one whose layers are missing, get none (pod
+// init mounts those), the latter with a note.
 func TestPremadeOverlays(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("needs root (fsmount, move_mount)")
@@ -42,16 +43,13 @@ func TestPremadeOverlays(t *testing.T) {
 	}
 	t.Chdir(pod)
 
-	runEnd, initEnd, err := mountSocket()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := SendOverlays(runEnd, Config{}, t.Logf); err != nil {
-		t.Fatal(err)
-	}
-	got := receiveOverlays(initEnd, t.Logf)
+	made := makeOverlays()
+	got := made.fds
 	if _, ok := got["web"]; len(got) != 1 || !ok {
-		t.Fatalf("received overlays %v, want web's alone", got)
+		t.Fatalf("made overlays %v, want web's alone", got)
+	}
+	if len(made.notes) != 1 || !strings.Contains(made.notes[0], `"broken"`) {
+		t.Errorf("notes %q, want one on app broken", made.notes)
 	}
 	p := AppPlan{Name: "web", Rootfs: abi.Stage2 + "/web/rootfs"}
 	if err := attachOverlay(p, got["web"]); err != nil {
@@ -72,21 +70,13 @@ func TestPremadeOverlays(t *testing.T) {
 	}
 }
 
-// TestPremadeOverlaysUserns: with --private-users pod init idmaps the
-// layers itself, so the run process sends nothing, and closes the socket.
-func TestPremadeOverlaysUserns(t *testing.T) {
-	runEnd, initEnd, err := mountSocket()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := SendOverlays(runEnd, Config{UsernsShift: 100000, UsernsSize: 65536}, t.Logf); err != nil {
-		t.Fatal(err)
-	}
-	if got := receiveOverlays(initEnd, t.Logf); len(got) != 0 {
-		t.Errorf("received %v", got)
-	}
-	if got := receiveOverlays(-1, t.Logf); len(got) != 0 {
-		t.Errorf("received %v without a socket", got)
+// TestPremadeOverlaysNoApps: outside a pod dir there is nothing to
+// make, and a note says why.
+func TestPremadeOverlaysNoApps(t *testing.T) {
+	t.Chdir(t.TempDir())
+	made := makeOverlays()
+	if len(made.fds) != 0 || len(made.notes) != 1 || !strings.Contains(made.notes[0], abi.AppsInfo) {
+		t.Errorf("made %v, notes %q; want none, and a note naming %s", made.fds, made.notes, abi.AppsInfo)
 	}
 }
 
@@ -102,14 +92,4 @@ func mkdirs(t *testing.T, dirs ...string) {
 			t.Fatal(err)
 		}
 	}
-}
-
-// mountSocket is the mounts socket of abi.StartPodInit: the run
-// process's end, then pod init's.
-func mountSocket() (runEnd, initEnd int, err error) {
-	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
-	if err != nil {
-		return -1, -1, err
-	}
-	return fds[0], fds[1], nil
 }
