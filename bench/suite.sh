@@ -336,16 +336,32 @@ drop() {
 # ---------------------------------------------------------------- 1
 # Workload 1 times each tool in blocks of BLOCK_1 starts back to back,
 # the blocks of the tools alternating in an order that rotates round by
-# round, and the host let go quiet (settle) before each block. Alternating
-# start by start was tried: the kernel's deferred work after one tool (a
-# network namespace's teardown, IPv6 address timers on a CNI pod's veth)
-# then fell on the next tool's start, and only on tools that make a
-# network namespace themselves: crun's start took 17 ms there against
-# 7.4 back to back, while rkt --net=host, which makes none, was not
-# touched. Within a block, a tool's own aftermath falls on its own next
-# start, as it would on a host that runs only that tool.
+# round, and the host let go quiet (settle) and one untimed start made
+# before each block. Alternating
+# start by start was tried: a start after another tool's, or after a
+# pause, is not the same for every tool. crun's first write into a v1
+# cgroup.procs after a few quiet milliseconds waits for an RCU grace
+# period (RESULTS.md, "Eleventh pass"): its start took 17 ms there
+# against 7.4 back to back, while rkt, which joins its cgroups through
+# tasks, was not touched. Within a block, a tool's own aftermath falls on
+# its own next start, as it would on a host that runs only that tool;
+# 1c times single starts after a pause.
+# timed_start KEY T ID: one start of tool T (ID names it) timed into
+# times[KEY/T]; a failure leaves T out, drops its KEY times and returns 1.
+timed_start() {
+	local key=$1 t=$2 id=$3 t0 t1
+	t0=$EPOCHREALTIME
+	if start "$t" "$id"; then
+		t1=$EPOCHREALTIME
+		times[$key/$t]+="$(ms_between "$t0" "$t1") "
+		return 0
+	fi
+	leave_out "$t" "start $id failed: $(tail -1 "$work/err")"
+	times[$key/$t]=
+	return 1
+}
 w1() {
-	local tools t i t0 t1 r b
+	local tools t i r b
 	mapfile -t tools < <(usable "${tools_1a[@]}" "${tools_1b[@]}")
 	local rounds=$(((RUNS + BLOCK_1 - 1) / BLOCK_1))
 	say "1: start to exit, $rounds rounds of $BLOCK_1 starts of ${tools[*]}"
@@ -357,18 +373,13 @@ w1() {
 			t=${tools[$(((r + k) % n))]}
 			[ -n "${ok[$t]}" ] || continue
 			settle
+			# The block's first start, untimed: the one after a pause is
+			# 1c's.
+			start "$t" "w$r" || true
 			for b in $(seq "$BLOCK_1"); do
 				i=$(((r - 1) * BLOCK_1 + b))
 				[ "$i" -le "$RUNS" ] || break
-				t0=$EPOCHREALTIME
-				if start "$t" "$i"; then
-					t1=$EPOCHREALTIME
-					times[1/$t]+="$(ms_between "$t0" "$t1") "
-				else
-					leave_out "$t" "run $i failed: $(tail -1 "$work/err")"
-					times[1/$t]=
-					break
-				fi
+				timed_start 1 "$t" "$i" || break
 			done
 		done
 	done
@@ -385,14 +396,7 @@ w1() {
 			t=${tools[$(((i + k) % n))]}
 			[ -n "${ok[$t]}" ] || continue
 			settle
-			t0=$EPOCHREALTIME
-			if start "$t" "q$i"; then
-				t1=$EPOCHREALTIME
-				times[1c/$t]+="$(ms_between "$t0" "$t1") "
-			else
-				leave_out "$t" "quiet-host run $i failed: $(tail -1 "$work/err")"
-				times[1c/$t]=
-			fi
+			timed_start 1c "$t" "q$i" || true
 		done
 	done
 	# Once, after the runs: RUNS × 2 exited pods cost a start nothing,
@@ -761,7 +765,7 @@ report() {
 	done
 	echo
 	echo "Notes:"
-	echo "- Times are wall clock around each command (bash \$EPOCHREALTIME), from one run of this suite, after a warm-up; in workload 1 each tool runs $BLOCK_1 starts back to back, the tools' blocks alternating in an order that rotates round by round, with the host let go quiet before each block (what one tool leaves to the kernel, such as a network namespace's teardown, falls on its own next start, not on another tool's); in 1c each start is alone, the host let go quiet before it, the tools alternating; in 2 the tools' batches alternate, the host quiet before each; in 3 the tools alternate fetch by fetch; rkt gc runs outside the timing (in workload 1 once, after the runs)."
+	echo "- Times are wall clock around each command (bash \$EPOCHREALTIME), from one run of this suite, after a warm-up; in workload 1 each tool runs $BLOCK_1 starts back to back, the tools' blocks alternating in an order that rotates round by round, with the host let go quiet and one untimed start made before each block (what a tool leaves behind falls on its own next start, not on another tool's; 1a is starts in a series); in 1c each start is alone, the host let go quiet before it, the tools alternating; in 2 the tools' batches alternate, the host quiet before each; in 3 the tools alternate fetch by fetch; rkt gc runs outside the timing (in workload 1 once, after the runs)."
 	echo "- 1b: systemd-nspawn's default is the host network (no network namespace); rkt's default is its CNI network (ptp, host-local, masqueraded)."
 	echo "- 2: rkt with --net=host; systemd-nspawn with --private-network, each container on its own hard-linked copy of the rootfs (nspawn locks its tree)."
 	echo "- 3: each fetch starts from an empty store with the page cache dropped; docker's image is removed before each pull, outside the timing; the registry is Debian's docker-registry on $registry."
