@@ -274,8 +274,8 @@ func Run(args []string) int {
 	return ws.ExitStatus()
 }
 
-// podInit returns the pod's PID 1 and this process's ends of its
-// configuration pipe and mounts socket: the pod init stage0 started
+// podInit returns the pod's PID 1 and this process's end of its
+// configuration pipe: the pod init stage0 started
 // (abi.EnvPodInit) when it was born in the namespaces this pod wants,
 // else one started here, in the pod's network namespace (nsPath) when
 // there is one.
@@ -314,7 +314,7 @@ func podInit(cloneflags uintptr, nsPath string, debugf func(string, ...any)) (ab
 // stage0PodInit returns the pod init stage0 started, which v (the value
 // of abi.EnvPodInit) tells of, when it was born in the namespaces this pod
 // wants (cloneflags, and no network namespace of the run entrypoint's,
-// nsPath). One born in others is killed, and its ends closed. A value
+// nsPath). One born in others is killed, and its end closed. A value
 // that does not parse, or whose PID is not this process's child, is not
 // stage0's: nothing it names is touched.
 func stage0PodInit(v string, cloneflags uintptr, nsPath string, debugf func(string, ...any)) (abi.PodInit, bool) {

@@ -92,9 +92,6 @@ type initState struct {
 	// in goroutines from pod init's start.
 	layout   func() (*layout.Layout, error)
 	manifest func() (*PodManifest, error)
-	// overlays waits for the apps' overlays (makeOverlays), made once
-	// the configuration is read.
-	overlays func() (premade, error)
 }
 
 // async runs f in a goroutine; the function it returns waits for f's
@@ -151,14 +148,6 @@ func PodInitMain(args []string) int {
 	if err := ReadConfig(ConfigFD, &s.cfg); err != nil {
 		fmt.Fprintf(os.Stderr, "stage1: pod init: %v\n", err)
 		return ExitPodInitFailed
-	}
-	// The apps' overlays, made while setup goes on. Not before the
-	// configuration: an app in a user namespace of its own
-	// (--private-users) needs another mount, and an overlay's upper and
-	// work directories serve one volatile mount only.
-	s.overlays = func() (premade, error) { return premade{}, nil }
-	if s.cfg.UsernsSize == 0 {
-		s.overlays = async(func() (premade, error) { return makeOverlays(), nil })
 	}
 	// os/signal starts threads of its own (about 0.3 ms here): in a
 	// goroutine, while setup waits in its system calls and while the
@@ -242,6 +231,13 @@ func (s *initState) setup() (map[int]string, func() error, error) {
 		}
 		plans = append(plans, p)
 	}
+	// The apps' overlays, made while the rest of setup goes on. Not with
+	// --private-users: its apps' overlays are mounted idmapped, and an
+	// overlay's upper and work directories serve one volatile mount only.
+	overlays := func() (premade, error) { return premade{}, nil }
+	if s.cfg.UsernsSize == 0 {
+		overlays = async(func() (premade, error) { return makeOverlays(plans), nil })
+	}
 	fresh, err := makeSharedVolumes(podVolumes(pm))
 	if err != nil {
 		return nil, nil, err
@@ -258,8 +254,7 @@ func (s *initState) setup() (map[int]string, func() error, error) {
 	// roots are mounted; done before the pod says it is ready.
 	entered := make(chan error, 1)
 	go func() { entered <- s.writeEnterSpecs(plans) }()
-	// The overlays made meanwhile.
-	made, _ := s.overlays()
+	made, _ := overlays()
 	for _, n := range made.notes {
 		s.debugf("%s", n)
 	}

@@ -3,55 +3,33 @@ package podinit
 import (
 	"errors"
 	"fmt"
-	"os"
 	"strings"
 
 	"golang.org/x/sys/unix"
 
 	"github.com/rkt/rkt/internal/isolation/mount"
-	"github.com/rkt/rkt/internal/stage1/abi"
 )
 
-// maxPremade bounds the overlays pod init makes ahead (makeOverlays).
-const maxPremade = 1024
-
-// makeOverlays makes the overlay rootfs of each app of the pod (cwd is
-// the pod dir) that pod init would mount one for, as a detached mount
-// (fsmount): app name -> its fd (close-on-exec). Mounting an overlay (its
-// work dir is checked and prepared on every mount) is the longest step
-// of pod init's setup: pod init makes them in a goroutine while the rest
-// of its setup goes on, and attaches them later (attachOverlay). An app
-// whose overlay it cannot make is left out, with a note: pod init mounts
-// that one itself, and reports the error if it has one. Apps without an
-// overlay (--no-overlay) are left out. Not for apps in a user namespace
-// of their own (--private-users), which pod init mounts idmapped.
-func makeOverlays() premade {
+// makeOverlays makes the overlay rootfs of each app of plans that gets
+// one (not --no-overlay) as a detached mount (fsmount): app name -> its
+// fd (close-on-exec). Mounting an overlay (its work dir is checked and
+// prepared on every mount) is the longest step of pod init's setup: pod
+// init makes them in a goroutine while the rest of its setup goes on,
+// and attaches them later (attachOverlay). An app whose overlay it cannot
+// make is left out, with a note: pod init mounts that one itself, and
+// reports the error if it has one.
+func makeOverlays(plans []AppPlan) premade {
 	got := premade{fds: map[string]int{}}
-	ents, err := os.ReadDir(abi.AppsInfo)
-	if err != nil {
-		got.notes = append(got.notes, fmt.Sprintf("premade overlays: %v", err))
-		return got
-	}
-	for _, e := range ents {
-		name := e.Name()
-		if validName(name) != nil || !e.IsDir() || len(got.fds) >= maxPremade {
+	for _, p := range plans {
+		if p.NoOverlay {
 			continue
 		}
-		dir := abi.AppsInfo + "/" + name + "/"
-		if _, err := os.Lstat(dir + abi.AppNoOverlay); err == nil {
-			continue
-		}
-		ld, err := os.ReadFile(dir + abi.AppLayers)
+		fd, err := makeOverlay(p.Name, p.LowerDirs)
 		if err != nil {
-			got.notes = append(got.notes, fmt.Sprintf("app %q: no premade overlay: %v", name, err))
+			got.notes = append(got.notes, fmt.Sprintf("app %q: no premade overlay: %v", p.Name, err))
 			continue
 		}
-		fd, err := makeOverlay(name, ParseLayers(string(ld)))
-		if err != nil {
-			got.notes = append(got.notes, fmt.Sprintf("app %q: no premade overlay: %v", name, err))
-			continue
-		}
-		got.fds[name] = fd
+		got.fds[p.Name] = fd
 	}
 	return got
 }

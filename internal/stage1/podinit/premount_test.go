@@ -11,8 +11,8 @@ import (
 	"github.com/rkt/rkt/internal/stage1/abi"
 )
 
-// TestPremadeOverlays makes the overlays of a pod dir's apps as pod init
-// does from its start, attaches one and checks that it is the app's
+// TestPremadeOverlays makes the overlays of a pod's apps from their
+// plans as pod init does, attaches one and checks that it is the app's
 // overlay: the layers' files, written through to the upper dir. An app
 // without an overlay, and one whose layers are missing, get none (pod
 // init mounts those), the latter with a note.
@@ -22,28 +22,18 @@ func TestPremadeOverlays(t *testing.T) {
 	}
 	dir := t.TempDir()
 	lower := filepath.Join(dir, "layer")
-	mkdirs(t, lower, filepath.Join(dir, "pod", abi.Overlay, "web", "upper"), filepath.Join(dir, "pod", abi.Overlay, "web", "work"), filepath.Join(dir, "pod", abi.Stage2, "web", "rootfs"))
-	if err := os.WriteFile(filepath.Join(lower, "from-layer"), []byte("layer"), 0o644); err != nil {
-		t.Fatal(err)
-	}
 	pod := filepath.Join(dir, "pod")
-	apps := map[string]string{
-		"web":    lower + "\n",
-		"copied": lower + "\n",
-		"broken": filepath.Join(dir, "missing") + "\n",
-	}
-	for app, layers := range apps {
-		mkdirs(t, filepath.Join(pod, abi.AppsInfo, app))
-		if err := os.WriteFile(filepath.Join(pod, abi.AppsInfo, app, abi.AppLayers), []byte(layers), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := os.WriteFile(filepath.Join(pod, abi.AppsInfo, "copied", abi.AppNoOverlay), nil, 0o644); err != nil {
+	mkdirs(t, lower, filepath.Join(pod, abi.Overlay, "web", "upper"), filepath.Join(pod, abi.Overlay, "web", "work"), filepath.Join(pod, abi.Stage2, "web", "rootfs"))
+	if err := os.WriteFile(filepath.Join(lower, "from-layer"), []byte("layer"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	t.Chdir(pod)
 
-	made := makeOverlays()
+	made := makeOverlays([]AppPlan{
+		{Name: "web", LowerDirs: []string{lower}},
+		{Name: "copied", LowerDirs: []string{lower}, NoOverlay: true},
+		{Name: "broken", LowerDirs: []string{filepath.Join(dir, "missing")}},
+	})
 	got := made.fds
 	if _, ok := got["web"]; len(got) != 1 || !ok {
 		t.Fatalf("made overlays %v, want web's alone", got)
@@ -67,16 +57,6 @@ func TestPremadeOverlays(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(lower, "new")); err == nil {
 		t.Error("a file written in the overlay reached the layer")
-	}
-}
-
-// TestPremadeOverlaysNoApps: outside a pod dir there is nothing to
-// make, and a note says why.
-func TestPremadeOverlaysNoApps(t *testing.T) {
-	t.Chdir(t.TempDir())
-	made := makeOverlays()
-	if len(made.fds) != 0 || len(made.notes) != 1 || !strings.Contains(made.notes[0], abi.AppsInfo) {
-		t.Errorf("made %v, notes %q; want none, and a note naming %s", made.fds, made.notes, abi.AppsInfo)
 	}
 }
 
