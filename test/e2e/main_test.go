@@ -32,6 +32,7 @@ import (
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"golang.org/x/sys/unix"
 )
 
 // rktBinary is the absolute path of the rkt binary under test.
@@ -211,12 +212,23 @@ func rawRkt(t *testing.T, e *env, args ...string) result {
 }
 
 // rawRktAt is rawRkt of another rkt binary.
+//
+// bin may be a copy the test has just written: while it was open for
+// writing, a parallel test's fork may have taken the descriptor along
+// until its exec, and an exec of bin meanwhile fails with ETXTBSY (Go
+// issue 22315). Such a start is tried again, for up to a second.
 func rawRktAt(t *testing.T, e *env, bin string, args ...string) result {
 	t.Helper()
-	cmd, stdout, stderr, cancel := rktCommandAt(bin, e, args...)
-	defer cancel()
-	err := cmd.Run()
-	return finish(t, args, cmd, err, stdout, stderr)
+	for try := 0; ; try++ {
+		cmd, stdout, stderr, cancel := rktCommandAt(bin, e, args...)
+		err := cmd.Run()
+		cancel()
+		if errors.Is(err, unix.ETXTBSY) && try < 50 {
+			time.Sleep(20 * time.Millisecond)
+			continue
+		}
+		return finish(t, args, cmd, err, stdout, stderr)
+	}
 }
 
 func rktCommand(e *env, args ...string) (*exec.Cmd, *bytes.Buffer, *bytes.Buffer, context.CancelFunc) {
